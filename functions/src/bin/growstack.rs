@@ -1,0 +1,41 @@
+//! The always-on server and the operator commands.
+
+use clap::{Parser, Subcommand};
+use growstack::{server, AppState, Config};
+
+#[derive(Parser)]
+#[command(name = "growstack", about = "GrowStack: the growth backend, always-on")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the whole API on $PORT (default 3000).
+    Serve,
+    /// Apply pending database migrations.
+    Migrate,
+    /// Create an admin, or make an existing account an admin with this password.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        #[arg(long, env = "GROWSTACK_ADMIN_PASSWORD")]
+        password: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    growstack::telemetry::init();
+    let config = Config::from_env()?;
+    match Cli::parse().command {
+        Command::Serve => server::serve(config).await,
+        Command::Migrate => server::migrate(config).await,
+        Command::CreateAdmin { email, password } => {
+            let user = server::create_admin(&AppState::new(config)?, &email, password).await?;
+            println!("admin ready: {} ({})", user.email, user.id);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! Lambda function `users-list`: GET /api/users.
+#[tokio::main]
+async fn main() -> Result<(), growstack::lambda::Error> {
+    growstack::lambda::run_http(&growstack::users::LIST).await
+}

@@ -1,0 +1,79 @@
+//! Shared state, the registry of endpoints, and the router built from it. The full router
+//! (the server) and a one-endpoint router (a Lambda function) are built by the same code,
+//! so both run the same middleware.
+
+use std::sync::Arc;
+
+use axum::http::Method;
+use axum::routing::MethodRouter;
+use axum::Router;
+
+use crate::auth::{self, Tokens};
+use crate::cache::Cache;
+use crate::config::Config;
+use crate::db::Db;
+use crate::{health, users};
+
+/// What every handler may use. Cheap to clone: everything inside is shared.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub cache: Cache,
+    pub tokens: Arc<Tokens>,
+}
+
+impl AppState {
+    /// Builds clients and pools without opening a connection, so a Lambda's init does no I/O.
+    pub fn new(config: Config) -> anyhow::Result<Self> {
+        Ok(AppState {
+            db: Db::new(&config)?,
+            cache: Cache::new(&config)?,
+            tokens: Arc::new(Tokens::new(&config)),
+            config: Arc::new(config),
+        })
+    }
+}
+
+/// One HTTP endpoint: its route, and the Lambda function (binary) that serves it alone.
+pub struct Endpoint {
+    /// The binary in functions/ and the function in template.yaml.
+    pub function: &'static str,
+    pub method: Method,
+    /// In the syntax axum and API Gateway share: `/api/users/{id}`.
+    pub path: &'static str,
+    pub route: fn() -> MethodRouter<AppState>,
+}
+
+/// Every endpoint, in the order of the API reference.
+pub const ENDPOINTS: &[Endpoint] = &[
+    health::HEALTH,
+    auth::REGISTER,
+    auth::LOGIN,
+    auth::REFRESH_TOKEN,
+    users::PROFILE_GET,
+    users::PROFILE_UPDATE,
+    users::LIST,
+    users::GET,
+    users::BLOCK,
+];
+
+/// The router serving `endpoints`, with the middleware every request gets.
+pub fn router_for<'a>(
+    endpoints: impl IntoIterator<Item = &'a Endpoint>,
+    state: AppState,
+) -> Router {
+    endpoints
+        .into_iter()
+        .fold(Router::new(), |router, endpoint| {
+            router.route(endpoint.path, (endpoint.route)())
+        })
+        .fallback(crate::http::not_found)
+        .layer(axum::middleware::from_fn(crate::http::log_request))
+        .with_state(state)
+}
+
+/// The whole API, as the always-on server runs it.
+pub fn router(state: AppState) -> Router {
+    router_for(ENDPOINTS, state)
+}

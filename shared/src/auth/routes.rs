@@ -1,0 +1,179 @@
+//! `POST /api/auth/register`, `/login` and `/refresh-token`.
+
+use axum::extract::State;
+use axum::http::Method;
+use axum::response::Response;
+use axum::routing::post;
+use serde::{Deserialize, Serialize};
+
+use super::extract::AuthRateLimit;
+use super::password::{self, Password};
+use super::token::{TokenPair, TokenType};
+use crate::app::{AppState, Endpoint};
+use crate::error::{Error, Result};
+use crate::http::{created, ok, JsonBody};
+use crate::referrals::ReferralCode;
+use crate::users::{self, DeviceFingerprint, Email, NewUser, PersonName, Phone, User};
+
+pub const REGISTER: Endpoint = Endpoint {
+    function: "auth-register",
+    method: Method::POST,
+    path: "/api/auth/register",
+    route: || post(register),
+};
+pub const LOGIN: Endpoint = Endpoint {
+    function: "auth-login",
+    method: Method::POST,
+    path: "/api/auth/login",
+    route: || post(login),
+};
+pub const REFRESH_TOKEN: Endpoint = Endpoint {
+    function: "auth-refresh-token",
+    method: Method::POST,
+    path: "/api/auth/refresh-token",
+    route: || post(refresh_token),
+};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RegisterBody {
+    email: String,
+    password: String,
+    first_name: String,
+    last_name: String,
+    phone: String,
+    device_fingerprint: Option<String>,
+    referral_code: Option<String>,
+}
+
+struct Registration {
+    user: NewUser,
+    password: Password,
+    referral_code: Option<ReferralCode>,
+}
+
+impl TryFrom<RegisterBody> for Registration {
+    type Error = Error;
+
+    fn try_from(body: RegisterBody) -> Result<Self> {
+        Ok(Registration {
+            user: NewUser {
+                email: Email::parse(&body.email)?,
+                phone: Phone::parse(&body.phone)?,
+                first_name: PersonName::parse("firstName", &body.first_name)?,
+                last_name: PersonName::parse("lastName", &body.last_name)?,
+                device_fingerprint: body
+                    .device_fingerprint
+                    .as_deref()
+                    .map(DeviceFingerprint::parse)
+                    .transpose()?,
+            },
+            password: Password::parse(body.password)?,
+            referral_code: body
+                .referral_code
+                .as_deref()
+                .filter(|c| !c.trim().is_empty())
+                .map(|c| {
+                    ReferralCode::parse(c)
+                        .map_err(|_| Error::invalid_field("referralCode", "unknown referral code"))
+                })
+                .transpose()?,
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct Session {
+    user: User,
+    #[serde(flatten)]
+    tokens: TokenPair,
+}
+
+#[tracing::instrument(skip_all)]
+async fn register(
+    _: AuthRateLimit,
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<RegisterBody>,
+) -> Result<Response> {
+    let registration = Registration::try_from(body)?;
+    let conn = state.db.writer().await?;
+    let referrer = match &registration.referral_code {
+        Some(code) => Some(
+            users::id_by_referral_code(&conn, code)
+                .await?
+                .ok_or_else(|| Error::invalid_field("referralCode", "unknown referral code"))?,
+        ),
+        None => None,
+    };
+    let password_hash = registration.password.hash().await?;
+    let user = users::create(
+        &conn,
+        &registration.user,
+        &password_hash,
+        referrer,
+        registration.referral_code.as_ref(),
+    )
+    .await?;
+    users::invalidate_lists(&state.cache).await;
+    tracing::info!(user_id = %user.id, referred = referrer.is_some(), "user registered");
+    let tokens = state.tokens.issue(user.id, user.role)?;
+    Ok(created(Session { user, tokens }))
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    email: String,
+    password: String,
+}
+
+#[tracing::instrument(skip_all)]
+async fn login(
+    _: AuthRateLimit,
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<LoginBody>,
+) -> Result<Response> {
+    const WRONG: Error = Error::Unauthorized("invalid email or password");
+    // A malformed email cannot belong to anyone; answer as for any unknown email.
+    let email = Email::parse(&body.email).ok();
+    let conn = state.db.writer().await?;
+    let user = match &email {
+        Some(email) => users::by_email(&conn, email).await?,
+        None => None,
+    };
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    if !password::verify(body.password, stored).await? {
+        return Err(WRONG);
+    }
+    let user = user.ok_or(WRONG)?;
+    user.ensure_may_sign_in()?;
+    let user = users::touch_last_active(&conn, user.id)
+        .await?
+        .ok_or(WRONG)?;
+    let tokens = state.tokens.issue(user.id, user.role)?;
+    Ok(ok(Session { user, tokens }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RefreshBody {
+    refresh_token: String,
+}
+
+#[tracing::instrument(skip_all)]
+async fn refresh_token(
+    _: AuthRateLimit,
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<RefreshBody>,
+) -> Result<Response> {
+    let claims = state
+        .tokens
+        .verify(&body.refresh_token, TokenType::Refresh)?;
+    let conn = state.db.writer().await?;
+    let user = users::by_id(&conn, claims.sub)
+        .await?
+        .ok_or(Error::Unauthorized("invalid token"))?;
+    user.ensure_may_sign_in()?;
+    // The role comes from the database, so a promotion or demotion takes effect at refresh.
+    let tokens = state.tokens.issue(user.id, user.role)?;
+    Ok(ok(Session { user, tokens }))
+}

@@ -1,0 +1,187 @@
+//! Configuration, read from the environment once per process (per Lambda cold start).
+//!
+//! Every setting has a local default so that `growstack serve` and the tests run against
+//! the local stack with nothing set; in Lambda the JWT secrets must be set explicitly.
+
+use std::env;
+use std::fmt;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+
+/// Secrets are kept out of `Debug` output so that logging a config never leaks them.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Writer endpoint (RDS Proxy's default endpoint in AWS).
+    pub database_url: Secret,
+    /// Read-only endpoint; defaults to the writer.
+    pub database_read_url: Secret,
+    /// Connections per pool: one or two in Lambda (one request at a time), 20 on a server.
+    pub database_pool_size: usize,
+    pub database_connect_timeout: Duration,
+    pub redis_url: Secret,
+    /// Prefixes every Redis key, so that deployments (and tests) can share one Redis.
+    pub redis_key_prefix: String,
+    pub cache_ttl: Duration,
+    pub jwt_access_secret: Secret,
+    pub jwt_refresh_secret: Secret,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub auth_rate_limit_max: u32,
+    pub auth_rate_limit_window: Duration,
+    /// How many proxies in front of the server append to `X-Forwarded-For` (1 behind an
+    /// ALB). 0 means the socket's peer address is the client.
+    pub trusted_proxy_hops: usize,
+    pub port: u16,
+}
+
+const LOCAL_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/growstack";
+const LOCAL_ACCESS_SECRET: &str = "local-access-secret-change-me-0123456789abcdef";
+const LOCAL_REFRESH_SECRET: &str = "local-refresh-secret-change-me-0123456789abcdef";
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|key| env::var(key).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests can build a config without touching the
+    /// process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let get = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
+        let in_lambda = get("AWS_LAMBDA_FUNCTION_NAME").is_some();
+        let number = |key: &str, default: u64| -> anyhow::Result<u64> {
+            match get(key) {
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("{key} must be a whole number, got {v:?}")),
+                None => Ok(default),
+            }
+        };
+        let secret = |key: &str, local: &str| -> anyhow::Result<Secret> {
+            match get(key) {
+                Some(v) if v.len() < 32 => bail!("{key} must be at least 32 characters"),
+                Some(v) => Ok(Secret(v)),
+                None if in_lambda => bail!("{key} must be set in Lambda"),
+                None => Ok(Secret(local.to_owned())),
+            }
+        };
+
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| LOCAL_DATABASE_URL.to_owned());
+        let config = Config {
+            database_read_url: Secret(
+                get("DATABASE_READ_URL").unwrap_or_else(|| database_url.clone()),
+            ),
+            database_url: Secret(database_url),
+            database_pool_size: number("DATABASE_POOL_SIZE", if in_lambda { 2 } else { 20 })?
+                as usize,
+            database_connect_timeout: Duration::from_millis(number(
+                "DATABASE_CONNECT_TIMEOUT_MS",
+                2000,
+            )?),
+            redis_url: Secret(
+                get("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned()),
+            ),
+            redis_key_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "gs:".to_owned()),
+            cache_ttl: Duration::from_secs(number("CACHE_TTL_SECONDS", 60)?),
+            jwt_access_secret: secret("JWT_ACCESS_SECRET", LOCAL_ACCESS_SECRET)?,
+            jwt_refresh_secret: secret("JWT_REFRESH_SECRET", LOCAL_REFRESH_SECRET)?,
+            access_token_ttl: Duration::from_secs(number("JWT_ACCESS_TTL_SECONDS", 3600)?),
+            refresh_token_ttl: Duration::from_secs(number(
+                "JWT_REFRESH_TTL_SECONDS",
+                7 * 24 * 3600,
+            )?),
+            auth_rate_limit_max: number("AUTH_RATE_LIMIT_MAX", 100)? as u32,
+            auth_rate_limit_window: Duration::from_secs(number(
+                "AUTH_RATE_LIMIT_WINDOW_SECONDS",
+                900,
+            )?),
+            trusted_proxy_hops: number("TRUSTED_PROXY_HOPS", 0)? as usize,
+            port: number("PORT", 3000)?
+                .try_into()
+                .context("PORT must be between 0 and 65535")?,
+        };
+        if config.jwt_access_secret.expose() == config.jwt_refresh_secret.expose() {
+            bail!("JWT_ACCESS_SECRET and JWT_REFRESH_SECRET must differ");
+        }
+        if config.database_pool_size == 0 || config.auth_rate_limit_max == 0 {
+            bail!("DATABASE_POOL_SIZE and AUTH_RATE_LIMIT_MAX must be at least 1");
+        }
+        if config.auth_rate_limit_window.is_zero() {
+            bail!("AUTH_RATE_LIMIT_WINDOW_SECONDS must be at least 1");
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> anyhow::Result<Config> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn local_defaults() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.database_pool_size, 20);
+        assert_eq!(c.database_read_url.expose(), c.database_url.expose());
+        assert_eq!(c.auth_rate_limit_max, 100);
+        assert_eq!(c.auth_rate_limit_window, Duration::from_secs(900));
+        assert_eq!(c.access_token_ttl, Duration::from_secs(3600));
+        assert_eq!(c.port, 3000);
+    }
+
+    #[test]
+    fn lambda_needs_secrets_and_uses_small_pools() {
+        assert!(config(&[("AWS_LAMBDA_FUNCTION_NAME", "f")]).is_err());
+        let a = "a".repeat(32);
+        let b = "b".repeat(32);
+        let c = config(&[
+            ("AWS_LAMBDA_FUNCTION_NAME", "f"),
+            ("JWT_ACCESS_SECRET", &a),
+            ("JWT_REFRESH_SECRET", &b),
+        ])
+        .unwrap();
+        assert_eq!(c.database_pool_size, 2);
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        assert!(config(&[("PORT", "http")]).is_err());
+        assert!(config(&[("JWT_ACCESS_SECRET", "short")]).is_err());
+        let same = "s".repeat(40);
+        assert!(config(&[("JWT_ACCESS_SECRET", &same), ("JWT_REFRESH_SECRET", &same)]).is_err());
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let c = config(&[("DATABASE_URL", "postgres://u:hunter2@db/x")]).unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,166 @@
+//! Postgres: a writer pool and a reader pool, as RDS Proxy's read/write and read-only
+//! endpoints will be, and the embedded migrations.
+//!
+//! Pools open connections lazily, so a Lambda's init makes no network call. Every statement
+//! goes through [`Conn`], which counts them: the count is how tests prove that a list is
+//! one statement and not one per row. Nothing here uses session state that would pin an
+//! RDS Proxy connection (SET, advisory locks, sequences, temporary tables).
+
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row};
+
+use crate::config::{Config, Secret};
+use crate::error::Result;
+
+mod embedded {
+    refinery::embed_migrations!("../migrations");
+}
+
+#[derive(Clone)]
+pub struct Db {
+    write: Pool,
+    read: Pool,
+    statements: Arc<AtomicU64>,
+}
+
+impl Db {
+    /// Builds both pools without connecting.
+    pub fn new(config: &Config) -> anyhow::Result<Self> {
+        let build = |url: &Secret| {
+            pool(
+                url,
+                config.database_pool_size,
+                config.database_connect_timeout,
+            )
+        };
+        Ok(Db {
+            write: build(&config.database_url).context("DATABASE_URL")?,
+            read: build(&config.database_read_url).context("DATABASE_READ_URL")?,
+            statements: Arc::default(),
+        })
+    }
+
+    /// A connection to the writer.
+    pub async fn writer(&self) -> Result<Conn> {
+        Ok(Conn {
+            client: self.write.get().await?,
+            statements: self.statements.clone(),
+        })
+    }
+
+    /// A connection to the reader; it may lag the writer by a moment.
+    pub async fn reader(&self) -> Result<Conn> {
+        Ok(Conn {
+            client: self.read.get().await?,
+            statements: self.statements.clone(),
+        })
+    }
+
+    /// Statements run through this handle (and its clones) so far.
+    pub fn statements_run(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    /// Applies every pending migration in migrations/ on the writer.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let mut conn = self.write.get().await.context("connect for migrations")?;
+        let client: &mut tokio_postgres::Client = &mut conn;
+        let report = embedded::migrations::runner()
+            .run_async(client)
+            .await
+            .context("apply migrations")?;
+        for migration in report.applied_migrations() {
+            tracing::info!(migration = %migration, "applied migration");
+        }
+        Ok(())
+    }
+}
+
+fn pool(url: &Secret, size: usize, connect_timeout: Duration) -> anyhow::Result<Pool> {
+    let mut pg =
+        tokio_postgres::Config::from_str(url.expose()).context("not a valid Postgres URL")?;
+    pg.connect_timeout(connect_timeout);
+    let manager = Manager::from_config(
+        pg,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    // The create timeout also bounds a server that accepts TCP but never answers; together
+    // with the wait timeout it keeps an unreachable database to a fast 503.
+    Pool::builder(manager)
+        .max_size(size)
+        .runtime(Runtime::Tokio1)
+        .timeouts(Timeouts {
+            wait: Some(connect_timeout),
+            create: Some(connect_timeout),
+            recycle: Some(connect_timeout),
+        })
+        .build()
+        .context("build Postgres pool")
+}
+
+/// A pooled connection that counts the statements it runs. Statements are prepared once per
+/// connection and cached.
+pub struct Conn {
+    client: deadpool_postgres::Object,
+    statements: Arc<AtomicU64>,
+}
+
+impl Conn {
+    fn count(&self) {
+        self.statements.fetch_add(1, Ordering::Relaxed);
+    }
+
+    async fn prepare(&self, sql: &str) -> Result<tokio_postgres::Statement> {
+        Ok(self.client.prepare_cached(sql).await?)
+    }
+
+    pub async fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        self.count();
+        let statement = self.prepare(sql).await?;
+        Ok(self.client.query(&statement, params).await?)
+    }
+
+    pub async fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>> {
+        self.count();
+        let statement = self.prepare(sql).await?;
+        Ok(self.client.query_opt(&statement, params).await?)
+    }
+
+    /// Like `query_opt`, but hands back the raw driver error so the caller can map the
+    /// constraint violations it expects.
+    pub async fn try_query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<std::result::Result<Option<Row>, tokio_postgres::Error>> {
+        self.count();
+        let statement = self.prepare(sql).await?;
+        Ok(self.client.query_opt(&statement, params).await)
+    }
+
+    pub async fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row> {
+        self.count();
+        let statement = self.prepare(sql).await?;
+        Ok(self.client.query_one(&statement, params).await?)
+    }
+
+    pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        self.count();
+        let statement = self.prepare(sql).await?;
+        Ok(self.client.execute(&statement, params).await?)
+    }
+}

@@ -1,0 +1,44 @@
+//! `GET /health`: whether Postgres and Redis answer. Redis being down degrades the service
+//! (no cache, no rate limits) but does not fail it; Postgres being down does.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+
+use crate::app::{AppState, Endpoint};
+
+pub const HEALTH: Endpoint = Endpoint {
+    function: "health",
+    method: Method::GET,
+    path: "/health",
+    route: || get(health),
+};
+
+async fn postgres_up(state: &AppState) -> bool {
+    let check = async { state.db.writer().await?.query_one("SELECT 1", &[]).await };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(3), check).await,
+        Ok(Ok(_))
+    )
+}
+
+async fn health(State(state): State<AppState>) -> Response {
+    let (postgres, redis) = tokio::join!(postgres_up(&state), state.cache.ping());
+    let word = |up: bool| if up { "up" } else { "down" };
+    let checks = json!({ "postgres": word(postgres), "redis": word(redis) });
+    if postgres {
+        let status = if redis { "ok" } else { "degraded" };
+        crate::http::ok(json!({ "status": status, "checks": checks }))
+    } else {
+        let error = json!({ "code": "SERVICE_UNAVAILABLE", "message": "database unreachable", "details": checks });
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({ "success": false, "error": error })),
+        )
+            .into_response()
+    }
+}

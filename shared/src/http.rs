@@ -1,0 +1,285 @@
+//! HTTP plumbing shared by every route: the success envelope, the JSON body extractor, the
+//! caller's IP and request id (from API Gateway in Lambda, from the socket on a server), and
+//! the one log line per request.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{
+    ConnectInfo, FromRequest, FromRequestParts, MatchedPath, Path, Query, Request,
+};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use lambda_http::request::RequestContext;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::Error;
+
+/// Bodies above this are refused before parsing; no endpoint needs more.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// `{"success": true, "data": …}` with 200.
+pub fn ok<T: Serialize>(data: T) -> Response {
+    axum::Json(Envelope {
+        success: true,
+        data,
+    })
+    .into_response()
+}
+
+/// `{"success": true, "data": …}` with 201.
+pub fn created<T: Serialize>(data: T) -> Response {
+    (
+        StatusCode::CREATED,
+        axum::Json(Envelope {
+            success: true,
+            data,
+        }),
+    )
+        .into_response()
+}
+
+#[derive(Serialize)]
+struct Envelope<T> {
+    success: bool,
+    data: T,
+}
+
+/// Wraps an already serialized JSON value (as stored in the cache) in the envelope without
+/// parsing it again.
+pub fn envelope_bytes(data_json: &str) -> Bytes {
+    Bytes::from(format!("{{\"success\":true,\"data\":{data_json}}}"))
+}
+
+/// A response whose body is already an enveloped JSON document.
+pub fn json_bytes(body: Bytes) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// A JSON request body, parsed into `T`; every failure is a 4xx in the envelope, naming the
+/// offending field where serde can tell.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Error> {
+        if let Some(content_type) = req.headers().get(header::CONTENT_TYPE) {
+            let is_json = content_type
+                .to_str()
+                .map(|v| {
+                    v.split(';')
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .eq_ignore_ascii_case("application/json")
+                })
+                .unwrap_or(false);
+            if !is_json {
+                return Err(Error::validation("Content-Type must be application/json"));
+            }
+        }
+        let bytes = axum::body::to_bytes(req.into_body(), BODY_LIMIT)
+            .await
+            .map_err(|_| Error::PayloadTooLarge { limit: BODY_LIMIT })?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Parses a JSON document; an empty body parses as `{}` so that endpoints whose fields are
+/// all optional accept no body at all.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = if inner.is_syntax() || inner.is_eof() {
+            format!("request body is not valid JSON: {inner}")
+        } else {
+            format!("invalid request body: {inner}")
+        };
+        if path == "." || path.is_empty() {
+            Error::validation(message)
+        } else {
+            Error::invalid_field(&path, message)
+        }
+    })
+}
+
+/// Query parameters parsed into `T`; a malformed query is a 400 in the envelope.
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Error> {
+        Query::<T>::try_from_uri(&parts.uri)
+            .map(|Query(q)| QueryParams(q))
+            .map_err(|e| Error::validation(format!("invalid query string: {}", e.body_text())))
+    }
+}
+
+/// Path parameters parsed into `T`; a malformed one (say, an id that is not a UUID) is a 400.
+pub struct PathParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathParams<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(p)| PathParams(p))
+            .map_err(|e| Error::validation(format!("invalid path parameter: {}", e.body_text())))
+    }
+}
+
+/// The caller's IP: API Gateway's `sourceIp` in Lambda; on a server, the address the trusted
+/// proxies saw (`X-Forwarded-For`, counted from the right) or the socket's peer.
+pub fn client_ip(
+    headers: &HeaderMap,
+    extensions: &http::Extensions,
+    trusted_proxy_hops: usize,
+) -> String {
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = extensions.get::<RequestContext>() {
+        if let Some(ip) = &ctx.http.source_ip {
+            return ip.clone();
+        }
+    }
+    if trusted_proxy_hops > 0 {
+        let forwarded: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .collect();
+        if let Some(ip) = forwarded
+            .len()
+            .checked_sub(trusted_proxy_hops)
+            .and_then(|i| forwarded.get(i))
+        {
+            return (*ip).to_owned();
+        }
+    }
+    match extensions.get::<ConnectInfo<SocketAddr>>() {
+        Some(ConnectInfo(addr)) => addr.ip().to_string(),
+        None => "unknown".to_owned(),
+    }
+}
+
+/// The request id: API Gateway's in Lambda, else the caller's `X-Request-Id`, else a new one.
+fn request_id(req: &Request) -> String {
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.extensions().get::<RequestContext>() {
+        if let Some(id) = &ctx.request_id {
+            return id.clone();
+        }
+    }
+    req.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
+}
+
+/// Middleware: one structured log line per request, and the request id echoed back.
+pub async fn log_request(req: Request<Body>, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let id = request_id(&req);
+    let mut response = next.run(req).await;
+    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(
+        method = %method,
+        route = %route,
+        status = response.status().as_u16(),
+        duration_ms = (duration_ms * 1000.0).round() / 1000.0,
+        request_id = %id,
+        "request"
+    );
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+/// Fallback for paths no endpoint serves, in the envelope.
+pub async fn not_found() -> Error {
+    Error::NotFound("no such route")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct Body {
+        first_name: String,
+        #[allow(dead_code)]
+        age: Option<u8>,
+    }
+
+    #[test]
+    fn names_the_field_with_a_wrong_type() {
+        let e = parse_json::<Body>(br#"{"firstName": 5}"#).unwrap_err();
+        let Error::Validation { details, .. } = e else {
+            panic!()
+        };
+        assert_eq!(details.unwrap()["field"], "firstName");
+    }
+
+    #[test]
+    fn malformed_and_missing() {
+        assert!(matches!(
+            parse_json::<Body>(b"{not json"),
+            Err(Error::Validation { .. })
+        ));
+        let e = parse_json::<Body>(b"{}").unwrap_err();
+        assert!(e.to_string().contains("firstName"), "{e}");
+        assert!(parse_json::<Body>(br#"{"firstName":"a","role":"admin"}"#).is_err());
+        assert_eq!(
+            parse_json::<Body>(br#"{"firstName":"a"}"#)
+                .unwrap()
+                .first_name,
+            "a"
+        );
+    }
+
+    #[test]
+    fn forwarded_for_counts_trusted_hops_from_the_right() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 1.2.3.4"),
+        );
+        let ext = http::Extensions::new();
+        assert_eq!(client_ip(&headers, &ext, 1), "1.2.3.4");
+        assert_eq!(client_ip(&headers, &ext, 2), "6.6.6.6");
+        assert_eq!(client_ip(&headers, &ext, 0), "unknown");
+        assert_eq!(client_ip(&headers, &ext, 3), "unknown");
+    }
+}

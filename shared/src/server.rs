@@ -1,0 +1,65 @@
+//! The always-on path: the whole router on one port, plus the operator commands.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::app::{router, AppState};
+use crate::auth::Password;
+use crate::config::Config;
+use crate::users::{self, Email, User};
+
+/// Serves the API on `PORT` until SIGINT or SIGTERM, then drains in-flight requests.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let addr = SocketAddr::from(([0, 0, 0, 0], config.port));
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("bind {addr}"))?;
+    serve_on(listener, AppState::new(config)?).await
+}
+
+/// Serves on an already bound listener (tests bind port 0).
+pub async fn serve_on(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
+    tracing::info!(addr = %listener.local_addr()?, "growstack listening");
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("serve")
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+pub async fn migrate(config: Config) -> anyhow::Result<()> {
+    AppState::new(config)?.db.migrate().await
+}
+
+/// Creates the first admin (or promotes and resets an existing account): idempotent.
+pub async fn create_admin(state: &AppState, email: &str, password: String) -> anyhow::Result<User> {
+    let email = Email::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let hash = Password::parse(password)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .hash()
+        .await?;
+    let user = users::upsert_admin(&state.db.writer().await?, &email, &hash).await?;
+    users::invalidate_lists(&state.cache).await;
+    Ok(user)
+}

@@ -1,0 +1,226 @@
+//! All of the users' SQL and cache keys.
+
+use uuid::Uuid;
+
+use super::types::{Email, NewUser, ProfileUpdate, User};
+use crate::cache::Cache;
+use crate::db::Conn;
+use crate::error::{unique_violation, Error, Result};
+use crate::referrals::ReferralCode;
+
+const COLUMNS: &str = "id, email, phone, password_hash, first_name, last_name, role, status, onboarding_step, \
+     kyc_status, referral_code, referred_by, device_fingerprint, last_active_at, fraud_score, blocked, created_at, updated_at";
+
+/// The cache family holding every cached page of the admin user list.
+pub const LIST_CACHE_FAMILY: &str = "{users-list}:keys";
+
+fn one(row: Option<tokio_postgres::Row>) -> Result<Option<User>> {
+    row.as_ref().map(User::from_row).transpose()
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %id))]
+pub async fn by_id(conn: &Conn, id: Uuid) -> Result<Option<User>> {
+    one(conn
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM users WHERE id = $1"),
+            &[&id],
+        )
+        .await?)
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn by_email(conn: &Conn, email: &Email) -> Result<Option<User>> {
+    one(conn
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM users WHERE email = $1"),
+            &[&email.as_str()],
+        )
+        .await?)
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn id_by_referral_code(conn: &Conn, code: &ReferralCode) -> Result<Option<Uuid>> {
+    let row = conn
+        .query_opt(
+            "SELECT id FROM users WHERE referral_code = $1",
+            &[&code.as_str()],
+        )
+        .await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+fn conflict(e: tokio_postgres::Error) -> Error {
+    match unique_violation(&e) {
+        Some("users_email_key") => Error::Conflict("an account with this email already exists"),
+        Some("users_phone_key") => {
+            Error::Conflict("an account with this phone number already exists")
+        }
+        _ => e.into(),
+    }
+}
+
+/// Inserts the user with a fresh referral code and, when referred, the pending referral,
+/// in one statement (so atomically, with no transaction to hold open). A referral code
+/// collision is retried with a new code.
+#[tracing::instrument(skip_all)]
+pub async fn create(
+    conn: &Conn,
+    user: &NewUser,
+    password_hash: &str,
+    referrer: Option<Uuid>,
+    code_used: Option<&ReferralCode>,
+) -> Result<User> {
+    let sql = format!(
+        "WITH new_user AS (
+            INSERT INTO users (id, email, phone, password_hash, first_name, last_name, referral_code, referred_by, device_fingerprint)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            ON CONFLICT (referral_code) DO NOTHING
+            RETURNING {COLUMNS}
+        ), referral AS (
+            INSERT INTO referrals (id, referrer_id, referred_user_id, code, status)
+            SELECT $10, referred_by, id, $11, 'pending' FROM new_user WHERE referred_by IS NOT NULL
+        )
+        SELECT {COLUMNS} FROM new_user"
+    );
+    let code_used = code_used.map(ReferralCode::as_str);
+    for _ in 0..5 {
+        let id = Uuid::now_v7();
+        let code = ReferralCode::generate();
+        let row = conn
+            .try_query_opt(
+                &sql,
+                &[
+                    &id,
+                    &user.email.as_str(),
+                    &user.phone.as_str(),
+                    &password_hash,
+                    &user.first_name.as_str(),
+                    &user.last_name.as_str(),
+                    &code.as_str(),
+                    &referrer,
+                    &user.device_fingerprint.as_ref().map(|f| f.as_str()),
+                    &Uuid::now_v7(),
+                    &code_used,
+                ],
+            )
+            .await?
+            .map_err(conflict)?;
+        if let Some(user) = one(row)? {
+            return Ok(user);
+        }
+    }
+    Err(Error::Internal(anyhow::anyhow!(
+        "no free referral code after 5 tries"
+    )))
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %id))]
+pub async fn touch_last_active(conn: &Conn, id: Uuid) -> Result<Option<User>> {
+    one(conn
+        .query_opt(
+            &format!("UPDATE users SET last_active_at = now() WHERE id = $1 RETURNING {COLUMNS}"),
+            &[&id],
+        )
+        .await?)
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %id))]
+pub async fn update_profile(conn: &Conn, id: Uuid, update: &ProfileUpdate) -> Result<Option<User>> {
+    let sql = format!(
+        "UPDATE users SET
+            first_name = COALESCE($2, first_name),
+            last_name = COALESCE($3, last_name),
+            phone = COALESCE($4, phone),
+            device_fingerprint = COALESCE($5, device_fingerprint),
+            updated_at = now()
+         WHERE id = $1 RETURNING {COLUMNS}"
+    );
+    let row = conn
+        .try_query_opt(
+            &sql,
+            &[
+                &id,
+                &update.first_name.as_ref().map(|v| v.as_str()),
+                &update.last_name.as_ref().map(|v| v.as_str()),
+                &update.phone.as_ref().map(|v| v.as_str()),
+                &update.device_fingerprint.as_ref().map(|v| v.as_str()),
+            ],
+        )
+        .await?
+        .map_err(conflict)?;
+    one(row)
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %id, blocked))]
+pub async fn set_blocked(conn: &Conn, id: Uuid, blocked: bool) -> Result<Option<User>> {
+    one(conn
+        .query_opt(
+            &format!("UPDATE users SET blocked = $2, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"),
+            &[&id, &blocked],
+        )
+        .await?)
+}
+
+/// Creates the admin, or makes an existing account with that email an active, unblocked
+/// admin with this password: running it twice changes nothing the second time.
+#[tracing::instrument(skip_all)]
+pub async fn upsert_admin(conn: &Conn, email: &Email, password_hash: &str) -> Result<User> {
+    let sql = format!(
+        "INSERT INTO users (id, email, password_hash, first_name, last_name, role, referral_code)
+         VALUES ($1, $2, $3, 'Admin', 'User', 'admin', $4)
+         ON CONFLICT (email) DO UPDATE SET
+            role = 'admin', password_hash = EXCLUDED.password_hash, blocked = false, status = 'active', updated_at = now()
+         RETURNING {COLUMNS}"
+    );
+    for _ in 0..5 {
+        let code = ReferralCode::generate();
+        match conn
+            .try_query_opt(
+                &sql,
+                &[
+                    &Uuid::now_v7(),
+                    &email.as_str(),
+                    &password_hash,
+                    &code.as_str(),
+                ],
+            )
+            .await?
+        {
+            Ok(row) => {
+                return one(row)?
+                    .ok_or_else(|| Error::Internal(anyhow::anyhow!("upsert returned no row")))
+            }
+            Err(e) if unique_violation(&e) == Some("users_referral_code_key") => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::Internal(anyhow::anyhow!(
+        "no free referral code after 5 tries"
+    )))
+}
+
+/// One page of the admin list, newest first, each user with their referrals' id and status,
+/// built as a JSON array by Postgres in one statement.
+#[tracing::instrument(skip_all, fields(limit, offset))]
+pub async fn list_page_json(conn: &Conn, limit: i64, offset: i64) -> Result<String> {
+    const SQL: &str = "SELECT COALESCE(json_agg(json_build_object(
+            'id', u.id, 'email', u.email, 'firstName', u.first_name, 'lastName', u.last_name,
+            'role', u.role, 'status', u.status, 'blocked', u.blocked, 'createdAt', u.created_at,
+            'referrals', COALESCE((
+                SELECT json_agg(json_build_object('id', r.id, 'status', r.status) ORDER BY r.created_at, r.id)
+                FROM referrals r WHERE r.referrer_id = u.id), '[]'::json)
+        ) ORDER BY u.created_at DESC, u.id DESC), '[]'::json)::text
+        FROM (SELECT id, email, first_name, last_name, role, status, blocked, created_at
+              FROM users ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2) u";
+    Ok(conn.query_one(SQL, &[&limit, &offset]).await?.get(0))
+}
+
+/// The cache key of one page of the admin list: the normalized query.
+pub fn list_cache_key(cache: &Cache, limit: i64, offset: i64) -> String {
+    cache.key(&format!("{{users-list}}:limit={limit}:offset={offset}"))
+}
+
+/// Drops every cached page of the admin list; called after any write to users or referrals.
+pub async fn invalidate_lists(cache: &Cache) {
+    cache.invalidate(&cache.key(LIST_CACHE_FAMILY)).await;
+}

@@ -1,0 +1,208 @@
+//! `GET|PUT /api/users/profile` for the caller; the admin list, lookup and block.
+
+use axum::extract::State;
+use axum::http::Method;
+use axum::response::Response;
+use axum::routing::{get, patch, put};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::repo;
+use super::types::{DeviceFingerprint, PersonName, Phone, ProfileUpdate};
+use crate::app::{AppState, Endpoint};
+use crate::auth::{AdminUser, AuthUser};
+use crate::error::{Error, Result};
+use crate::http::{envelope_bytes, json_bytes, ok, JsonBody, PathParams, QueryParams};
+
+pub const PROFILE_GET: Endpoint = Endpoint {
+    function: "users-profile-get",
+    method: Method::GET,
+    path: "/api/users/profile",
+    route: || get(profile),
+};
+pub const PROFILE_UPDATE: Endpoint = Endpoint {
+    function: "users-profile-update",
+    method: Method::PUT,
+    path: "/api/users/profile",
+    route: || put(update_profile),
+};
+pub const LIST: Endpoint = Endpoint {
+    function: "users-list",
+    method: Method::GET,
+    path: "/api/users",
+    route: || get(list),
+};
+pub const GET: Endpoint = Endpoint {
+    function: "users-get",
+    method: Method::GET,
+    path: "/api/users/{id}",
+    route: || get(by_id),
+};
+pub const BLOCK: Endpoint = Endpoint {
+    function: "users-block",
+    method: Method::PATCH,
+    path: "/api/users/{id}/block",
+    route: || patch(block),
+};
+
+#[tracing::instrument(skip_all, fields(user_id = %caller.id))]
+async fn profile(caller: AuthUser, State(state): State<AppState>) -> Result<Response> {
+    let conn = state.db.writer().await?;
+    let user = repo::by_id(&conn, caller.id)
+        .await?
+        .ok_or(Error::NotFound("user not found"))?;
+    user.ensure_may_sign_in()?;
+    Ok(ok(user))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ProfileBody {
+    first_name: Option<String>,
+    last_name: Option<String>,
+    phone: Option<String>,
+    device_fingerprint: Option<String>,
+}
+
+impl TryFrom<ProfileBody> for ProfileUpdate {
+    type Error = Error;
+
+    fn try_from(body: ProfileBody) -> Result<Self> {
+        let update = ProfileUpdate {
+            first_name: body
+                .first_name
+                .as_deref()
+                .map(|v| PersonName::parse("firstName", v))
+                .transpose()?,
+            last_name: body
+                .last_name
+                .as_deref()
+                .map(|v| PersonName::parse("lastName", v))
+                .transpose()?,
+            phone: body.phone.as_deref().map(Phone::parse).transpose()?,
+            device_fingerprint: body
+                .device_fingerprint
+                .as_deref()
+                .map(DeviceFingerprint::parse)
+                .transpose()?,
+        };
+        if update.first_name.is_none()
+            && update.last_name.is_none()
+            && update.phone.is_none()
+            && update.device_fingerprint.is_none()
+        {
+            return Err(Error::validation(
+                "give at least one of firstName, lastName, phone, deviceFingerprint",
+            ));
+        }
+        Ok(update)
+    }
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %caller.id))]
+async fn update_profile(
+    caller: AuthUser,
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<ProfileBody>,
+) -> Result<Response> {
+    let update = ProfileUpdate::try_from(body)?;
+    let conn = state.db.writer().await?;
+    let current = repo::by_id(&conn, caller.id)
+        .await?
+        .ok_or(Error::NotFound("user not found"))?;
+    current.ensure_may_sign_in()?;
+    let user = repo::update_profile(&conn, caller.id, &update)
+        .await?
+        .ok_or(Error::NotFound("user not found"))?;
+    repo::invalidate_lists(&state.cache).await;
+    Ok(ok(user))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+/// The guide's user list. Served from the cache when it can be; a miss runs one statement on
+/// the reader and caches the enveloped body. Errors are never cached.
+#[tracing::instrument(skip_all)]
+async fn list(
+    _: AdminUser,
+    State(state): State<AppState>,
+    QueryParams(query): QueryParams<ListQuery>,
+) -> Result<Response> {
+    let limit = query.limit.unwrap_or(10);
+    let offset = query.offset.unwrap_or(0);
+    if !(1..=100).contains(&limit) {
+        return Err(Error::invalid_field(
+            "limit",
+            "limit must be between 1 and 100",
+        ));
+    }
+    if offset < 0 {
+        return Err(Error::invalid_field(
+            "offset",
+            "offset must not be negative",
+        ));
+    }
+    let key = repo::list_cache_key(&state.cache, limit, offset);
+    if let Some(body) = state.cache.get(&key).await {
+        return Ok(json_bytes(body.into()));
+    }
+    let users = repo::list_page_json(&state.db.reader().await?, limit, offset).await?;
+    let body = envelope_bytes(&format!(
+        r#"{{"users":{users},"pagination":{{"limit":{limit},"offset":{offset}}}}}"#
+    ));
+    state
+        .cache
+        .put(&state.cache.key(repo::LIST_CACHE_FAMILY), &key, &body)
+        .await;
+    Ok(json_bytes(body))
+}
+
+#[derive(Deserialize)]
+struct UserPath {
+    id: Uuid,
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %path.id))]
+async fn by_id(
+    _: AdminUser,
+    State(state): State<AppState>,
+    PathParams(path): PathParams<UserPath>,
+) -> Result<Response> {
+    let user = repo::by_id(&state.db.reader().await?, path.id)
+        .await?
+        .ok_or(Error::NotFound("user not found"))?;
+    Ok(ok(user))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BlockBody {
+    #[serde(default = "yes")]
+    blocked: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %path.id))]
+async fn block(
+    AdminUser(admin): AdminUser,
+    State(state): State<AppState>,
+    PathParams(path): PathParams<UserPath>,
+    JsonBody(body): JsonBody<BlockBody>,
+) -> Result<Response> {
+    if path.id == admin.id && body.blocked {
+        return Err(Error::validation("admins cannot block themselves"));
+    }
+    let user = repo::set_blocked(&state.db.writer().await?, path.id, body.blocked)
+        .await?
+        .ok_or(Error::NotFound("user not found"))?;
+    repo::invalidate_lists(&state.cache).await;
+    tracing::info!(admin_id = %admin.id, blocked = body.blocked, "user block changed");
+    Ok(ok(user))
+}

@@ -1,0 +1,304 @@
+//! The user and the values it is made of. Each newtype parses its input once, at the edge,
+//! so no raw string reaches the database.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+
+/// A text enum stored as text in Postgres (with a CHECK constraint listing the same values).
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+text_enum!(Role { Admin => "admin", Marketer => "marketer", Analyst => "analyst", User => "user" });
+text_enum!(Status { Active => "active", Inactive => "inactive", Suspended => "suspended", Deleted => "deleted" });
+text_enum!(OnboardingStep { Email => "email", Phone => "phone", Bvn => "bvn", Selfie => "selfie", KycComplete => "kyc_complete" });
+text_enum!(KycStatus { Pending => "pending", Failed => "failed", Successful => "successful" });
+
+/// A lower-cased email address of plausible shape.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self> {
+        let email = raw.trim().to_lowercase();
+        let bad = || {
+            Error::invalid_field(
+                "email",
+                "email must be a valid address of at most 254 characters",
+            )
+        };
+        if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad());
+        }
+        let (local, domain) = email.rsplit_once('@').ok_or_else(bad)?;
+        let domain_ok = domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..")
+            && domain
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+        if local.is_empty() || local.len() > 64 || local.contains('@') || !domain_ok {
+            return Err(bad());
+        }
+        Ok(Email(email))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A phone number in E.164 shape: an optional `+`, then 7 to 15 digits. Spaces, dashes,
+/// dots and brackets people type are dropped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Phone(String);
+
+impl Phone {
+    pub fn parse(raw: &str) -> Result<Self> {
+        let bad = || {
+            Error::invalid_field(
+                "phone",
+                "phone must be 7 to 15 digits, optionally starting with +",
+            )
+        };
+        if raw.len() > 32 {
+            return Err(bad());
+        }
+        let kept: String = raw
+            .trim()
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+            .collect();
+        let digits = kept.strip_prefix('+').unwrap_or(&kept);
+        if !(7..=15).contains(&digits.len()) || !digits.chars().all(|c| c.is_ascii_digit()) {
+            return Err(bad());
+        }
+        Ok(Phone(kept))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A first or last name: 1 to 100 characters after trimming, no control characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PersonName(String);
+
+impl PersonName {
+    pub fn parse(field: &str, raw: &str) -> Result<Self> {
+        let name = raw.trim();
+        let chars = name.chars().count();
+        if chars == 0 || chars > 100 || name.chars().any(char::is_control) {
+            return Err(Error::invalid_field(
+                field,
+                format!("{field} must be 1 to 100 characters"),
+            ));
+        }
+        Ok(PersonName(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An opaque device fingerprint from the client SDK, up to 256 printable characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceFingerprint(String);
+
+impl DeviceFingerprint {
+    pub fn parse(raw: &str) -> Result<Self> {
+        let fp = raw.trim();
+        if fp.is_empty() || fp.len() > 256 || fp.chars().any(char::is_control) {
+            return Err(Error::invalid_field(
+                "deviceFingerprint",
+                "deviceFingerprint must be 1 to 256 characters",
+            ));
+        }
+        Ok(DeviceFingerprint(fp.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What registration stores about a new user (the password hash travels separately).
+#[derive(Debug)]
+pub struct NewUser {
+    pub email: Email,
+    pub phone: Phone,
+    pub first_name: PersonName,
+    pub last_name: PersonName,
+    pub device_fingerprint: Option<DeviceFingerprint>,
+}
+
+/// A profile change: only the fields given change.
+#[derive(Debug, Default)]
+pub struct ProfileUpdate {
+    pub first_name: Option<PersonName>,
+    pub last_name: Option<PersonName>,
+    pub phone: Option<Phone>,
+    pub device_fingerprint: Option<DeviceFingerprint>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub phone: Option<String>,
+    #[serde(skip)]
+    pub password_hash: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub role: Role,
+    pub status: Status,
+    pub onboarding_step: OnboardingStep,
+    pub kyc_status: KycStatus,
+    pub referral_code: String,
+    pub referred_by: Option<Uuid>,
+    pub device_fingerprint: Option<String>,
+    pub last_active_at: Option<DateTime<Utc>>,
+    pub fraud_score: i32,
+    pub blocked: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl User {
+    /// Reads a row selected with `users::COLUMNS`.
+    pub fn from_row(row: &Row) -> Result<Self> {
+        let text = |column: &str| -> Result<String> {
+            Ok(row
+                .try_get::<_, String>(column)
+                .map_err(anyhow::Error::new)?)
+        };
+        let bad =
+            |column: &str| Error::Internal(anyhow::anyhow!("unexpected value in users.{column}"));
+        Ok(User {
+            id: row.try_get("id").map_err(anyhow::Error::new)?,
+            email: text("email")?,
+            phone: row.try_get("phone").map_err(anyhow::Error::new)?,
+            password_hash: text("password_hash")?,
+            first_name: text("first_name")?,
+            last_name: text("last_name")?,
+            role: Role::parse(&text("role")?).ok_or_else(|| bad("role"))?,
+            status: Status::parse(&text("status")?).ok_or_else(|| bad("status"))?,
+            onboarding_step: OnboardingStep::parse(&text("onboarding_step")?)
+                .ok_or_else(|| bad("onboarding_step"))?,
+            kyc_status: KycStatus::parse(&text("kyc_status")?).ok_or_else(|| bad("kyc_status"))?,
+            referral_code: text("referral_code")?,
+            referred_by: row.try_get("referred_by").map_err(anyhow::Error::new)?,
+            device_fingerprint: row
+                .try_get("device_fingerprint")
+                .map_err(anyhow::Error::new)?,
+            last_active_at: row.try_get("last_active_at").map_err(anyhow::Error::new)?,
+            fraud_score: row.try_get("fraud_score").map_err(anyhow::Error::new)?,
+            blocked: row.try_get("blocked").map_err(anyhow::Error::new)?,
+            created_at: row.try_get("created_at").map_err(anyhow::Error::new)?,
+            updated_at: row.try_get("updated_at").map_err(anyhow::Error::new)?,
+        })
+    }
+
+    /// Blocked, suspended and deleted users may not sign in or use their account.
+    pub fn ensure_may_sign_in(&self) -> Result<()> {
+        if self.blocked {
+            return Err(Error::Forbidden("account is blocked"));
+        }
+        if self.status != Status::Active {
+            return Err(Error::Forbidden("account is not active"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert_eq!(
+            Email::parse("  Ada@Example.COM ").unwrap().as_str(),
+            "ada@example.com"
+        );
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@x.io",
+            "a b@x.io",
+            "ada@x",
+            "ada@.x.io",
+            "ada@x..io",
+            &format!("{}@x.io", "a".repeat(65)),
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn phones() {
+        assert_eq!(
+            Phone::parse("+234 801-234-5678").unwrap().as_str(),
+            "+2348012345678"
+        );
+        for bad in [
+            "",
+            "12345",
+            "+1234567890123456",
+            "phone-number",
+            "++2348012345678",
+        ] {
+            assert!(Phone::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(
+            PersonName::parse("firstName", "  Ada ").unwrap().as_str(),
+            "Ada"
+        );
+        assert!(PersonName::parse("firstName", "   ").is_err());
+        assert!(PersonName::parse("firstName", &"x".repeat(101)).is_err());
+        assert!(PersonName::parse("firstName", &"é".repeat(100)).is_ok());
+    }
+
+    #[test]
+    fn enums_round_trip() {
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(*role));
+        }
+        assert_eq!(
+            OnboardingStep::parse("kyc_complete"),
+            Some(OnboardingStep::KycComplete)
+        );
+        assert_eq!(Status::parse("ACTIVE"), None);
+    }
+}

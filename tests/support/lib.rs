@@ -1,0 +1,325 @@
+//! Test support: a [`TestApp`] owning its own Postgres schema and Redis key space, driving
+//! the production router, with one method per endpoint; and a way to feed `events/`
+//! payloads through lambda_http exactly as the Lambda runtime would.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use axum::body::Body;
+use axum::Router;
+use growstack::app::{router, router_for, Endpoint};
+use growstack::{AppState, Config};
+use http::{Method, Request, StatusCode};
+use serde_json::{json, Value};
+use tower::{Service, ServiceExt};
+use uuid::Uuid;
+
+/// Postgres server the tests use; each test gets its own schema in it.
+pub fn test_database_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+pub fn test_redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: http::HeaderMap,
+    pub body: Value,
+    pub raw: bytes::Bytes,
+}
+
+impl TestResponse {
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+pub struct TestApp {
+    pub schema: String,
+    pub vars: HashMap<String, String>,
+    pub state: AppState,
+    pub router: Router,
+}
+
+/// A registered user and their tokens.
+pub struct TestUser {
+    pub id: Uuid,
+    pub email: String,
+    pub password: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+fn url_with_schema(base: &str, schema: &str) -> String {
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-c%20search_path%3D{schema}")
+}
+
+impl TestApp {
+    /// A migrated schema of its own and a Redis prefix of its own.
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(&[]).await
+    }
+
+    /// As [`TestApp::spawn`], with some settings overridden.
+    pub async fn spawn_with(overrides: &[(&str, &str)]) -> TestApp {
+        growstack::telemetry::init();
+        let schema = format!("t_{}", Uuid::now_v7().simple());
+        let (client, conn) = tokio_postgres::connect(&test_database_url(), tokio_postgres::NoTls)
+            .await
+            .expect("test Postgres must be running (see README)");
+        tokio::spawn(conn);
+        client
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .unwrap();
+        let db_url = url_with_schema(&test_database_url(), &schema);
+        let mut vars: HashMap<String, String> = [
+            ("DATABASE_URL", db_url.as_str()),
+            ("REDIS_URL", test_redis_url().as_str()),
+            ("REDIS_KEY_PREFIX", &format!("test:{schema}:")),
+            ("DATABASE_POOL_SIZE", "5"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        for (k, v) in overrides {
+            vars.insert((*k).to_owned(), (*v).to_owned());
+        }
+        // Migrations always run against the real schema, even when the app under test is
+        // pointed at a broken database.
+        let migrate_config = Config::from_lookup(|k| {
+            if k == "DATABASE_URL" {
+                Some(db_url.clone())
+            } else {
+                None
+            }
+        })
+        .unwrap();
+        growstack::db::Db::new(&migrate_config)
+            .unwrap()
+            .migrate()
+            .await
+            .expect("migrations apply");
+        let state = AppState::new(Config::from_lookup(|k| vars.get(k).cloned()).unwrap()).unwrap();
+        TestApp {
+            schema,
+            vars,
+            router: router(state.clone()),
+            state,
+        }
+    }
+
+    /// A plain client on this test's schema, for checking what was written.
+    pub async fn pg(&self) -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(
+            &url_with_schema(&test_database_url(), &self.schema),
+            tokio_postgres::NoTls,
+        )
+        .await
+        .unwrap();
+        tokio::spawn(conn);
+        client
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        self.pg()
+            .await
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .await
+            .unwrap()
+            .get(0)
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let raw = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+        TestResponse {
+            status,
+            headers,
+            body,
+            raw,
+        }
+    }
+
+    /// A request with an optional bearer token and an optional raw body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> TestResponse {
+        let mut builder = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(body) => builder
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_owned())),
+            None => builder.body(Body::empty()),
+        };
+        self.send(request.unwrap()).await
+    }
+
+    pub async fn json(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> TestResponse {
+        self.call(method, path, token, Some(&body.to_string()))
+            .await
+    }
+
+    pub fn registration(email: &str) -> Value {
+        json!({
+            "email": email,
+            "password": "correct-horse-battery",
+            "firstName": "Ada",
+            "lastName": "Lovelace",
+            "phone": format!("+234{}", 1_000_000_000 + rand_digits()),
+        })
+    }
+
+    pub async fn register(&self, body: Value) -> TestResponse {
+        self.json(Method::POST, "/api/auth/register", None, body)
+            .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> TestResponse {
+        self.json(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> TestResponse {
+        self.json(
+            Method::POST,
+            "/api/auth/refresh-token",
+            None,
+            json!({ "refreshToken": refresh_token }),
+        )
+        .await
+    }
+
+    pub async fn profile(&self, token: &str) -> TestResponse {
+        self.call(Method::GET, "/api/users/profile", Some(token), None)
+            .await
+    }
+
+    pub async fn update_profile(&self, token: &str, body: Value) -> TestResponse {
+        self.json(Method::PUT, "/api/users/profile", Some(token), body)
+            .await
+    }
+
+    pub async fn list_users(&self, token: &str, query: &str) -> TestResponse {
+        self.call(
+            Method::GET,
+            &format!("/api/users{query}"),
+            Some(token),
+            None,
+        )
+        .await
+    }
+
+    pub async fn get_user(&self, token: &str, id: &str) -> TestResponse {
+        self.call(Method::GET, &format!("/api/users/{id}"), Some(token), None)
+            .await
+    }
+
+    pub async fn block(&self, token: &str, id: &str, blocked: bool) -> TestResponse {
+        self.json(
+            Method::PATCH,
+            &format!("/api/users/{id}/block"),
+            Some(token),
+            json!({ "blocked": blocked }),
+        )
+        .await
+    }
+
+    pub async fn health(&self) -> TestResponse {
+        self.call(Method::GET, "/health", None, None).await
+    }
+
+    /// Registers a new user with a unique email and returns them with their tokens.
+    pub async fn user(&self, email: &str) -> TestUser {
+        let r = self.register(Self::registration(email)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        TestUser {
+            id: r.data()["user"]["id"].as_str().unwrap().parse().unwrap(),
+            email: email.to_owned(),
+            password: "correct-horse-battery".to_owned(),
+            access: r.data()["accessToken"].as_str().unwrap().to_owned(),
+            refresh: r.data()["refreshToken"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// An admin, made the way an operator makes one (`growstack create-admin`), logged in.
+    pub async fn admin(&self) -> TestUser {
+        let email = "admin@growstack.test";
+        let password = "admin-password-1";
+        growstack::server::create_admin(&self.state, email, password.to_owned())
+            .await
+            .unwrap();
+        let r = self.login(email, password).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        TestUser {
+            id: r.data()["user"]["id"].as_str().unwrap().parse().unwrap(),
+            email: email.to_owned(),
+            password: password.to_owned(),
+            access: r.data()["accessToken"].as_str().unwrap().to_owned(),
+            refresh: r.data()["refreshToken"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Feeds an API Gateway HTTP API event through lambda_http into a router serving only
+    /// `endpoint`, as the function's Lambda would; returns the Lambda response as JSON.
+    pub async fn invoke(&self, endpoint: &'static Endpoint, event: Value) -> Value {
+        let request: lambda_http::request::LambdaRequest =
+            serde_json::from_value(event).expect("a valid API Gateway event");
+        let mut adapter = lambda_http::Adapter::from(router_for([endpoint], self.state.clone()));
+        let event = lambda_http::LambdaEvent::new(request, lambda_http::Context::default());
+        let response = adapter.ready().await.unwrap().call(event).await.unwrap();
+        serde_json::to_value(response).unwrap()
+    }
+}
+
+fn rand_digits() -> u64 {
+    (Uuid::now_v7().as_u128() % 999_999_999) as u64
+}
+
+/// The payload in `events/<name>.json`, with `REPLACE_WITH_*` placeholders substituted.
+pub fn event(name: &str, replacements: &[(&str, &str)]) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("events")
+        .join(format!("{name}.json"));
+    let mut text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    for (from, to) in replacements {
+        text = text.replace(from, to);
+    }
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The decoded body of a Lambda response produced by [`TestApp::invoke`].
+pub fn lambda_body(response: &Value) -> Value {
+    serde_json::from_str(response["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null)
+}
