@@ -59,15 +59,10 @@ pub const ENDPOINTS: &[Endpoint] = &[
 ];
 
 /// The router serving `endpoints`, with the middleware every request gets.
-pub fn router_for<'a>(
-    endpoints: impl IntoIterator<Item = &'a Endpoint>,
-    state: AppState,
-) -> Router {
+pub fn router_for<'a>(endpoints: impl IntoIterator<Item = &'a Endpoint>, state: AppState) -> Router {
     endpoints
         .into_iter()
-        .fold(Router::new(), |router, endpoint| {
-            router.route(endpoint.path, (endpoint.route)())
-        })
+        .fold(Router::new(), |router, endpoint| router.route(endpoint.path, (endpoint.route)()))
         .fallback(crate::http::not_found)
         .layer(axum::middleware::from_fn(crate::http::log_request))
         .with_state(state)

@@ -37,24 +37,19 @@ return redis.call('DEL', KEYS[1])
 ";
 
 fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 impl Cache {
     /// Builds the client without connecting; the first command connects.
     pub fn new(config: &Config) -> anyhow::Result<Self> {
-        let client = redis::Client::open(config.redis_url.expose())
-            .context("REDIS_URL is not a valid Redis URL")?;
+        let client = redis::Client::open(config.redis_url.expose()).context("REDIS_URL is not a valid Redis URL")?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_millis(500)))
             .set_response_timeout(Some(Duration::from_millis(500)))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(2000));
-        let manager = ConnectionManager::new_lazy_with_config(client, manager_config)
-            .context("Redis client")?;
+        let manager = ConnectionManager::new_lazy_with_config(client, manager_config).context("Redis client")?;
         Ok(Cache {
             inner: Arc::new(Inner {
                 manager,
@@ -92,9 +87,7 @@ impl Cache {
             Err(e) => {
                 let failures = self.inner.failures.fetch_add(1, Ordering::Relaxed) + 1;
                 let pause = (u64::from(failures) * 50).min(2000);
-                self.inner
-                    .resume_at_ms
-                    .store(now_ms() + pause, Ordering::Relaxed);
+                self.inner.resume_at_ms.store(now_ms() + pause, Ordering::Relaxed);
                 tracing::warn!(operation = what, error = %e, pause_ms = pause, "redis unavailable, failing open");
                 None
             }
@@ -103,11 +96,7 @@ impl Cache {
 
     /// A cached value, or `None` on a miss or when Redis is unavailable.
     pub async fn get(&self, key: &str) -> Option<Vec<u8>> {
-        self.run("get", |mut c| async move {
-            c.get::<_, Option<Vec<u8>>>(key).await
-        })
-        .await
-        .flatten()
+        self.run("get", |mut c| async move { c.get::<_, Option<Vec<u8>>>(key).await }).await.flatten()
     }
 
     /// Stores `value` under `key` for the configured TTL and records the key in the `family`
@@ -132,12 +121,10 @@ impl Cache {
     /// Drops every cached entry of a family. Called after every write that changes what the
     /// family's entries show.
     pub async fn invalidate(&self, family: &str) {
-        self.run("invalidate", |mut c| async move {
-            Script::new(INVALIDATE)
-                .key(family)
-                .invoke_async::<i64>(&mut c)
-                .await
-        })
+        self.run(
+            "invalidate",
+            |mut c| async move { Script::new(INVALIDATE).key(family).invoke_async::<i64>(&mut c).await },
+        )
         .await;
     }
 
@@ -167,11 +154,7 @@ impl Cache {
     pub async fn ping(&self) -> bool {
         let mut c = self.inner.manager.clone();
         matches!(
-            tokio::time::timeout(
-                Duration::from_millis(500),
-                redis::cmd("PING").query_async::<String>(&mut c)
-            )
-            .await,
+            tokio::time::timeout(Duration::from_millis(500), redis::cmd("PING").query_async::<String>(&mut c)).await,
             Ok(Ok(_))
         )
     }

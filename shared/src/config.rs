@@ -70,10 +70,7 @@ impl Config {
         let in_lambda = get("AWS_LAMBDA_FUNCTION_NAME").is_some();
         let number = |key: &str, default: u64| -> anyhow::Result<u64> {
             match get(key) {
-                Some(v) => v
-                    .trim()
-                    .parse()
-                    .with_context(|| format!("{key} must be a whole number, got {v:?}")),
+                Some(v) => v.trim().parse().with_context(|| format!("{key} must be a whole number, got {v:?}")),
                 None => Ok(default),
             }
         };
@@ -88,37 +85,21 @@ impl Config {
 
         let database_url = get("DATABASE_URL").unwrap_or_else(|| LOCAL_DATABASE_URL.to_owned());
         let config = Config {
-            database_read_url: Secret(
-                get("DATABASE_READ_URL").unwrap_or_else(|| database_url.clone()),
-            ),
+            database_read_url: Secret(get("DATABASE_READ_URL").unwrap_or_else(|| database_url.clone())),
             database_url: Secret(database_url),
-            database_pool_size: number("DATABASE_POOL_SIZE", if in_lambda { 2 } else { 20 })?
-                as usize,
-            database_connect_timeout: Duration::from_millis(number(
-                "DATABASE_CONNECT_TIMEOUT_MS",
-                2000,
-            )?),
-            redis_url: Secret(
-                get("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned()),
-            ),
+            database_pool_size: number("DATABASE_POOL_SIZE", if in_lambda { 2 } else { 20 })? as usize,
+            database_connect_timeout: Duration::from_millis(number("DATABASE_CONNECT_TIMEOUT_MS", 2000)?),
+            redis_url: Secret(get("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())),
             redis_key_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "gs:".to_owned()),
             cache_ttl: Duration::from_secs(number("CACHE_TTL_SECONDS", 60)?),
             jwt_access_secret: secret("JWT_ACCESS_SECRET", LOCAL_ACCESS_SECRET)?,
             jwt_refresh_secret: secret("JWT_REFRESH_SECRET", LOCAL_REFRESH_SECRET)?,
             access_token_ttl: Duration::from_secs(number("JWT_ACCESS_TTL_SECONDS", 3600)?),
-            refresh_token_ttl: Duration::from_secs(number(
-                "JWT_REFRESH_TTL_SECONDS",
-                7 * 24 * 3600,
-            )?),
+            refresh_token_ttl: Duration::from_secs(number("JWT_REFRESH_TTL_SECONDS", 7 * 24 * 3600)?),
             auth_rate_limit_max: number("AUTH_RATE_LIMIT_MAX", 100)? as u32,
-            auth_rate_limit_window: Duration::from_secs(number(
-                "AUTH_RATE_LIMIT_WINDOW_SECONDS",
-                900,
-            )?),
+            auth_rate_limit_window: Duration::from_secs(number("AUTH_RATE_LIMIT_WINDOW_SECONDS", 900)?),
             trusted_proxy_hops: number("TRUSTED_PROXY_HOPS", 0)? as usize,
-            port: number("PORT", 3000)?
-                .try_into()
-                .context("PORT must be between 0 and 65535")?,
+            port: number("PORT", 3000)?.try_into().context("PORT must be between 0 and 65535")?,
         };
         if config.jwt_access_secret.expose() == config.jwt_refresh_secret.expose() {
             bail!("JWT_ACCESS_SECRET and JWT_REFRESH_SECRET must differ");
@@ -139,10 +120,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> anyhow::Result<Config> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -162,12 +140,8 @@ mod tests {
         assert!(config(&[("AWS_LAMBDA_FUNCTION_NAME", "f")]).is_err());
         let a = "a".repeat(32);
         let b = "b".repeat(32);
-        let c = config(&[
-            ("AWS_LAMBDA_FUNCTION_NAME", "f"),
-            ("JWT_ACCESS_SECRET", &a),
-            ("JWT_REFRESH_SECRET", &b),
-        ])
-        .unwrap();
+        let c = config(&[("AWS_LAMBDA_FUNCTION_NAME", "f"), ("JWT_ACCESS_SECRET", &a), ("JWT_REFRESH_SECRET", &b)])
+            .unwrap();
         assert_eq!(c.database_pool_size, 2);
     }
 

@@ -33,13 +33,7 @@ pub struct Db {
 impl Db {
     /// Builds both pools without connecting.
     pub fn new(config: &Config) -> anyhow::Result<Self> {
-        let build = |url: &Secret| {
-            pool(
-                url,
-                config.database_pool_size,
-                config.database_connect_timeout,
-            )
-        };
+        let build = |url: &Secret| pool(url, config.database_pool_size, config.database_connect_timeout);
         Ok(Db {
             write: build(&config.database_url).context("DATABASE_URL")?,
             read: build(&config.database_read_url).context("DATABASE_READ_URL")?,
@@ -49,18 +43,12 @@ impl Db {
 
     /// A connection to the writer.
     pub async fn writer(&self) -> Result<Conn> {
-        Ok(Conn {
-            client: self.write.get().await?,
-            statements: self.statements.clone(),
-        })
+        Ok(Conn { client: self.write.get().await?, statements: self.statements.clone() })
     }
 
     /// A connection to the reader; it may lag the writer by a moment.
     pub async fn reader(&self) -> Result<Conn> {
-        Ok(Conn {
-            client: self.read.get().await?,
-            statements: self.statements.clone(),
-        })
+        Ok(Conn { client: self.read.get().await?, statements: self.statements.clone() })
     }
 
     /// Statements run through this handle (and its clones) so far.
@@ -72,10 +60,7 @@ impl Db {
     pub async fn migrate(&self) -> anyhow::Result<()> {
         let mut conn = self.write.get().await.context("connect for migrations")?;
         let client: &mut tokio_postgres::Client = &mut conn;
-        let report = embedded::migrations::runner()
-            .run_async(client)
-            .await
-            .context("apply migrations")?;
+        let report = embedded::migrations::runner().run_async(client).await.context("apply migrations")?;
         for migration in report.applied_migrations() {
             tracing::info!(migration = %migration, "applied migration");
         }
@@ -84,16 +69,9 @@ impl Db {
 }
 
 fn pool(url: &Secret, size: usize, connect_timeout: Duration) -> anyhow::Result<Pool> {
-    let mut pg =
-        tokio_postgres::Config::from_str(url.expose()).context("not a valid Postgres URL")?;
+    let mut pg = tokio_postgres::Config::from_str(url.expose()).context("not a valid Postgres URL")?;
     pg.connect_timeout(connect_timeout);
-    let manager = Manager::from_config(
-        pg,
-        NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
+    let manager = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
     // The create timeout also bounds a server that accepts TCP but never answers; together
     // with the wait timeout it keeps an unreachable database to a fast 503.
     Pool::builder(manager)
@@ -130,11 +108,7 @@ impl Conn {
         Ok(self.client.query(&statement, params).await?)
     }
 
-    pub async fn query_opt(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Option<Row>> {
+    pub async fn query_opt(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
         self.count();
         let statement = self.prepare(sql).await?;
         Ok(self.client.query_opt(&statement, params).await?)

@@ -10,10 +10,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{message}")]
-    Validation {
-        message: String,
-        details: Option<Value>,
-    },
+    Validation { message: String, details: Option<Value> },
     #[error("{0}")]
     Unauthorized(&'static str),
     #[error("{0}")]
@@ -35,18 +32,12 @@ pub enum Error {
 
 impl Error {
     pub fn validation(message: impl Into<String>) -> Self {
-        Error::Validation {
-            message: message.into(),
-            details: None,
-        }
+        Error::Validation { message: message.into(), details: None }
     }
 
     /// A validation error about one named field of the request.
     pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
-        Error::Validation {
-            message: message.into(),
-            details: Some(json!({ "field": field })),
-        }
+        Error::Validation { message: message.into(), details: Some(json!({ "field": field })) }
     }
 
     fn status_and_code(&self) -> (StatusCode, &'static str) {
@@ -75,18 +66,10 @@ impl IntoResponse for Error {
             _ => {}
         }
         let mut error = json!({ "code": code, "message": self.to_string() });
-        if let Error::Validation {
-            details: Some(details),
-            ..
-        } = &self
-        {
+        if let Error::Validation { details: Some(details), .. } = &self {
             error["details"] = details.clone();
         }
-        let mut response = (
-            status,
-            axum::Json(json!({ "success": false, "error": error })),
-        )
-            .into_response();
+        let mut response = (status, axum::Json(json!({ "success": false, "error": error }))).into_response();
         let retry_after = match &self {
             Error::RateLimited { retry_after_secs } => Some(retry_after_secs.to_string()),
             Error::Unavailable(_) => Some("1".to_owned()),
@@ -121,8 +104,7 @@ impl From<tokio_postgres::Error> for Error {
 /// The constraint a unique violation broke, if `e` is one.
 pub fn unique_violation(e: &tokio_postgres::Error) -> Option<&str> {
     let db = e.as_db_error()?;
-    (db.code() == &tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
-        .then(|| db.constraint().unwrap_or(""))
+    (db.code() == &tokio_postgres::error::SqlState::UNIQUE_VIOLATION).then(|| db.constraint().unwrap_or(""))
 }
 
 #[cfg(test)]
@@ -132,20 +114,14 @@ mod tests {
     async fn body(e: Error) -> (StatusCode, Value, Option<String>) {
         let r = e.into_response();
         let status = r.status();
-        let retry = r
-            .headers()
-            .get(header::RETRY_AFTER)
-            .map(|v| v.to_str().unwrap().to_owned());
+        let retry = r.headers().get(header::RETRY_AFTER).map(|v| v.to_str().unwrap().to_owned());
         let bytes = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
         (status, serde_json::from_slice(&bytes).unwrap(), retry)
     }
 
     #[tokio::test]
     async fn internal_details_never_reach_the_client() {
-        let (status, v, _) = body(Error::Internal(anyhow::anyhow!(
-            "password=hunter2 at db.internal"
-        )))
-        .await;
+        let (status, v, _) = body(Error::Internal(anyhow::anyhow!("password=hunter2 at db.internal"))).await;
         assert_eq!(status, 500);
         assert_eq!(v["success"], false);
         assert_eq!(v["error"]["code"], "INTERNAL_ERROR");
@@ -154,10 +130,7 @@ mod tests {
 
     #[tokio::test]
     async fn rate_limit_sets_retry_after() {
-        let (status, v, retry) = body(Error::RateLimited {
-            retry_after_secs: 42,
-        })
-        .await;
+        let (status, v, retry) = body(Error::RateLimited { retry_after_secs: 42 }).await;
         assert_eq!(status, 429);
         assert_eq!(v["error"]["code"], "RATE_LIMITED");
         assert_eq!(retry.as_deref(), Some("42"));

@@ -11,19 +11,12 @@ use serde_json::json;
 
 use crate::app::{AppState, Endpoint};
 
-pub const HEALTH: Endpoint = Endpoint {
-    function: "health",
-    method: Method::GET,
-    path: "/health",
-    route: || get(health),
-};
+pub const HEALTH: Endpoint =
+    Endpoint { function: "health", method: Method::GET, path: "/health", route: || get(health) };
 
 async fn postgres_up(state: &AppState) -> bool {
     let check = async { state.db.writer().await?.query_one("SELECT 1", &[]).await };
-    matches!(
-        tokio::time::timeout(Duration::from_secs(3), check).await,
-        Ok(Ok(_))
-    )
+    matches!(tokio::time::timeout(Duration::from_secs(3), check).await, Ok(Ok(_)))
 }
 
 async fn health(State(state): State<AppState>) -> Response {
@@ -35,10 +28,6 @@ async fn health(State(state): State<AppState>) -> Response {
         crate::http::ok(json!({ "status": status, "checks": checks }))
     } else {
         let error = json!({ "code": "SERVICE_UNAVAILABLE", "message": "database unreachable", "details": checks });
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(json!({ "success": false, "error": error })),
-        )
-            .into_response()
+        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "success": false, "error": error }))).into_response()
     }
 }

@@ -6,9 +6,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{
-    ConnectInfo, FromRequest, FromRequestParts, MatchedPath, Path, Query, Request,
-};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, MatchedPath, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -24,23 +22,12 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// `{"success": true, "data": …}` with 200.
 pub fn ok<T: Serialize>(data: T) -> Response {
-    axum::Json(Envelope {
-        success: true,
-        data,
-    })
-    .into_response()
+    axum::Json(Envelope { success: true, data }).into_response()
 }
 
 /// `{"success": true, "data": …}` with 201.
 pub fn created<T: Serialize>(data: T) -> Response {
-    (
-        StatusCode::CREATED,
-        axum::Json(Envelope {
-            success: true,
-            data,
-        }),
-    )
-        .into_response()
+    (StatusCode::CREATED, axum::Json(Envelope { success: true, data })).into_response()
 }
 
 #[derive(Serialize)]
@@ -57,14 +44,7 @@ pub fn envelope_bytes(data_json: &str) -> Bytes {
 
 /// A response whose body is already an enveloped JSON document.
 pub fn json_bytes(body: Bytes) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
 }
 
 /// A JSON request body, parsed into `T`; every failure is a 4xx in the envelope, naming the
@@ -78,13 +58,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         if let Some(content_type) = req.headers().get(header::CONTENT_TYPE) {
             let is_json = content_type
                 .to_str()
-                .map(|v| {
-                    v.split(';')
-                        .next()
-                        .unwrap_or("")
-                        .trim()
-                        .eq_ignore_ascii_case("application/json")
-                })
+                .map(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"))
                 .unwrap_or(false);
             if !is_json {
                 return Err(Error::validation("Content-Type must be application/json"));
@@ -100,11 +74,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 /// Parses a JSON document; an empty body parses as `{}` so that endpoints whose fields are
 /// all optional accept no body at all.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
-    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        bytes
-    };
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes };
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -151,11 +121,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathPar
 
 /// The caller's IP: API Gateway's `sourceIp` in Lambda; on a server, the address the trusted
 /// proxies saw (`X-Forwarded-For`, counted from the right) or the socket's peer.
-pub fn client_ip(
-    headers: &HeaderMap,
-    extensions: &http::Extensions,
-    trusted_proxy_hops: usize,
-) -> String {
+pub fn client_ip(headers: &HeaderMap, extensions: &http::Extensions, trusted_proxy_hops: usize) -> String {
     if let Some(RequestContext::ApiGatewayV2(ctx)) = extensions.get::<RequestContext>() {
         if let Some(ip) = &ctx.http.source_ip {
             return ip.clone();
@@ -170,11 +136,7 @@ pub fn client_ip(
             .map(str::trim)
             .filter(|v| !v.is_empty())
             .collect();
-        if let Some(ip) = forwarded
-            .len()
-            .checked_sub(trusted_proxy_hops)
-            .and_then(|i| forwarded.get(i))
-        {
+        if let Some(ip) = forwarded.len().checked_sub(trusted_proxy_hops).and_then(|i| forwarded.get(i)) {
             return (*ip).to_owned();
         }
     }
@@ -203,11 +165,8 @@ fn request_id(req: &Request) -> String {
 pub async fn log_request(req: Request<Body>, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
+    let route =
+        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".to_owned());
     let id = request_id(&req);
     let mut response = next.run(req).await;
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -246,36 +205,23 @@ mod tests {
     #[test]
     fn names_the_field_with_a_wrong_type() {
         let e = parse_json::<Body>(br#"{"firstName": 5}"#).unwrap_err();
-        let Error::Validation { details, .. } = e else {
-            panic!()
-        };
+        let Error::Validation { details, .. } = e else { panic!() };
         assert_eq!(details.unwrap()["field"], "firstName");
     }
 
     #[test]
     fn malformed_and_missing() {
-        assert!(matches!(
-            parse_json::<Body>(b"{not json"),
-            Err(Error::Validation { .. })
-        ));
+        assert!(matches!(parse_json::<Body>(b"{not json"), Err(Error::Validation { .. })));
         let e = parse_json::<Body>(b"{}").unwrap_err();
         assert!(e.to_string().contains("firstName"), "{e}");
         assert!(parse_json::<Body>(br#"{"firstName":"a","role":"admin"}"#).is_err());
-        assert_eq!(
-            parse_json::<Body>(br#"{"firstName":"a"}"#)
-                .unwrap()
-                .first_name,
-            "a"
-        );
+        assert_eq!(parse_json::<Body>(br#"{"firstName":"a"}"#).unwrap().first_name, "a");
     }
 
     #[test]
     fn forwarded_for_counts_trusted_hops_from_the_right() {
         let mut headers = HeaderMap::new();
-        headers.insert(
-            "x-forwarded-for",
-            HeaderValue::from_static("6.6.6.6, 1.2.3.4"),
-        );
+        headers.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6, 1.2.3.4"));
         let ext = http::Extensions::new();
         assert_eq!(client_ip(&headers, &ext, 1), "1.2.3.4");
         assert_eq!(client_ip(&headers, &ext, 2), "6.6.6.6");

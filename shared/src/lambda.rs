@@ -20,19 +20,11 @@ pub async fn run_http(endpoint: &'static Endpoint) -> Result<(), Error> {
 pub async fn run_migrate() -> Result<(), Error> {
     crate::telemetry::init();
     let db = Db::new(&Config::from_env()?)?;
-    lambda_runtime::run(lambda_runtime::service_fn(|event| {
-        migrate_handler(&db, event)
-    }))
-    .await
+    lambda_runtime::run(lambda_runtime::service_fn(|event| migrate_handler(&db, event))).await
 }
 
 /// The migrate function's handler.
-pub async fn migrate_handler(
-    db: &Db,
-    _event: LambdaEvent<serde_json::Value>,
-) -> Result<serde_json::Value, Error> {
-    db.migrate()
-        .await
-        .map_err(|e| Error::from(format!("{e:#}")))?;
+pub async fn migrate_handler(db: &Db, _event: LambdaEvent<serde_json::Value>) -> Result<serde_json::Value, Error> {
+    db.migrate().await.map_err(|e| Error::from(format!("{e:#}")))?;
     Ok(serde_json::json!({ "migrated": true }))
 }

@@ -13,22 +13,17 @@ use crate::users::{self, Email, User};
 /// Serves the API on `PORT` until SIGINT or SIGTERM, then drains in-flight requests.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let addr = SocketAddr::from(([0, 0, 0, 0], config.port));
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("bind {addr}"))?;
+    let listener = TcpListener::bind(addr).await.with_context(|| format!("bind {addr}"))?;
     serve_on(listener, AppState::new(config)?).await
 }
 
 /// Serves on an already bound listener (tests bind port 0).
 pub async fn serve_on(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "growstack listening");
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("serve")
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serve")
 }
 
 async fn shutdown_signal() {
@@ -37,8 +32,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             s.recv().await;
         }
     };
@@ -55,10 +49,7 @@ pub async fn migrate(config: Config) -> anyhow::Result<()> {
 /// Creates the first admin (or promotes and resets an existing account): idempotent.
 pub async fn create_admin(state: &AppState, email: &str, password: String) -> anyhow::Result<User> {
     let email = Email::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let hash = Password::parse(password)
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .hash()
-        .await?;
+    let hash = Password::parse(password).map_err(|e| anyhow::anyhow!("{e}"))?.hash().await?;
     let user = users::upsert_admin(&state.db.writer().await?, &email, &hash).await?;
     users::invalidate_lists(&state.cache).await;
     Ok(user)

@@ -16,8 +16,7 @@ use uuid::Uuid;
 
 /// Postgres server the tests use; each test gets its own schema in it.
 pub fn test_database_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
 pub fn test_redis_url() -> String {
@@ -69,16 +68,12 @@ impl TestApp {
 
     /// As [`TestApp::spawn`], with some settings overridden.
     pub async fn spawn_with(overrides: &[(&str, &str)]) -> TestApp {
-        growstack::telemetry::init();
         let schema = format!("t_{}", Uuid::now_v7().simple());
         let (client, conn) = tokio_postgres::connect(&test_database_url(), tokio_postgres::NoTls)
             .await
             .expect("test Postgres must be running (see README)");
         tokio::spawn(conn);
-        client
-            .batch_execute(&format!("CREATE SCHEMA {schema}"))
-            .await
-            .unwrap();
+        client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
         let db_url = url_with_schema(&test_database_url(), &schema);
         let mut vars: HashMap<String, String> = [
             ("DATABASE_URL", db_url.as_str()),
@@ -94,95 +89,51 @@ impl TestApp {
         }
         // Migrations always run against the real schema, even when the app under test is
         // pointed at a broken database.
-        let migrate_config = Config::from_lookup(|k| {
-            if k == "DATABASE_URL" {
-                Some(db_url.clone())
-            } else {
-                None
-            }
-        })
-        .unwrap();
-        growstack::db::Db::new(&migrate_config)
-            .unwrap()
-            .migrate()
-            .await
-            .expect("migrations apply");
+        let migrate_config =
+            Config::from_lookup(|k| if k == "DATABASE_URL" { Some(db_url.clone()) } else { None }).unwrap();
+        growstack::db::Db::new(&migrate_config).unwrap().migrate().await.expect("migrations apply");
         let state = AppState::new(Config::from_lookup(|k| vars.get(k).cloned()).unwrap()).unwrap();
-        TestApp {
-            schema,
-            vars,
-            router: router(state.clone()),
-            state,
-        }
+        TestApp { schema, vars, router: router(state.clone()), state }
     }
 
     /// A plain client on this test's schema, for checking what was written.
     pub async fn pg(&self) -> tokio_postgres::Client {
-        let (client, conn) = tokio_postgres::connect(
-            &url_with_schema(&test_database_url(), &self.schema),
-            tokio_postgres::NoTls,
-        )
-        .await
-        .unwrap();
+        let (client, conn) =
+            tokio_postgres::connect(&url_with_schema(&test_database_url(), &self.schema), tokio_postgres::NoTls)
+                .await
+                .unwrap();
         tokio::spawn(conn);
         client
     }
 
     pub async fn count(&self, table: &str) -> i64 {
-        self.pg()
-            .await
-            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
-            .await
-            .unwrap()
-            .get(0)
+        self.pg().await.query_one(&format!("SELECT count(*) FROM {table}"), &[]).await.unwrap().get(0)
     }
 
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
-        let raw = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
+        let raw = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
         let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-        TestResponse {
-            status,
-            headers,
-            body,
-            raw,
-        }
+        TestResponse { status, headers, body, raw }
     }
 
     /// A request with an optional bearer token and an optional raw body.
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<&str>,
-    ) -> TestResponse {
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<&str>) -> TestResponse {
         let mut builder = Request::builder().method(method).uri(path);
         if let Some(token) = token {
             builder = builder.header("authorization", format!("Bearer {token}"));
         }
         let request = match body {
-            Some(body) => builder
-                .header("content-type", "application/json")
-                .body(Body::from(body.to_owned())),
+            Some(body) => builder.header("content-type", "application/json").body(Body::from(body.to_owned())),
             None => builder.body(Body::empty()),
         };
         self.send(request.unwrap()).await
     }
 
-    pub async fn json(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Value,
-    ) -> TestResponse {
-        self.call(method, path, token, Some(&body.to_string()))
-            .await
+    pub async fn json(&self, method: Method, path: &str, token: Option<&str>, body: Value) -> TestResponse {
+        self.call(method, path, token, Some(&body.to_string())).await
     }
 
     pub fn registration(email: &str) -> Value {
@@ -196,63 +147,35 @@ impl TestApp {
     }
 
     pub async fn register(&self, body: Value) -> TestResponse {
-        self.json(Method::POST, "/api/auth/register", None, body)
-            .await
+        self.json(Method::POST, "/api/auth/register", None, body).await
     }
 
     pub async fn login(&self, email: &str, password: &str) -> TestResponse {
-        self.json(
-            Method::POST,
-            "/api/auth/login",
-            None,
-            json!({ "email": email, "password": password }),
-        )
-        .await
+        self.json(Method::POST, "/api/auth/login", None, json!({ "email": email, "password": password })).await
     }
 
     pub async fn refresh(&self, refresh_token: &str) -> TestResponse {
-        self.json(
-            Method::POST,
-            "/api/auth/refresh-token",
-            None,
-            json!({ "refreshToken": refresh_token }),
-        )
-        .await
+        self.json(Method::POST, "/api/auth/refresh-token", None, json!({ "refreshToken": refresh_token })).await
     }
 
     pub async fn profile(&self, token: &str) -> TestResponse {
-        self.call(Method::GET, "/api/users/profile", Some(token), None)
-            .await
+        self.call(Method::GET, "/api/users/profile", Some(token), None).await
     }
 
     pub async fn update_profile(&self, token: &str, body: Value) -> TestResponse {
-        self.json(Method::PUT, "/api/users/profile", Some(token), body)
-            .await
+        self.json(Method::PUT, "/api/users/profile", Some(token), body).await
     }
 
     pub async fn list_users(&self, token: &str, query: &str) -> TestResponse {
-        self.call(
-            Method::GET,
-            &format!("/api/users{query}"),
-            Some(token),
-            None,
-        )
-        .await
+        self.call(Method::GET, &format!("/api/users{query}"), Some(token), None).await
     }
 
     pub async fn get_user(&self, token: &str, id: &str) -> TestResponse {
-        self.call(Method::GET, &format!("/api/users/{id}"), Some(token), None)
-            .await
+        self.call(Method::GET, &format!("/api/users/{id}"), Some(token), None).await
     }
 
     pub async fn block(&self, token: &str, id: &str, blocked: bool) -> TestResponse {
-        self.json(
-            Method::PATCH,
-            &format!("/api/users/{id}/block"),
-            Some(token),
-            json!({ "blocked": blocked }),
-        )
-        .await
+        self.json(Method::PATCH, &format!("/api/users/{id}/block"), Some(token), json!({ "blocked": blocked })).await
     }
 
     pub async fn health(&self) -> TestResponse {
@@ -276,9 +199,7 @@ impl TestApp {
     pub async fn admin(&self) -> TestUser {
         let email = "admin@growstack.test";
         let password = "admin-password-1";
-        growstack::server::create_admin(&self.state, email, password.to_owned())
-            .await
-            .unwrap();
+        growstack::server::create_admin(&self.state, email, password.to_owned()).await.unwrap();
         let r = self.login(email, password).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         TestUser {
@@ -308,11 +229,8 @@ fn rand_digits() -> u64 {
 
 /// The payload in `events/<name>.json`, with `REPLACE_WITH_*` placeholders substituted.
 pub fn event(name: &str, replacements: &[(&str, &str)]) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("events")
-        .join(format!("{name}.json"));
-    let mut text =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("events").join(format!("{name}.json"));
+    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     for (from, to) in replacements {
         text = text.replace(from, to);
     }

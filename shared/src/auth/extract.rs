@@ -35,10 +35,7 @@ impl FromRequestParts<AppState> for AuthUser {
             .or_else(|| header.strip_prefix("bearer "))
             .ok_or(Error::Unauthorized("missing bearer token"))?;
         let claims = state.tokens.verify(token.trim(), TokenType::Access)?;
-        Ok(AuthUser {
-            id: claims.sub,
-            role: claims.role,
-        })
+        Ok(AuthUser { id: claims.sub, role: claims.role })
     }
 }
 
@@ -66,18 +63,10 @@ impl FromRequestParts<AppState> for AuthRateLimit {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let ip = client_ip(
-            &parts.headers,
-            &parts.extensions,
-            state.config.trusted_proxy_hops,
-        );
+        let ip = client_ip(&parts.headers, &parts.extensions, state.config.trusted_proxy_hops);
         let limit = state
             .cache
-            .over_limit(
-                &format!("auth:{ip}"),
-                state.config.auth_rate_limit_max,
-                state.config.auth_rate_limit_window,
-            )
+            .over_limit(&format!("auth:{ip}"), state.config.auth_rate_limit_max, state.config.auth_rate_limit_window)
             .await;
         match limit {
             Some(retry_after_secs) => Err(Error::RateLimited { retry_after_secs }),

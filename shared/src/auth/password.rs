@@ -21,16 +21,10 @@ impl Password {
     pub fn parse(raw: String) -> Result<Self> {
         let chars = raw.chars().count();
         if chars < Self::MIN_CHARS {
-            return Err(Error::invalid_field(
-                "password",
-                "password must be at least 8 characters",
-            ));
+            return Err(Error::invalid_field("password", "password must be at least 8 characters"));
         }
         if chars > Self::MAX_CHARS {
-            return Err(Error::invalid_field(
-                "password",
-                "password must be at most 128 characters",
-            ));
+            return Err(Error::invalid_field("password", "password must be at most 128 characters"));
         }
         Ok(Password(raw))
     }
@@ -64,9 +58,7 @@ pub async fn verify(candidate: String, stored: Option<String>) -> Result<bool> {
         let Ok(parsed) = PasswordHash::new(stored) else {
             return false;
         };
-        Argon2::default()
-            .verify_password(candidate.as_bytes(), &parsed)
-            .is_ok()
+        Argon2::default().verify_password(candidate.as_bytes(), &parsed).is_ok()
     })
     .await
     .context("verification task")
@@ -77,10 +69,7 @@ fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
         let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(b"not-a-real-password", &salt)
-            .map(|h| h.to_string())
-            .unwrap_or_default()
+        Argon2::default().hash_password(b"not-a-real-password", &salt).map(|h| h.to_string()).unwrap_or_default()
     })
 }
 
@@ -93,23 +82,14 @@ mod tests {
         assert!(Password::parse("short".into()).is_err());
         assert!(Password::parse("x".repeat(129)).is_err());
         assert!(Password::parse("éééééééé".into()).is_ok());
-        assert_eq!(
-            format!("{:?}", Password::parse("secret-password".into()).unwrap()),
-            "Password(..)"
-        );
+        assert_eq!(format!("{:?}", Password::parse("secret-password".into()).unwrap()), "Password(..)");
     }
 
     #[tokio::test]
     async fn hash_then_verify() {
-        let hash = Password::parse("correct-horse".into())
-            .unwrap()
-            .hash()
-            .await
-            .unwrap();
+        let hash = Password::parse("correct-horse".into()).unwrap().hash().await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(verify("correct-horse".into(), Some(hash.clone()))
-            .await
-            .unwrap());
+        assert!(verify("correct-horse".into(), Some(hash.clone())).await.unwrap());
         assert!(!verify("wrong-horse".into(), Some(hash)).await.unwrap());
         assert!(!verify("anything".into(), None).await.unwrap());
     }

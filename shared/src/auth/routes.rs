@@ -15,18 +15,10 @@ use crate::http::{created, ok, JsonBody};
 use crate::referrals::ReferralCode;
 use crate::users::{self, DeviceFingerprint, Email, NewUser, PersonName, Phone, User};
 
-pub const REGISTER: Endpoint = Endpoint {
-    function: "auth-register",
-    method: Method::POST,
-    path: "/api/auth/register",
-    route: || post(register),
-};
-pub const LOGIN: Endpoint = Endpoint {
-    function: "auth-login",
-    method: Method::POST,
-    path: "/api/auth/login",
-    route: || post(login),
-};
+pub const REGISTER: Endpoint =
+    Endpoint { function: "auth-register", method: Method::POST, path: "/api/auth/register", route: || post(register) };
+pub const LOGIN: Endpoint =
+    Endpoint { function: "auth-login", method: Method::POST, path: "/api/auth/login", route: || post(login) };
 pub const REFRESH_TOKEN: Endpoint = Endpoint {
     function: "auth-refresh-token",
     method: Method::POST,
@@ -62,11 +54,7 @@ impl TryFrom<RegisterBody> for Registration {
                 phone: Phone::parse(&body.phone)?,
                 first_name: PersonName::parse("firstName", &body.first_name)?,
                 last_name: PersonName::parse("lastName", &body.last_name)?,
-                device_fingerprint: body
-                    .device_fingerprint
-                    .as_deref()
-                    .map(DeviceFingerprint::parse)
-                    .transpose()?,
+                device_fingerprint: body.device_fingerprint.as_deref().map(DeviceFingerprint::parse).transpose()?,
             },
             password: Password::parse(body.password)?,
             referral_code: body
@@ -74,8 +62,7 @@ impl TryFrom<RegisterBody> for Registration {
                 .as_deref()
                 .filter(|c| !c.trim().is_empty())
                 .map(|c| {
-                    ReferralCode::parse(c)
-                        .map_err(|_| Error::invalid_field("referralCode", "unknown referral code"))
+                    ReferralCode::parse(c).map_err(|_| Error::invalid_field("referralCode", "unknown referral code"))
                 })
                 .transpose()?,
         })
@@ -106,14 +93,8 @@ async fn register(
         None => None,
     };
     let password_hash = registration.password.hash().await?;
-    let user = users::create(
-        &conn,
-        &registration.user,
-        &password_hash,
-        referrer,
-        registration.referral_code.as_ref(),
-    )
-    .await?;
+    let user =
+        users::create(&conn, &registration.user, &password_hash, referrer, registration.referral_code.as_ref()).await?;
     users::invalidate_lists(&state.cache).await;
     tracing::info!(user_id = %user.id, referred = referrer.is_some(), "user registered");
     let tokens = state.tokens.issue(user.id, user.role)?;
@@ -146,9 +127,7 @@ async fn login(
     }
     let user = user.ok_or(WRONG)?;
     user.ensure_may_sign_in()?;
-    let user = users::touch_last_active(&conn, user.id)
-        .await?
-        .ok_or(WRONG)?;
+    let user = users::touch_last_active(&conn, user.id).await?.ok_or(WRONG)?;
     let tokens = state.tokens.issue(user.id, user.role)?;
     Ok(ok(Session { user, tokens }))
 }
@@ -165,13 +144,9 @@ async fn refresh_token(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<RefreshBody>,
 ) -> Result<Response> {
-    let claims = state
-        .tokens
-        .verify(&body.refresh_token, TokenType::Refresh)?;
+    let claims = state.tokens.verify(&body.refresh_token, TokenType::Refresh)?;
     let conn = state.db.writer().await?;
-    let user = users::by_id(&conn, claims.sub)
-        .await?
-        .ok_or(Error::Unauthorized("invalid token"))?;
+    let user = users::by_id(&conn, claims.sub).await?.ok_or(Error::Unauthorized("invalid token"))?;
     user.ensure_may_sign_in()?;
     // The role comes from the database, so a promotion or demotion takes effect at refresh.
     let tokens = state.tokens.issue(user.id, user.role)?;

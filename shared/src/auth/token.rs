@@ -104,9 +104,7 @@ impl Tokens {
     pub fn verify(&self, token: &str, typ: TokenType) -> Result<Claims> {
         let claims = decode::<Claims>(token, &self.keys(typ).decoding, &self.validation)
             .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                    Error::Unauthorized("token expired")
-                }
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => Error::Unauthorized("token expired"),
                 _ => Error::Unauthorized("invalid token"),
             })?
             .claims;
@@ -138,18 +136,8 @@ mod tests {
     #[test]
     fn expired_and_tampered_tokens_fail() {
         let t = tokens();
-        let old = t
-            .sign(
-                Uuid::now_v7(),
-                Role::User,
-                TokenType::Access,
-                Utc::now().timestamp() - 7200,
-            )
-            .unwrap();
-        assert!(matches!(
-            t.verify(&old, TokenType::Access),
-            Err(Error::Unauthorized("token expired"))
-        ));
+        let old = t.sign(Uuid::now_v7(), Role::User, TokenType::Access, Utc::now().timestamp() - 7200).unwrap();
+        assert!(matches!(t.verify(&old, TokenType::Access), Err(Error::Unauthorized("token expired"))));
         let mut good = t.issue(Uuid::now_v7(), Role::Admin).unwrap().access_token;
         good.push('x');
         assert!(t.verify(&good, TokenType::Access).is_err());

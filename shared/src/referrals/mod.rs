@@ -18,10 +18,7 @@ impl ReferralCode {
     pub fn parse(raw: &str) -> Result<Self> {
         let code = raw.trim().to_ascii_uppercase();
         if code.len() != Self::LEN || !code.bytes().all(|b| ALPHABET.contains(&b)) {
-            return Err(Error::invalid_field(
-                "referralCode",
-                "referral code must be 6 letters or digits",
-            ));
+            return Err(Error::invalid_field("referralCode", "referral code must be 6 letters or digits"));
         }
         Ok(ReferralCode(code))
     }
@@ -30,11 +27,7 @@ impl ReferralCode {
     /// the rare collision, which the caller retries.
     pub fn generate() -> Self {
         let mut rng = rand::rng();
-        ReferralCode(
-            (0..Self::LEN)
-                .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-                .collect(),
-        )
+        ReferralCode((0..Self::LEN).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect())
     }
 
     pub fn as_str(&self) -> &str {

@@ -20,41 +20,24 @@ fn one(row: Option<tokio_postgres::Row>) -> Result<Option<User>> {
 
 #[tracing::instrument(skip_all, fields(user_id = %id))]
 pub async fn by_id(conn: &Conn, id: Uuid) -> Result<Option<User>> {
-    one(conn
-        .query_opt(
-            &format!("SELECT {COLUMNS} FROM users WHERE id = $1"),
-            &[&id],
-        )
-        .await?)
+    one(conn.query_opt(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"), &[&id]).await?)
 }
 
 #[tracing::instrument(skip_all)]
 pub async fn by_email(conn: &Conn, email: &Email) -> Result<Option<User>> {
-    one(conn
-        .query_opt(
-            &format!("SELECT {COLUMNS} FROM users WHERE email = $1"),
-            &[&email.as_str()],
-        )
-        .await?)
+    one(conn.query_opt(&format!("SELECT {COLUMNS} FROM users WHERE email = $1"), &[&email.as_str()]).await?)
 }
 
 #[tracing::instrument(skip_all)]
 pub async fn id_by_referral_code(conn: &Conn, code: &ReferralCode) -> Result<Option<Uuid>> {
-    let row = conn
-        .query_opt(
-            "SELECT id FROM users WHERE referral_code = $1",
-            &[&code.as_str()],
-        )
-        .await?;
+    let row = conn.query_opt("SELECT id FROM users WHERE referral_code = $1", &[&code.as_str()]).await?;
     Ok(row.map(|r| r.get(0)))
 }
 
 fn conflict(e: tokio_postgres::Error) -> Error {
     match unique_violation(&e) {
         Some("users_email_key") => Error::Conflict("an account with this email already exists"),
-        Some("users_phone_key") => {
-            Error::Conflict("an account with this phone number already exists")
-        }
+        Some("users_phone_key") => Error::Conflict("an account with this phone number already exists"),
         _ => e.into(),
     }
 }
@@ -109,18 +92,13 @@ pub async fn create(
             return Ok(user);
         }
     }
-    Err(Error::Internal(anyhow::anyhow!(
-        "no free referral code after 5 tries"
-    )))
+    Err(Error::Internal(anyhow::anyhow!("no free referral code after 5 tries")))
 }
 
 #[tracing::instrument(skip_all, fields(user_id = %id))]
 pub async fn touch_last_active(conn: &Conn, id: Uuid) -> Result<Option<User>> {
     one(conn
-        .query_opt(
-            &format!("UPDATE users SET last_active_at = now() WHERE id = $1 RETURNING {COLUMNS}"),
-            &[&id],
-        )
+        .query_opt(&format!("UPDATE users SET last_active_at = now() WHERE id = $1 RETURNING {COLUMNS}"), &[&id])
         .await?)
 }
 
@@ -174,44 +152,29 @@ pub async fn upsert_admin(conn: &Conn, email: &Email, password_hash: &str) -> Re
     );
     for _ in 0..5 {
         let code = ReferralCode::generate();
-        match conn
-            .try_query_opt(
-                &sql,
-                &[
-                    &Uuid::now_v7(),
-                    &email.as_str(),
-                    &password_hash,
-                    &code.as_str(),
-                ],
-            )
-            .await?
-        {
-            Ok(row) => {
-                return one(row)?
-                    .ok_or_else(|| Error::Internal(anyhow::anyhow!("upsert returned no row")))
-            }
+        match conn.try_query_opt(&sql, &[&Uuid::now_v7(), &email.as_str(), &password_hash, &code.as_str()]).await? {
+            Ok(row) => return one(row)?.ok_or_else(|| Error::Internal(anyhow::anyhow!("upsert returned no row"))),
             Err(e) if unique_violation(&e) == Some("users_referral_code_key") => continue,
             Err(e) => return Err(e.into()),
         }
     }
-    Err(Error::Internal(anyhow::anyhow!(
-        "no free referral code after 5 tries"
-    )))
+    Err(Error::Internal(anyhow::anyhow!("no free referral code after 5 tries")))
 }
 
 /// One page of the admin list, newest first, each user with their referrals' id and status,
 /// built as a JSON array by Postgres in one statement.
 #[tracing::instrument(skip_all, fields(limit, offset))]
 pub async fn list_page_json(conn: &Conn, limit: i64, offset: i64) -> Result<String> {
-    const SQL: &str = "SELECT COALESCE(json_agg(json_build_object(
+    const SQL: &str = r#"SELECT COALESCE(json_agg(json_build_object(
             'id', u.id, 'email', u.email, 'firstName', u.first_name, 'lastName', u.last_name,
-            'role', u.role, 'status', u.status, 'blocked', u.blocked, 'createdAt', u.created_at,
+            'role', u.role, 'status', u.status, 'blocked', u.blocked,
+            'createdAt', to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
             'referrals', COALESCE((
                 SELECT json_agg(json_build_object('id', r.id, 'status', r.status) ORDER BY r.created_at, r.id)
                 FROM referrals r WHERE r.referrer_id = u.id), '[]'::json)
         ) ORDER BY u.created_at DESC, u.id DESC), '[]'::json)::text
         FROM (SELECT id, email, first_name, last_name, role, status, blocked, created_at
-              FROM users ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2) u";
+              FROM users ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2) u"#;
     Ok(conn.query_one(SQL, &[&limit, &offset]).await?.get(0))
 }
 

@@ -14,43 +14,25 @@ use crate::auth::{AdminUser, AuthUser};
 use crate::error::{Error, Result};
 use crate::http::{envelope_bytes, json_bytes, ok, JsonBody, PathParams, QueryParams};
 
-pub const PROFILE_GET: Endpoint = Endpoint {
-    function: "users-profile-get",
-    method: Method::GET,
-    path: "/api/users/profile",
-    route: || get(profile),
-};
+pub const PROFILE_GET: Endpoint =
+    Endpoint { function: "users-profile-get", method: Method::GET, path: "/api/users/profile", route: || get(profile) };
 pub const PROFILE_UPDATE: Endpoint = Endpoint {
     function: "users-profile-update",
     method: Method::PUT,
     path: "/api/users/profile",
     route: || put(update_profile),
 };
-pub const LIST: Endpoint = Endpoint {
-    function: "users-list",
-    method: Method::GET,
-    path: "/api/users",
-    route: || get(list),
-};
-pub const GET: Endpoint = Endpoint {
-    function: "users-get",
-    method: Method::GET,
-    path: "/api/users/{id}",
-    route: || get(by_id),
-};
-pub const BLOCK: Endpoint = Endpoint {
-    function: "users-block",
-    method: Method::PATCH,
-    path: "/api/users/{id}/block",
-    route: || patch(block),
-};
+pub const LIST: Endpoint =
+    Endpoint { function: "users-list", method: Method::GET, path: "/api/users", route: || get(list) };
+pub const GET: Endpoint =
+    Endpoint { function: "users-get", method: Method::GET, path: "/api/users/{id}", route: || get(by_id) };
+pub const BLOCK: Endpoint =
+    Endpoint { function: "users-block", method: Method::PATCH, path: "/api/users/{id}/block", route: || patch(block) };
 
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]
 async fn profile(caller: AuthUser, State(state): State<AppState>) -> Result<Response> {
     let conn = state.db.writer().await?;
-    let user = repo::by_id(&conn, caller.id)
-        .await?
-        .ok_or(Error::NotFound("user not found"))?;
+    let user = repo::by_id(&conn, caller.id).await?.ok_or(Error::NotFound("user not found"))?;
     user.ensure_may_sign_in()?;
     Ok(ok(user))
 }
@@ -69,31 +51,17 @@ impl TryFrom<ProfileBody> for ProfileUpdate {
 
     fn try_from(body: ProfileBody) -> Result<Self> {
         let update = ProfileUpdate {
-            first_name: body
-                .first_name
-                .as_deref()
-                .map(|v| PersonName::parse("firstName", v))
-                .transpose()?,
-            last_name: body
-                .last_name
-                .as_deref()
-                .map(|v| PersonName::parse("lastName", v))
-                .transpose()?,
+            first_name: body.first_name.as_deref().map(|v| PersonName::parse("firstName", v)).transpose()?,
+            last_name: body.last_name.as_deref().map(|v| PersonName::parse("lastName", v)).transpose()?,
             phone: body.phone.as_deref().map(Phone::parse).transpose()?,
-            device_fingerprint: body
-                .device_fingerprint
-                .as_deref()
-                .map(DeviceFingerprint::parse)
-                .transpose()?,
+            device_fingerprint: body.device_fingerprint.as_deref().map(DeviceFingerprint::parse).transpose()?,
         };
         if update.first_name.is_none()
             && update.last_name.is_none()
             && update.phone.is_none()
             && update.device_fingerprint.is_none()
         {
-            return Err(Error::validation(
-                "give at least one of firstName, lastName, phone, deviceFingerprint",
-            ));
+            return Err(Error::validation("give at least one of firstName, lastName, phone, deviceFingerprint"));
         }
         Ok(update)
     }
@@ -107,13 +75,9 @@ async fn update_profile(
 ) -> Result<Response> {
     let update = ProfileUpdate::try_from(body)?;
     let conn = state.db.writer().await?;
-    let current = repo::by_id(&conn, caller.id)
-        .await?
-        .ok_or(Error::NotFound("user not found"))?;
+    let current = repo::by_id(&conn, caller.id).await?.ok_or(Error::NotFound("user not found"))?;
     current.ensure_may_sign_in()?;
-    let user = repo::update_profile(&conn, caller.id, &update)
-        .await?
-        .ok_or(Error::NotFound("user not found"))?;
+    let user = repo::update_profile(&conn, caller.id, &update).await?.ok_or(Error::NotFound("user not found"))?;
     repo::invalidate_lists(&state.cache).await;
     Ok(ok(user))
 }
@@ -135,29 +99,18 @@ async fn list(
     let limit = query.limit.unwrap_or(10);
     let offset = query.offset.unwrap_or(0);
     if !(1..=100).contains(&limit) {
-        return Err(Error::invalid_field(
-            "limit",
-            "limit must be between 1 and 100",
-        ));
+        return Err(Error::invalid_field("limit", "limit must be between 1 and 100"));
     }
     if offset < 0 {
-        return Err(Error::invalid_field(
-            "offset",
-            "offset must not be negative",
-        ));
+        return Err(Error::invalid_field("offset", "offset must not be negative"));
     }
     let key = repo::list_cache_key(&state.cache, limit, offset);
     if let Some(body) = state.cache.get(&key).await {
         return Ok(json_bytes(body.into()));
     }
     let users = repo::list_page_json(&state.db.reader().await?, limit, offset).await?;
-    let body = envelope_bytes(&format!(
-        r#"{{"users":{users},"pagination":{{"limit":{limit},"offset":{offset}}}}}"#
-    ));
-    state
-        .cache
-        .put(&state.cache.key(repo::LIST_CACHE_FAMILY), &key, &body)
-        .await;
+    let body = envelope_bytes(&format!(r#"{{"users":{users},"pagination":{{"limit":{limit},"offset":{offset}}}}}"#));
+    state.cache.put(&state.cache.key(repo::LIST_CACHE_FAMILY), &key, &body).await;
     Ok(json_bytes(body))
 }
 
@@ -172,9 +125,7 @@ async fn by_id(
     State(state): State<AppState>,
     PathParams(path): PathParams<UserPath>,
 ) -> Result<Response> {
-    let user = repo::by_id(&state.db.reader().await?, path.id)
-        .await?
-        .ok_or(Error::NotFound("user not found"))?;
+    let user = repo::by_id(&state.db.reader().await?, path.id).await?.ok_or(Error::NotFound("user not found"))?;
     Ok(ok(user))
 }
 

@@ -43,12 +43,7 @@ pub struct Email(String);
 impl Email {
     pub fn parse(raw: &str) -> Result<Self> {
         let email = raw.trim().to_lowercase();
-        let bad = || {
-            Error::invalid_field(
-                "email",
-                "email must be a valid address of at most 254 characters",
-            )
-        };
+        let bad = || Error::invalid_field("email", "email must be a valid address of at most 254 characters");
         if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(bad());
         }
@@ -57,9 +52,7 @@ impl Email {
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains("..")
-            && domain
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+            && domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-');
         if local.is_empty() || local.len() > 64 || local.contains('@') || !domain_ok {
             return Err(bad());
         }
@@ -78,20 +71,11 @@ pub struct Phone(String);
 
 impl Phone {
     pub fn parse(raw: &str) -> Result<Self> {
-        let bad = || {
-            Error::invalid_field(
-                "phone",
-                "phone must be 7 to 15 digits, optionally starting with +",
-            )
-        };
+        let bad = || Error::invalid_field("phone", "phone must be 7 to 15 digits, optionally starting with +");
         if raw.len() > 32 {
             return Err(bad());
         }
-        let kept: String = raw
-            .trim()
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
-            .collect();
+        let kept: String = raw.trim().chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect();
         let digits = kept.strip_prefix('+').unwrap_or(&kept);
         if !(7..=15).contains(&digits.len()) || !digits.chars().all(|c| c.is_ascii_digit()) {
             return Err(bad());
@@ -113,10 +97,7 @@ impl PersonName {
         let name = raw.trim();
         let chars = name.chars().count();
         if chars == 0 || chars > 100 || name.chars().any(char::is_control) {
-            return Err(Error::invalid_field(
-                field,
-                format!("{field} must be 1 to 100 characters"),
-            ));
+            return Err(Error::invalid_field(field, format!("{field} must be 1 to 100 characters")));
         }
         Ok(PersonName(name.to_owned()))
     }
@@ -134,10 +115,7 @@ impl DeviceFingerprint {
     pub fn parse(raw: &str) -> Result<Self> {
         let fp = raw.trim();
         if fp.is_empty() || fp.len() > 256 || fp.chars().any(char::is_control) {
-            return Err(Error::invalid_field(
-                "deviceFingerprint",
-                "deviceFingerprint must be 1 to 256 characters",
-            ));
+            return Err(Error::invalid_field("deviceFingerprint", "deviceFingerprint must be 1 to 256 characters"));
         }
         Ok(DeviceFingerprint(fp.to_owned()))
     }
@@ -193,13 +171,9 @@ pub struct User {
 impl User {
     /// Reads a row selected with `users::COLUMNS`.
     pub fn from_row(row: &Row) -> Result<Self> {
-        let text = |column: &str| -> Result<String> {
-            Ok(row
-                .try_get::<_, String>(column)
-                .map_err(anyhow::Error::new)?)
-        };
-        let bad =
-            |column: &str| Error::Internal(anyhow::anyhow!("unexpected value in users.{column}"));
+        let text =
+            |column: &str| -> Result<String> { Ok(row.try_get::<_, String>(column).map_err(anyhow::Error::new)?) };
+        let bad = |column: &str| Error::Internal(anyhow::anyhow!("unexpected value in users.{column}"));
         Ok(User {
             id: row.try_get("id").map_err(anyhow::Error::new)?,
             email: text("email")?,
@@ -209,14 +183,11 @@ impl User {
             last_name: text("last_name")?,
             role: Role::parse(&text("role")?).ok_or_else(|| bad("role"))?,
             status: Status::parse(&text("status")?).ok_or_else(|| bad("status"))?,
-            onboarding_step: OnboardingStep::parse(&text("onboarding_step")?)
-                .ok_or_else(|| bad("onboarding_step"))?,
+            onboarding_step: OnboardingStep::parse(&text("onboarding_step")?).ok_or_else(|| bad("onboarding_step"))?,
             kyc_status: KycStatus::parse(&text("kyc_status")?).ok_or_else(|| bad("kyc_status"))?,
             referral_code: text("referral_code")?,
             referred_by: row.try_get("referred_by").map_err(anyhow::Error::new)?,
-            device_fingerprint: row
-                .try_get("device_fingerprint")
-                .map_err(anyhow::Error::new)?,
+            device_fingerprint: row.try_get("device_fingerprint").map_err(anyhow::Error::new)?,
             last_active_at: row.try_get("last_active_at").map_err(anyhow::Error::new)?,
             fraud_score: row.try_get("fraud_score").map_err(anyhow::Error::new)?,
             blocked: row.try_get("blocked").map_err(anyhow::Error::new)?,
@@ -243,10 +214,7 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(
-            Email::parse("  Ada@Example.COM ").unwrap().as_str(),
-            "ada@example.com"
-        );
+        assert_eq!(Email::parse("  Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
         for bad in [
             "",
             "ada",
@@ -264,27 +232,15 @@ mod tests {
 
     #[test]
     fn phones() {
-        assert_eq!(
-            Phone::parse("+234 801-234-5678").unwrap().as_str(),
-            "+2348012345678"
-        );
-        for bad in [
-            "",
-            "12345",
-            "+1234567890123456",
-            "phone-number",
-            "++2348012345678",
-        ] {
+        assert_eq!(Phone::parse("+234 801-234-5678").unwrap().as_str(), "+2348012345678");
+        for bad in ["", "12345", "+1234567890123456", "phone-number", "++2348012345678"] {
             assert!(Phone::parse(bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn names() {
-        assert_eq!(
-            PersonName::parse("firstName", "  Ada ").unwrap().as_str(),
-            "Ada"
-        );
+        assert_eq!(PersonName::parse("firstName", "  Ada ").unwrap().as_str(), "Ada");
         assert!(PersonName::parse("firstName", "   ").is_err());
         assert!(PersonName::parse("firstName", &"x".repeat(101)).is_err());
         assert!(PersonName::parse("firstName", &"é".repeat(100)).is_ok());
@@ -295,10 +251,7 @@ mod tests {
         for role in Role::ALL {
             assert_eq!(Role::parse(role.as_str()), Some(*role));
         }
-        assert_eq!(
-            OnboardingStep::parse("kyc_complete"),
-            Some(OnboardingStep::KycComplete)
-        );
+        assert_eq!(OnboardingStep::parse("kyc_complete"), Some(OnboardingStep::KycComplete));
         assert_eq!(Status::parse("ACTIVE"), None);
     }
 }

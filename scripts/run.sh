@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Brings up the local stack (Postgres, Redis, moto), applies migrations and serves the API
+# on http://localhost:${PORT:-3000}. Ctrl-C stops the server; the stack keeps running.
+. "$(dirname "$0")/lib.sh"
+
+ensure_toolchain
+ensure_postgres
+ensure_redis
+ensure_moto
+export_local_env
+
+if [ -z "$(local_psql -c "SELECT 1 FROM pg_database WHERE datname = 'growstack'")" ]; then
+  log "creating database growstack"
+  local_psql -c "CREATE DATABASE growstack"
+fi
+export DATABASE_URL="${DATABASE_URL:-postgres://postgres:postgres@127.0.0.1:5432/growstack}"
+export PORT="${PORT:-3000}"
+
+cd "$ROOT"
+log "building"
+cargo build --bin growstack
+log "applying migrations"
+target/debug/growstack migrate
+if [ -n "${GROWSTACK_ADMIN_EMAIL:-}" ] && [ -n "${GROWSTACK_ADMIN_PASSWORD:-}" ]; then
+  target/debug/growstack create-admin --email "$GROWSTACK_ADMIN_EMAIL"
+fi
+log "serving on http://localhost:$PORT (try: curl localhost:$PORT/health)"
+exec target/debug/growstack serve

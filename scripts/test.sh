@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every check and test: formatting, clippy, the template linters, and the unit and
+# integration tests against real Postgres and Redis (and moto for the AWS services).
+. "$(dirname "$0")/lib.sh"
+
+ensure_toolchain
+ensure_postgres
+ensure_redis
+ensure_moto
+export_local_env
+cd "$ROOT"
+
+# Each test makes a schema t_<uuid> of its own; drop the ones earlier runs left.
+local_psql -d postgres -c "SELECT 'DROP SCHEMA ' || nspname || ' CASCADE;' FROM pg_namespace WHERE nspname LIKE 't\_%'" \
+  | local_psql -d postgres >/dev/null
+export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres:postgres@127.0.0.1:5432/postgres}"
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+log "cfn-lint and sam validate --lint"
+"$VENV/bin/cfn-lint" template.yaml
+"$VENV/bin/sam" validate --lint --region "$AWS_REGION" -t template.yaml
+
+log "cargo test"
+cargo test --workspace

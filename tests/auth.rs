@@ -1,0 +1,256 @@
+//! Sign-up, sign-in and tokens, against real Postgres and Redis.
+
+use growstack::auth::TokenType;
+use growstack_tests::TestApp;
+use http::{Method, StatusCode};
+use serde_json::json;
+
+#[tokio::test]
+async fn register_login_profile_update() {
+    let app = TestApp::spawn().await;
+    let r = app.register(TestApp::registration("Ada@Example.com")).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["success"], true);
+    let user = &r.data()["user"];
+    assert_eq!(user["email"], "ada@example.com");
+    assert_eq!(user["role"], "user");
+    assert_eq!(user["onboardingStep"], "email");
+    assert!(user.get("passwordHash").is_none() && !r.body.to_string().contains("argon2"));
+    let code = user["referralCode"].as_str().unwrap();
+    assert!(code.len() == 6 && code.chars().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()));
+
+    let r = app.login("ada@example.com", "correct-horse-battery").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.data()["expiresIn"], 3600);
+    assert!(r.data()["user"]["lastActiveAt"].is_string());
+    let access = r.data()["accessToken"].as_str().unwrap().to_owned();
+
+    let r = app.profile(&access).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.data()["firstName"], "Ada");
+
+    let r = app.update_profile(&access, json!({ "firstName": "Augusta", "lastName": "King" })).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.data()["firstName"], "Augusta");
+    assert_eq!(app.profile(&access).await.data()["lastName"], "King");
+
+    // The stored hash is Argon2id.
+    let hash: String = app.pg().await.query_one("SELECT password_hash FROM users", &[]).await.unwrap().get(0);
+    assert!(hash.starts_with("$argon2id$"));
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_email_look_the_same() {
+    let app = TestApp::spawn().await;
+    app.user("grace@example.com").await;
+    let wrong = app.login("grace@example.com", "not-the-password").await;
+    let unknown = app.login("nobody@example.com", "not-the-password").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.body, unknown.body);
+}
+
+#[tokio::test]
+async fn duplicate_email_or_phone_is_a_conflict() {
+    let app = TestApp::spawn().await;
+    let first = TestApp::registration("dup@example.com");
+    assert_eq!(app.register(first.clone()).await.status, StatusCode::CREATED);
+
+    let mut same_email = TestApp::registration("DUP@example.com");
+    same_email["phone"] = json!("+2348099999999");
+    let r = app.register(same_email).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.code(), "CONFLICT");
+
+    let mut same_phone = TestApp::registration("other@example.com");
+    same_phone["phone"] = first["phone"].clone();
+    assert_eq!(app.register(same_phone).await.status, StatusCode::CONFLICT);
+    assert_eq!(app.count("users").await, 1);
+}
+
+#[tokio::test]
+async fn bad_input_is_a_validation_error_and_writes_nothing() {
+    let app = TestApp::spawn().await;
+    let valid = TestApp::registration("val@example.com");
+    let mut cases: Vec<(String, &str)> =
+        vec![("{not json".to_owned(), "malformed JSON"), ("[]".to_owned(), "an array"), (String::new(), "empty body")];
+    for field in ["email", "password", "firstName", "lastName", "phone"] {
+        let mut missing = valid.clone();
+        missing.as_object_mut().unwrap().remove(field);
+        cases.push((missing.to_string(), "missing field"));
+        let mut wrong_type = valid.clone();
+        wrong_type[field] = json!(12345);
+        cases.push((wrong_type.to_string(), "wrong type"));
+    }
+    for (field, value) in [
+        ("email", json!(format!("{}@example.com", "a".repeat(300)))),
+        ("email", json!("not-an-email")),
+        ("firstName", json!("x".repeat(101))),
+        ("lastName", json!("")),
+        ("password", json!("short")),
+        ("password", json!("p".repeat(129))),
+        ("phone", json!("12")),
+        ("deviceFingerprint", json!("f".repeat(257))),
+        ("referralCode", json!("!!")),
+    ] {
+        let mut body = valid.clone();
+        body[field] = value;
+        cases.push((body.to_string(), "invalid value"));
+    }
+    for (body, what) in &cases {
+        let r = app.call(Method::POST, "/api/auth/register", None, Some(body)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{what}: {body} -> {}", r.body);
+        assert_eq!(r.code(), "VALIDATION_ERROR", "{what}");
+        assert_eq!(r.body["success"], false);
+    }
+    // A field error names the field.
+    let mut body = valid.clone();
+    body["firstName"] = json!(5);
+    assert_eq!(app.register(body).await.body["error"]["details"]["field"], "firstName");
+
+    // Not JSON at all, and oversized.
+    let r = app
+        .send(
+            http::Request::post("/api/auth/register")
+                .header("content-type", "text/plain")
+                .body("hello".into())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let huge = json!({ "email": "a@b.io", "password": "x".repeat(100_000) }).to_string();
+    let r = app.call(Method::POST, "/api/auth/register", None, Some(&huge)).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.code(), "VALIDATION_ERROR");
+
+    assert_eq!(app.count("users").await, 0);
+    assert_eq!(app.count("referrals").await, 0);
+}
+
+#[tokio::test]
+async fn tokens_are_checked() {
+    let app = TestApp::spawn().await;
+    let user = app.user("tok@example.com").await;
+
+    let r = app.call(Method::GET, "/api/users/profile", None, None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.code(), "UNAUTHORIZED");
+    assert_eq!(app.profile("garbage").await.status, StatusCode::UNAUTHORIZED);
+
+    // A refresh token is never an access token, and the other way round.
+    assert_eq!(app.profile(&user.refresh).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.refresh(&user.access).await.status, StatusCode::UNAUTHORIZED);
+
+    // Expired.
+    let expired = app
+        .state
+        .tokens
+        .sign(user.id, growstack::users::Role::User, TokenType::Access, chrono::Utc::now().timestamp() - 3700)
+        .unwrap();
+    let r = app.profile(&expired).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.body["error"]["message"], "token expired");
+
+    // Refresh gives a working new pair.
+    let r = app.refresh(&user.refresh).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let access = r.data()["accessToken"].as_str().unwrap();
+    assert_eq!(app.profile(access).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn blocked_users_are_forbidden() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let user = app.user("blocked@example.com").await;
+    let r = app.block(&admin.access, &user.id.to_string(), true).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.data()["blocked"], true);
+
+    assert_eq!(app.login(&user.email, &user.password).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.refresh(&user.refresh).await.status, StatusCode::FORBIDDEN);
+    let r = app.profile(&user.access).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.code(), "FORBIDDEN");
+    assert_eq!(app.update_profile(&user.access, json!({ "firstName": "X" })).await.status, StatusCode::FORBIDDEN);
+
+    assert_eq!(app.block(&admin.access, &user.id.to_string(), false).await.status, StatusCode::OK);
+    assert_eq!(app.login(&user.email, &user.password).await.status, StatusCode::OK);
+    // An admin cannot lock themselves out.
+    assert_eq!(app.block(&admin.access, &admin.id.to_string(), true).await.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn the_101st_auth_request_in_a_window_is_rate_limited() {
+    let app = TestApp::spawn_with(&[("TRUSTED_PROXY_HOPS", "1")]).await;
+    let from = |ip: &str| {
+        http::Request::post("/api/auth/login")
+            .header("content-type", "application/json")
+            .header("x-forwarded-for", ip)
+            .body(axum::body::Body::from("{}"))
+            .unwrap()
+    };
+    for i in 0..100 {
+        let r = app.send(from("203.0.113.7")).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "request {i}");
+    }
+    let r = app.send(from("203.0.113.7")).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.code(), "RATE_LIMITED");
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=900).contains(&retry), "{retry}");
+    // Registration shares the budget; another client does not.
+    let r = app.register(TestApp::registration("late@example.com")).await;
+    assert_eq!(r.status, StatusCode::CREATED, "no forwarded-for header is another client");
+    assert_eq!(app.send(from("198.51.100.1")).await.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn rate_limit_is_configurable() {
+    let app = TestApp::spawn_with(&[("AUTH_RATE_LIMIT_MAX", "2"), ("AUTH_RATE_LIMIT_WINDOW_SECONDS", "60")]).await;
+    for _ in 0..2 {
+        assert_eq!(app.login("a@b.io", "whatever-pass").await.status, StatusCode::UNAUTHORIZED);
+    }
+    let r = app.login("a@b.io", "whatever-pass").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry <= 60);
+}
+
+#[tokio::test]
+async fn registering_with_a_referral_code() {
+    let app = TestApp::spawn().await;
+    let referrer = app.user("referrer@example.com").await;
+    let code = app.profile(&referrer.access).await.data()["referralCode"].as_str().unwrap().to_lowercase();
+
+    let mut body = TestApp::registration("friend@example.com");
+    body["referralCode"] = json!(code);
+    let r = app.register(body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.data()["user"]["referredBy"], referrer.id.to_string());
+    let row = app.pg().await.query_one("SELECT status, code FROM referrals", &[]).await.unwrap();
+    assert_eq!(row.get::<_, String>(0), "pending");
+    assert_eq!(row.get::<_, String>(1), code.to_uppercase());
+
+    // An unknown code is refused and creates nothing.
+    let mut body = TestApp::registration("stranger@example.com");
+    body["referralCode"] = json!("ZZZZZZ");
+    let r = app.register(body).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.body["error"]["details"]["field"], "referralCode");
+    assert_eq!(app.count("users").await, 2);
+    assert_eq!(app.count("referrals").await, 1);
+}
+
+#[tokio::test]
+async fn a_user_can_be_referred_once() {
+    let app = TestApp::spawn().await;
+    let a = app.user("a@example.com").await;
+    let b = app.user("b@example.com").await;
+    let c = app.user("c@example.com").await;
+    let pg = app.pg().await;
+    let insert = "INSERT INTO referrals (id, referrer_id, referred_user_id, status) VALUES ($1, $2, $3, 'pending')";
+    pg.execute(insert, &[&uuid::Uuid::now_v7(), &a.id, &c.id]).await.unwrap();
+    let err = pg.execute(insert, &[&uuid::Uuid::now_v7(), &b.id, &c.id]).await.unwrap_err();
+    assert_eq!(err.as_db_error().unwrap().constraint(), Some("referrals_referred_user_key"));
+}
