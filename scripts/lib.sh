@@ -104,9 +104,9 @@ ensure_moto() {
     return
   fi
   log "moto: starting on 127.0.0.1:$MOTO_PORT"
-  nohup "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$LOCAL/moto.log" 2>&1 &
+  nohup "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$LOCAL/moto-$MOTO_PORT.log" 2>&1 &
   for _ in $(seq 1 60); do tcp_open 127.0.0.1 "$MOTO_PORT" && break; sleep 0.25; done
-  tcp_open 127.0.0.1 "$MOTO_PORT" || { log "moto did not start (see $LOCAL/moto.log)"; exit 1; }
+  tcp_open 127.0.0.1 "$MOTO_PORT" || { log "moto did not start (see $LOCAL/moto-$MOTO_PORT.log)"; exit 1; }
 }
 
 # psql against the local server, whichever way it authenticates.

@@ -21,8 +21,13 @@ log "building"
 cargo build --bin growstack
 log "applying migrations"
 target/debug/growstack migrate
+log "creating the queues, the idempotency table and the SES sender on moto"
+eval "$(target/debug/growstack provision-local --prefix growstack)"
+# Locally, a failed message comes back after 30 s; the scheduler looks every 10 s.
+export SCHEDULER_INTERVAL_SECONDS="${SCHEDULER_INTERVAL_SECONDS:-10}"
 if [ -n "${GROWSTACK_ADMIN_EMAIL:-}" ] && [ -n "${GROWSTACK_ADMIN_PASSWORD:-}" ]; then
   target/debug/growstack create-admin --email "$GROWSTACK_ADMIN_EMAIL"
 fi
 log "serving on http://localhost:$PORT (try: curl localhost:$PORT/health)"
+log "sent emails: curl -s localhost:$MOTO_PORT/moto-api/data.json | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)[\"ses\"][\"Message\"], indent=1))'"
 exec target/debug/growstack serve

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, clippy, the template linters, and the unit and
 # integration tests against real Postgres and Redis (and moto for the AWS services).
+# The tests get a moto of their own, emptied at the start, so they neither disturb nor see
+# the one a local run uses.
+MOTO_PORT="${TEST_MOTO_PORT:-5001}"
 . "$(dirname "$0")/lib.sh"
 
 ensure_toolchain
@@ -9,6 +12,7 @@ ensure_redis
 ensure_moto
 export_local_env
 cd "$ROOT"
+"$VENV/bin/python" -c "import urllib.request as u; u.urlopen(u.Request('$AWS_ENDPOINT_URL/moto-api/reset', method='POST'))"
 
 # Each test makes a schema t_<uuid> of its own; drop the ones earlier runs left.
 local_psql -d postgres -c "SELECT 'DROP SCHEMA ' || nspname || ' CASCADE;' FROM pg_namespace WHERE nspname LIKE 't\_%'" \

@@ -91,5 +91,90 @@ async fn the_migrate_function_applies_migrations_and_is_idempotent() {
         let out = growstack::lambda::migrate_handler(&app.state.db, event).await.unwrap();
         assert_eq!(out["migrated"], true);
     }
-    assert_eq!(app.count("refinery_schema_history").await, 1);
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap().count() as i64;
+    assert_eq!(app.count("refinery_schema_history").await, files);
+}
+
+#[tokio::test]
+async fn notification_events_run_through_their_functions() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let user = app.user(&app.email("events")).await;
+    app.run_workers().await;
+    let uid = user.id.to_string();
+    let as_admin = [("REPLACE_WITH_ACCESS_TOKEN", admin.access.as_str()), ("REPLACE_WITH_USER_ID", uid.as_str())];
+    for function in
+        ["notifications-send", "notifications-batch", "notifications-inactivity-nudge", "notifications-kyc-reminder"]
+    {
+        let (status, body, _) = invoke(&app, function, &as_admin).await;
+        assert_eq!(status, 202, "{function}: {body}");
+    }
+    app.run_workers().await;
+
+    let as_user = [("REPLACE_WITH_ACCESS_TOKEN", user.access.as_str())];
+    let (status, body, _) = invoke(&app, "notifications-list", &as_user).await;
+    assert_eq!(status, 200, "{body}");
+    let unread = body["data"]["notifications"].as_array().unwrap();
+    assert_eq!(unread.len(), 5, "welcome, send, batch and the two nudges: {body}");
+    let id = unread[0]["id"].as_str().unwrap();
+    let (status, body, _) =
+        invoke(&app, "notifications-mark-read", &[as_user[0], ("REPLACE_WITH_NOTIFICATION_ID", id)]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["read"], true);
+}
+
+#[tokio::test]
+async fn worker_and_scheduler_events_run_through_their_handlers() {
+    let app = TestApp::spawn().await;
+    let user = app.user(&app.email("sqs-events")).await;
+    let uid = user.id.to_string();
+    let (job1, job2) = (uuid::Uuid::now_v7().to_string(), uuid::Uuid::now_v7().to_string());
+    let (to1, to2) = (app.email("sqs-one"), app.email("sqs-two"));
+
+    let email_event: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_value(event(
+        "email-worker",
+        &[
+            ("REPLACE_WITH_JOB_ID_1", &job1),
+            ("REPLACE_WITH_JOB_ID_2", &job2),
+            ("REPLACE_WITH_EMAIL_1", &to1),
+            ("REPLACE_WITH_EMAIL_2", &to2),
+        ],
+    ))
+    .unwrap();
+    let response = app.state.email_worker().handle(email_event.clone()).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    // Delivered again, as SQS may: still one email each.
+    assert!(app.state.email_worker().handle(email_event).await.batch_item_failures.is_empty());
+    assert_eq!(growstack_tests::emails_to(&to1).await.len(), 1);
+    assert_eq!(growstack_tests::emails_to(&to2).await[0]["subject"], "We miss you");
+
+    let notification_event: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_value(event(
+        "notification-worker",
+        &[("REPLACE_WITH_JOB_ID_1", &job1), ("REPLACE_WITH_JOB_ID_2", &job2), ("REPLACE_WITH_USER_ID", &uid)],
+    ))
+    .unwrap();
+    let response = app.state.notification_worker().handle(notification_event).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let statuses: Vec<(String, String)> = app
+        .pg()
+        .await
+        .query("SELECT channel, status FROM notifications WHERE type = 'custom' ORDER BY channel", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(statuses, vec![("email".into(), "sent".into()), ("push".into(), "failed".into())]);
+
+    let payload = event("scheduler", &[]);
+    let report = growstack::lambda::scheduler_handler(
+        &app.state.scheduler(),
+        lambda_runtime::LambdaEvent::new(payload, lambda_runtime::Context::default()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report["dispatched"], 0);
+    let bad =
+        lambda_runtime::LambdaEvent::new(serde_json::json!({"task": "reboot"}), lambda_runtime::Context::default());
+    assert!(growstack::lambda::scheduler_handler(&app.state.scheduler(), bad).await.is_err());
 }

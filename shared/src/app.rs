@@ -9,10 +9,16 @@ use axum::routing::MethodRouter;
 use axum::Router;
 
 use crate::auth::{self, Tokens};
+use crate::aws::Aws;
 use crate::cache::Cache;
 use crate::config::Config;
 use crate::db::Db;
-use crate::{health, users};
+use crate::email::{EmailWorker, Links};
+use crate::idempotency::Idempotency;
+use crate::notifications::NotificationWorker;
+use crate::queue::Queue;
+use crate::scheduler::Scheduler;
+use crate::{health, notifications, users};
 
 /// What every handler may use. Cheap to clone: everything inside is shared.
 #[derive(Clone)]
@@ -21,17 +27,59 @@ pub struct AppState {
     pub db: Db,
     pub cache: Cache,
     pub tokens: Arc<Tokens>,
+    pub aws: Aws,
+    pub queues: Queues,
+}
+
+#[derive(Clone)]
+pub struct Queues {
+    pub email: Queue,
+    pub notification: Queue,
 }
 
 impl AppState {
     /// Builds clients and pools without opening a connection, so a Lambda's init does no I/O.
-    pub fn new(config: Config) -> anyhow::Result<Self> {
+    pub async fn new(config: Config) -> anyhow::Result<Self> {
+        let aws = Aws::new(&config).await;
         Ok(AppState {
             db: Db::new(&config)?,
             cache: Cache::new(&config)?,
             tokens: Arc::new(Tokens::new(&config)),
+            queues: Queues {
+                email: Queue::new(aws.sqs.clone(), config.email_queue_url.clone()),
+                notification: Queue::new(aws.sqs.clone(), config.notification_queue_url.clone()),
+            },
+            aws,
             config: Arc::new(config),
         })
+    }
+
+    fn idempotency(&self) -> Idempotency {
+        Idempotency::new(self.aws.dynamodb.clone(), self.config.idempotency_table.clone())
+    }
+
+    pub fn email_worker(&self) -> EmailWorker {
+        EmailWorker {
+            ses: self.aws.ses.clone(),
+            idempotency: self.idempotency(),
+            from: self.config.email_from.clone(),
+            configuration_set: self.config.ses_configuration_set.clone(),
+            links: Links { app_base_url: self.config.app_base_url.clone() },
+            concurrency: self.config.worker_concurrency,
+        }
+    }
+
+    pub fn notification_worker(&self) -> NotificationWorker {
+        NotificationWorker {
+            db: self.db.clone(),
+            email_queue: self.queues.email.clone(),
+            idempotency: self.idempotency(),
+            concurrency: self.config.worker_concurrency,
+        }
+    }
+
+    pub fn scheduler(&self) -> Scheduler {
+        Scheduler { db: self.db.clone(), notification_queue: self.queues.notification.clone() }
     }
 }
 
@@ -56,6 +104,12 @@ pub const ENDPOINTS: &[Endpoint] = &[
     users::LIST,
     users::GET,
     users::BLOCK,
+    notifications::LIST,
+    notifications::MARK_READ,
+    notifications::SEND,
+    notifications::BATCH,
+    notifications::INACTIVITY_NUDGE,
+    notifications::KYC_REMINDER,
 ];
 
 /// The router serving `endpoints`, with the middleware every request gets.

@@ -51,6 +51,25 @@ pub struct Config {
     /// ALB). 0 means the socket's peer address is the client.
     pub trusted_proxy_hops: usize,
     pub port: u16,
+    /// Where AWS calls go instead of AWS (moto locally); the SDK's own `AWS_ENDPOINT_URL`.
+    pub aws_endpoint_url: Option<String>,
+    pub aws_region: String,
+    pub email_queue_url: Option<String>,
+    pub notification_queue_url: Option<String>,
+    pub idempotency_table: String,
+    /// The verified SES identity emails come from.
+    pub email_from: String,
+    pub ses_configuration_set: Option<String>,
+    /// The app's web address, for links in emails.
+    pub app_base_url: String,
+    /// Messages a worker handles at once.
+    pub worker_concurrency: usize,
+    /// Server only: how long one receive waits for messages (SQS long polling).
+    pub queue_wait: Duration,
+    /// Server only: how often due scheduled notifications are dispatched.
+    pub scheduler_interval: Duration,
+    /// Server only: how often the daily nudges are considered (each user gets at most one a day).
+    pub nudge_interval: Duration,
 }
 
 const LOCAL_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/growstack";
@@ -100,12 +119,24 @@ impl Config {
             auth_rate_limit_window: Duration::from_secs(number("AUTH_RATE_LIMIT_WINDOW_SECONDS", 900)?),
             trusted_proxy_hops: number("TRUSTED_PROXY_HOPS", 0)? as usize,
             port: number("PORT", 3000)?.try_into().context("PORT must be between 0 and 65535")?,
+            aws_endpoint_url: get("AWS_ENDPOINT_URL"),
+            aws_region: get("AWS_REGION").unwrap_or_else(|| "us-east-1".to_owned()),
+            email_queue_url: get("EMAIL_QUEUE_URL"),
+            notification_queue_url: get("NOTIFICATION_QUEUE_URL"),
+            idempotency_table: get("IDEMPOTENCY_TABLE").unwrap_or_else(|| "growstack-idempotency".to_owned()),
+            email_from: get("EMAIL_FROM").unwrap_or_else(|| "noreply@growstack.dev".to_owned()),
+            ses_configuration_set: get("SES_CONFIGURATION_SET"),
+            app_base_url: get("APP_BASE_URL").unwrap_or_else(|| "http://localhost:3000".to_owned()),
+            worker_concurrency: number("WORKER_CONCURRENCY", 8)? as usize,
+            queue_wait: Duration::from_secs(number("QUEUE_WAIT_SECONDS", 20)?.min(20)),
+            scheduler_interval: Duration::from_secs(number("SCHEDULER_INTERVAL_SECONDS", 60)?.max(1)),
+            nudge_interval: Duration::from_secs(number("NUDGE_INTERVAL_SECONDS", 3600)?.max(1)),
         };
         if config.jwt_access_secret.expose() == config.jwt_refresh_secret.expose() {
             bail!("JWT_ACCESS_SECRET and JWT_REFRESH_SECRET must differ");
         }
-        if config.database_pool_size == 0 || config.auth_rate_limit_max == 0 {
-            bail!("DATABASE_POOL_SIZE and AUTH_RATE_LIMIT_MAX must be at least 1");
+        if config.database_pool_size == 0 || config.auth_rate_limit_max == 0 || config.worker_concurrency == 0 {
+            bail!("DATABASE_POOL_SIZE, AUTH_RATE_LIMIT_MAX and WORKER_CONCURRENCY must be at least 1");
         }
         if config.auth_rate_limit_window.is_zero() {
             bail!("AUTH_RATE_LIMIT_WINDOW_SECONDS must be at least 1");

@@ -1,18 +1,59 @@
-//! Running as a Lambda function: one endpoint per function, or the migration.
+//! Running as a Lambda function: one endpoint per function, a queue worker, the scheduler,
+//! or the migration. State is built once per cold start, with no network call; connections
+//! open on first use.
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
 
 use crate::app::{router_for, AppState, Endpoint};
 use crate::config::Config;
 use crate::db::Db;
+use crate::scheduler::{Scheduler, Task};
 
 pub use lambda_http::Error;
-use lambda_runtime::LambdaEvent;
 
-/// Serves one endpoint behind API Gateway. State is built once per cold start, with no
-/// network call; connections open on first use.
-pub async fn run_http(endpoint: &'static Endpoint) -> Result<(), Error> {
+async fn state() -> Result<AppState, Error> {
     crate::telemetry::init();
-    let state = AppState::new(Config::from_env()?)?;
-    lambda_http::run(router_for([endpoint], state)).await
+    Ok(AppState::new(Config::from_env()?).await?)
+}
+
+/// Serves one endpoint behind API Gateway.
+pub async fn run_http(endpoint: &'static Endpoint) -> Result<(), Error> {
+    lambda_http::run(router_for([endpoint], state().await?)).await
+}
+
+/// The email worker, triggered by the email queue (ReportBatchItemFailures).
+pub async fn run_email_worker() -> Result<(), Error> {
+    let worker = state().await?.email_worker();
+    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
+        let worker = worker.clone();
+        async move { Ok::<SqsBatchResponse, Error>(worker.handle(event.payload).await) }
+    }))
+    .await
+}
+
+/// The notification worker, triggered by the notification queue.
+pub async fn run_notification_worker() -> Result<(), Error> {
+    let worker = state().await?.notification_worker();
+    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
+        let worker = worker.clone();
+        async move { Ok::<SqsBatchResponse, Error>(worker.handle(event.payload).await) }
+    }))
+    .await
+}
+
+/// The scheduler, triggered by EventBridge schedules.
+pub async fn run_scheduler() -> Result<(), Error> {
+    let scheduler = state().await?.scheduler();
+    lambda_runtime::run(service_fn(|event| scheduler_handler(&scheduler, event))).await
+}
+
+/// The scheduler function's handler; a failure makes EventBridge's invocation retry.
+pub async fn scheduler_handler(scheduler: &Scheduler, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let tasks = Task::from_event(&event.payload)?;
+    let report = scheduler.run(&tasks).await.map_err(|e| Error::from(format!("{e:#}")))?;
+    Ok(serde_json::to_value(report)?)
 }
 
 /// Applies pending migrations on each invocation (the payload is ignored); run it after a
@@ -20,11 +61,11 @@ pub async fn run_http(endpoint: &'static Endpoint) -> Result<(), Error> {
 pub async fn run_migrate() -> Result<(), Error> {
     crate::telemetry::init();
     let db = Db::new(&Config::from_env()?)?;
-    lambda_runtime::run(lambda_runtime::service_fn(|event| migrate_handler(&db, event))).await
+    lambda_runtime::run(service_fn(|event| migrate_handler(&db, event))).await
 }
 
 /// The migrate function's handler.
-pub async fn migrate_handler(db: &Db, _event: LambdaEvent<serde_json::Value>) -> Result<serde_json::Value, Error> {
+pub async fn migrate_handler(db: &Db, _event: LambdaEvent<Value>) -> Result<Value, Error> {
     db.migrate().await.map_err(|e| Error::from(format!("{e:#}")))?;
     Ok(serde_json::json!({ "migrated": true }))
 }

@@ -12,25 +12,43 @@
 //! - [`auth`]: passwords, tokens, the `AuthUser` extractors, the auth routes and rate limit.
 //! - [`users`]: users, their profile and the admin user routes.
 //! - [`referrals`]: referral codes and the referral rows created at sign-up.
+//! - [`notifications`]: the inbox, admin sends, and the notification worker.
+//! - [`email`]: email templates and the worker that sends them through SES.
+//! - [`jobs`]: the typed, versioned jobs on the queues; [`queue`] sends them, [`worker`]
+//!   consumes them (Lambda batches, or long polling on the server).
+//! - [`idempotency`]: DynamoDB records that make redelivered jobs take effect once.
+//! - [`scheduler`]: due scheduled notifications and the daily nudges.
+//! - [`aws`]: the AWS SDK clients; [`local`]: creating the queues, table and sender on moto.
 //! - [`health`]: the public health check.
 //! - [`app`]: shared state, the endpoint registry and the router built from it.
 //! - [`lambda`]: running one endpoint (or the migration) as a Lambda function.
 //! - [`server`]: the always-on `growstack` binary's commands.
 //! - [`telemetry`]: JSON logs.
 
+mod macros;
+
 pub mod app;
 pub mod auth;
+pub mod aws;
 pub mod cache;
 pub mod config;
 pub mod db;
+pub mod email;
 pub mod error;
 pub mod health;
 pub mod http;
+pub mod idempotency;
+pub mod jobs;
 pub mod lambda;
+pub mod local;
+pub mod notifications;
+pub mod queue;
 pub mod referrals;
+pub mod scheduler;
 pub mod server;
 pub mod telemetry;
 pub mod users;
+pub mod worker;
 
 pub use app::{AppState, Endpoint};
 pub use config::Config;

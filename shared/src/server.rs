@@ -8,13 +8,61 @@ use tokio::net::TcpListener;
 use crate::app::{router, AppState};
 use crate::auth::Password;
 use crate::config::Config;
+use crate::scheduler::Task;
 use crate::users::{self, Email, User};
 
-/// Serves the API on `PORT` until SIGINT or SIGTERM, then drains in-flight requests.
+/// Serves the API on `PORT` until SIGINT or SIGTERM, then drains in-flight requests. Also
+/// consumes both queues and runs the scheduler, with the same code as the Lambdas.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let addr = SocketAddr::from(([0, 0, 0, 0], config.port));
     let listener = TcpListener::bind(addr).await.with_context(|| format!("bind {addr}"))?;
-    serve_on(listener, AppState::new(config)?).await
+    let state = AppState::new(config).await?;
+    let background = spawn_background(&state);
+    let served = serve_on(listener, state).await;
+    for task in background {
+        task.abort();
+    }
+    served
+}
+
+/// The workers and the scheduler, as background tasks; queues without a URL are skipped.
+pub fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    let wait = state.config.queue_wait;
+    if let Some(url) = state.config.email_queue_url.clone() {
+        let worker = state.email_worker();
+        let sqs = state.aws.sqs.clone();
+        tasks.push(tokio::spawn(async move {
+            crate::worker::consume(sqs, url, wait, |event| worker.handle(event)).await;
+        }));
+    } else {
+        tracing::warn!("EMAIL_QUEUE_URL not set: not consuming the email queue");
+    }
+    if let Some(url) = state.config.notification_queue_url.clone() {
+        let worker = state.notification_worker();
+        let sqs = state.aws.sqs.clone();
+        tasks.push(tokio::spawn(async move {
+            crate::worker::consume(sqs, url, wait, |event| worker.handle(event)).await;
+        }));
+    } else {
+        tracing::warn!("NOTIFICATION_QUEUE_URL not set: not consuming the notification queue");
+    }
+    for (task, every) in
+        [(Task::DueNotifications, state.config.scheduler_interval), (Task::DailyNudges, state.config.nudge_interval)]
+    {
+        let scheduler = state.scheduler();
+        tasks.push(tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                if let Err(e) = scheduler.run(&[task]).await {
+                    tracing::warn!(?task, error = format!("{e:#}"), "scheduler run failed");
+                }
+            }
+        }));
+    }
+    tasks
 }
 
 /// Serves on an already bound listener (tests bind port 0).
@@ -43,7 +91,7 @@ async fn shutdown_signal() {
 }
 
 pub async fn migrate(config: Config) -> anyhow::Result<()> {
-    AppState::new(config)?.db.migrate().await
+    crate::db::Db::new(&config)?.migrate().await
 }
 
 /// Creates the first admin (or promotes and resets an existing account): idempotent.

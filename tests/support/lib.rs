@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::Router;
@@ -18,6 +19,15 @@ use uuid::Uuid;
 pub fn test_database_url() -> String {
     std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
+
+/// moto's server, standing in for SQS, SES v2 and DynamoDB (scripts/test.sh starts one on
+/// port 5001, apart from the local run's).
+pub fn aws_endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:5001".to_owned())
+}
+
+/// The sender the tests' SES identity verifies.
+pub const SENDER: &str = "noreply@growstack.test";
 
 pub fn test_redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
@@ -41,6 +51,7 @@ impl TestResponse {
 
 pub struct TestApp {
     pub schema: String,
+    pub aws: growstack::local::Provisioned,
     pub vars: HashMap<String, String>,
     pub state: AppState,
     pub router: Router,
@@ -75,11 +86,28 @@ impl TestApp {
         tokio::spawn(conn);
         client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
         let db_url = url_with_schema(&test_database_url(), &schema);
+        let endpoint = aws_endpoint();
+        let aws_config = Config::from_lookup(|k| (k == "AWS_ENDPOINT_URL").then(|| endpoint.clone())).unwrap();
+        let plan = growstack::local::Plan {
+            prefix: &schema,
+            sender: SENDER,
+            max_receive_count: 3,
+            // Failed messages come back after a second, so retry paths run quickly.
+            visibility_timeout: 1,
+        };
+        let aws = growstack::local::provision(&growstack::aws::Aws::new(&aws_config).await, &plan)
+            .await
+            .expect("moto must be running (see README)");
         let mut vars: HashMap<String, String> = [
             ("DATABASE_URL", db_url.as_str()),
             ("REDIS_URL", test_redis_url().as_str()),
             ("REDIS_KEY_PREFIX", &format!("test:{schema}:")),
             ("DATABASE_POOL_SIZE", "5"),
+            ("AWS_ENDPOINT_URL", endpoint.as_str()),
+            ("EMAIL_QUEUE_URL", aws.email_queue_url.as_str()),
+            ("NOTIFICATION_QUEUE_URL", aws.notification_queue_url.as_str()),
+            ("IDEMPOTENCY_TABLE", aws.idempotency_table.as_str()),
+            ("EMAIL_FROM", SENDER),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -92,8 +120,8 @@ impl TestApp {
         let migrate_config =
             Config::from_lookup(|k| if k == "DATABASE_URL" { Some(db_url.clone()) } else { None }).unwrap();
         growstack::db::Db::new(&migrate_config).unwrap().migrate().await.expect("migrations apply");
-        let state = AppState::new(Config::from_lookup(|k| vars.get(k).cloned()).unwrap()).unwrap();
-        TestApp { schema, vars, router: router(state.clone()), state }
+        let state = AppState::new(Config::from_lookup(|k| vars.get(k).cloned()).unwrap()).await.unwrap();
+        TestApp { schema, aws, vars, router: router(state.clone()), state }
     }
 
     /// A plain client on this test's schema, for checking what was written.
@@ -221,6 +249,107 @@ impl TestApp {
         let response = adapter.ready().await.unwrap().call(event).await.unwrap();
         serde_json::to_value(response).unwrap()
     }
+}
+
+impl TestApp {
+    /// A unique address for this test, so that its emails can be told from other tests'.
+    pub fn email(&self, name: &str) -> String {
+        format!("{name}.{}@example.com", self.schema)
+    }
+
+    /// Polls the email queue once (short wait) through the email worker, as Lambda would.
+    pub async fn drain_email_once(&self) -> usize {
+        let worker = self.state.email_worker();
+        growstack::worker::poll_once(
+            &self.state.aws.sqs,
+            &self.aws.email_queue_url,
+            Duration::from_secs(1),
+            |e| async move { worker.handle(e).await },
+        )
+        .await
+        .unwrap()
+    }
+
+    pub async fn drain_notifications_once(&self) -> usize {
+        let worker = self.state.notification_worker();
+        growstack::worker::poll_once(
+            &self.state.aws.sqs,
+            &self.aws.notification_queue_url,
+            Duration::from_secs(1),
+            |e| async move { worker.handle(e).await },
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Runs both workers until neither queue gives them anything.
+    pub async fn run_workers(&self) {
+        loop {
+            let notifications = self.drain_notifications_once().await;
+            let emails = self.drain_email_once().await;
+            if notifications == 0 && emails == 0 {
+                return;
+            }
+        }
+    }
+
+    /// Messages waiting in a queue (visible or in flight), as SQS counts them.
+    pub async fn queue_depth(&self, url: &str) -> usize {
+        let attrs = self
+            .state
+            .aws
+            .sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap_or_default();
+        attrs.values().map(|v| v.parse::<usize>().unwrap_or(0)).sum()
+    }
+}
+
+/// The emails moto's SES has accepted for `to`: `{source, destinations, subject, body}`.
+pub async fn emails_to(to: &str) -> Vec<Value> {
+    let data = moto_data().await;
+    data["ses"]["Message"]
+        .as_array()
+        .map(|messages| {
+            messages
+                .iter()
+                .filter(|m| m["destinations"]["ToAddresses"].as_array().is_some_and(|a| a.iter().any(|d| d == to)))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// moto's whole state, from `/moto-api/data.json`. moto builds the dump while other tests
+/// keep changing its state and now and then fails to; such an answer is asked again.
+pub async fn moto_data() -> Value {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let endpoint = aws_endpoint();
+    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    for _ in 0..20 {
+        let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+        let request = format!("GET /moto-api/data.json HTTP/1.0\r\nHost: {host}\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await.unwrap();
+        let text = String::from_utf8_lossy(&response);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            if head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200") {
+                if let Ok(value) = serde_json::from_str(body) {
+                    return value;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("moto's /moto-api/data.json did not answer with JSON");
 }
 
 fn rand_digits() -> u64 {

@@ -23,6 +23,12 @@ enum Command {
         #[arg(long, env = "GROWSTACK_ADMIN_PASSWORD")]
         password: String,
     },
+    /// Create the queues, dead-letter queues, idempotency table and verified sender on the
+    /// AWS endpoint in $AWS_ENDPOINT_URL (moto), and print the settings to export.
+    ProvisionLocal {
+        #[arg(long, default_value = "growstack")]
+        prefix: String,
+    },
 }
 
 #[tokio::main]
@@ -33,8 +39,20 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => server::serve(config).await,
         Command::Migrate => server::migrate(config).await,
         Command::CreateAdmin { email, password } => {
-            let user = server::create_admin(&AppState::new(config)?, &email, password).await?;
+            let user = server::create_admin(&AppState::new(config).await?, &email, password).await?;
             println!("admin ready: {} ({})", user.email, user.id);
+            Ok(())
+        }
+        Command::ProvisionLocal { prefix } => {
+            anyhow::ensure!(config.aws_endpoint_url.is_some(), "set AWS_ENDPOINT_URL to the local stand-in first");
+            let aws = growstack::aws::Aws::new(&config).await;
+            let plan = growstack::local::Plan {
+                prefix: &prefix,
+                sender: &config.email_from,
+                max_receive_count: 5,
+                visibility_timeout: 30,
+            };
+            print!("{}", growstack::local::provision(&aws, &plan).await?.exports());
             Ok(())
         }
     }

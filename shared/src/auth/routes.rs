@@ -12,6 +12,7 @@ use super::token::{TokenPair, TokenType};
 use crate::app::{AppState, Endpoint};
 use crate::error::{Error, Result};
 use crate::http::{created, ok, JsonBody};
+use crate::jobs::{Channel, EmailTemplate, NotificationJob, NotificationType};
 use crate::referrals::ReferralCode;
 use crate::users::{self, DeviceFingerprint, Email, NewUser, PersonName, Phone, User};
 
@@ -97,8 +98,27 @@ async fn register(
         users::create(&conn, &registration.user, &password_hash, referrer, registration.referral_code.as_ref()).await?;
     users::invalidate_lists(&state.cache).await;
     tracing::info!(user_id = %user.id, referred = referrer.is_some(), "user registered");
+    // The account exists whatever happens to the welcome message; a failure here is logged
+    // for an operator rather than undoing a good registration.
+    if let Err(e) = state.queues.notification.send(&welcome(&user)).await {
+        tracing::error!(user_id = %user.id, error = format!("{e:#}"), "welcome notification not enqueued");
+    }
     let tokens = state.tokens.issue(user.id, user.role)?;
     Ok(created(Session { user, tokens }))
+}
+
+/// The welcome: an inbox notification, delivered by email.
+fn welcome(user: &User) -> NotificationJob {
+    NotificationJob {
+        id: uuid::Uuid::now_v7(),
+        user: user.id,
+        kind: NotificationType::Welcome,
+        channel: Channel::Email,
+        title: "Welcome to GrowStack".to_owned(),
+        content: "Your account is ready. Finish verifying your identity to unlock everything.".to_owned(),
+        template: Some(EmailTemplate::Welcome),
+        variables: serde_json::json!({ "firstName": user.first_name }),
+    }
 }
 
 #[derive(Deserialize)]

@@ -2,34 +2,12 @@
 //! so no raw string reaches the database.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
-
-/// A text enum stored as text in Postgres (with a CHECK constraint listing the same values).
-macro_rules! text_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-        pub enum $name {
-            $(#[serde(rename = $text)] $variant),+
-        }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-
-            pub fn parse(text: &str) -> Option<Self> {
-                match text { $($text => Some($name::$variant),)+ _ => None }
-            }
-        }
-    };
-}
+use crate::macros::text_enum;
 
 text_enum!(Role { Admin => "admin", Marketer => "marketer", Analyst => "analyst", User => "user" });
 text_enum!(Status { Active => "active", Inactive => "inactive", Suspended => "suspended", Deleted => "deleted" });

@@ -1,0 +1,98 @@
+//! The email worker: SQS email jobs → SES v2 SendEmail (Simple content), each job sent once.
+
+use anyhow::Context;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageHeader};
+
+use super::templates::{render, Links};
+use crate::idempotency::{Claim, Idempotency};
+use crate::jobs::{decode, EmailJob, JobError};
+use crate::users::Email;
+use crate::worker::process_batch;
+
+#[derive(Clone)]
+pub struct EmailWorker {
+    pub ses: aws_sdk_sesv2::Client,
+    pub idempotency: Idempotency,
+    pub from: String,
+    pub configuration_set: Option<String>,
+    pub links: Links,
+    pub concurrency: usize,
+}
+
+fn content(text: &str) -> anyhow::Result<Content> {
+    Content::builder().data(text).charset("UTF-8").build().context("email content")
+}
+
+impl EmailWorker {
+    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        process_batch(event, self.concurrency, "email", |body| async move { self.process(&body).await }).await
+    }
+
+    #[tracing::instrument(skip_all, fields(job_id))]
+    async fn process(&self, body: &str) -> Result<(), JobError> {
+        let job: EmailJob = decode(body)?;
+        tracing::Span::current().record("job_id", tracing::field::display(job.id));
+        let key = format!("email#{}", job.id);
+        match self.idempotency.claim(&key).await? {
+            Claim::Completed(_) => {
+                tracing::info!(job_id = %job.id, "duplicate delivery; email already sent");
+                return Ok(());
+            }
+            Claim::InProgress => {
+                return Err(JobError::Transient(anyhow::anyhow!("another attempt is sending this email")))
+            }
+            Claim::Acquired => {}
+        }
+        match self.send(&job).await {
+            Ok(message_id) => {
+                self.idempotency.complete(&key, Some(&message_id)).await?;
+                tracing::info!(job_id = %job.id, template = job.template.as_str(), "email sent");
+                Ok(())
+            }
+            Err(e) => {
+                if let Err(release) = self.idempotency.release(&key).await {
+                    tracing::warn!(error = format!("{release:#}"), "could not release idempotency key");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Renders and sends; returns SES's message id.
+    async fn send(&self, job: &EmailJob) -> Result<String, JobError> {
+        let to = Email::parse(&job.to).map_err(|_| JobError::Poison("recipient is not an email address".into()))?;
+        let mut data = job.data.clone();
+        if let Some(map) = data.as_object_mut() {
+            map.entry("email").or_insert_with(|| to.as_str().into());
+        }
+        let rendered = render(job.template, &data, &self.links)?;
+        let mut message = Message::builder()
+            .subject(content(&rendered.subject)?)
+            .body(Body::builder().html(content(&rendered.html)?).text(content(&rendered.text)?).build());
+        if let Some(unsubscribe) = &rendered.list_unsubscribe {
+            message = message
+                .headers(
+                    MessageHeader::builder().name("List-Unsubscribe").value(unsubscribe).build().context("header")?,
+                )
+                .headers(
+                    MessageHeader::builder()
+                        .name("List-Unsubscribe-Post")
+                        .value("List-Unsubscribe=One-Click")
+                        .build()
+                        .context("header")?,
+                );
+        }
+        let output = self
+            .ses
+            .send_email()
+            .from_email_address(&self.from)
+            .destination(Destination::builder().to_addresses(to.as_str()).build())
+            .content(EmailContent::builder().simple(message.build()).build())
+            .set_configuration_set_name(self.configuration_set.clone())
+            .send()
+            .await
+            .context("SES SendEmail")?;
+        Ok(output.message_id.unwrap_or_default())
+    }
+}

@@ -1,0 +1,149 @@
+//! Idempotency records in DynamoDB, so that at-least-once deliveries (and retried client
+//! requests) have their effects exactly once.
+//!
+//! The first attempt claims a key with a conditional put (status `in_progress` and an
+//! expiry); a later attempt finds the claim and either waits (still in progress), takes it
+//! over (the earlier attempt crashed and its claim expired), or replays the saved outcome
+//! (completed). Completed records carry a TTL for DynamoDB to reap; since DynamoDB deletes
+//! expired items only eventually (and moto never), expiry is also checked here.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use chrono::Utc;
+
+#[derive(Clone)]
+pub struct Idempotency {
+    client: Client,
+    table: String,
+    /// How long a claim holds before another attempt may take it over.
+    in_progress_expiry: Duration,
+    /// How long a completed record is kept (and replayed).
+    completed_ttl: Duration,
+}
+
+/// What an attempt should do with its key.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// The key is ours: do the work, then `complete` (or `release` on failure).
+    Acquired,
+    /// Another attempt holds the key right now; try again later.
+    InProgress,
+    /// Already done; here is the saved outcome, if one was saved.
+    Completed(Option<String>),
+}
+
+const IN_PROGRESS: &str = "in_progress";
+const COMPLETED: &str = "completed";
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+impl Idempotency {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Idempotency {
+            client,
+            table: table.into(),
+            in_progress_expiry: Duration::from_secs(60),
+            completed_ttl: Duration::from_secs(24 * 3600),
+        }
+    }
+
+    /// Sets how long an in-progress claim holds; it should exceed the longest attempt
+    /// (the worker's timeout).
+    pub fn with_in_progress_expiry(mut self, expiry: Duration) -> Self {
+        self.in_progress_expiry = expiry;
+        self
+    }
+
+    /// Claims `key` for this attempt.
+    pub async fn claim(&self, key: &str) -> anyhow::Result<Claim> {
+        let now = Utc::now().timestamp();
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(key))
+            .item("status", s(IN_PROGRESS))
+            .item("expires_at", n(now + self.in_progress_expiry.as_secs() as i64))
+            .item("ttl", n(now + self.completed_ttl.as_secs() as i64))
+            // Free, or held by an attempt whose claim has lapsed, or a completed record
+            // past its TTL that DynamoDB has not reaped yet.
+            .condition_expression(
+                "attribute_not_exists(pk) OR (#status = :in_progress AND expires_at < :now) OR #ttl < :now",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(Claim::Acquired),
+            Err(SdkError::ServiceError(e)) if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) => {
+                let item = self
+                    .client
+                    .get_item()
+                    .table_name(&self.table)
+                    .key("pk", s(key))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .context("read idempotency record")?
+                    .item;
+                let status = item.as_ref().and_then(|i| i.get("status")).and_then(|v| v.as_s().ok());
+                Ok(match status.map(String::as_str) {
+                    Some(COMPLETED) => Claim::Completed(
+                        item.as_ref().and_then(|i| i.get("response")).and_then(|v| v.as_s().ok()).cloned(),
+                    ),
+                    _ => Claim::InProgress,
+                })
+            }
+            Err(e) => Err(anyhow::Error::new(e).context("claim idempotency key")),
+        }
+    }
+
+    /// Marks `key` done, saving `response` for replays.
+    pub async fn complete(&self, key: &str, response: Option<&str>) -> anyhow::Result<()> {
+        let now = Utc::now().timestamp();
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(key))
+            .item("status", s(COMPLETED))
+            .item("ttl", n(now + self.completed_ttl.as_secs() as i64));
+        if let Some(response) = response {
+            put = put.item("response", s(response));
+        }
+        put.send().await.context("complete idempotency key")?;
+        Ok(())
+    }
+
+    /// Gives up a claim after a failed attempt, so a retry need not wait for it to lapse.
+    pub async fn release(&self, key: &str) -> anyhow::Result<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(key))
+            .condition_expression("#status = :in_progress")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .send()
+            .await
+            .map(|_| ())
+            .or_else(|e| match e {
+                SdkError::ServiceError(ref se) if se.err().is_conditional_check_failed_exception() => Ok(()),
+                e => Err(anyhow::Error::new(e).context("release idempotency key")),
+            })
+    }
+}

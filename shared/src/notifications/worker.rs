@@ -1,0 +1,87 @@
+//! The notification worker: stores each notification (pending → sent / failed) and, for the
+//! email channel, passes an email job on to the email queue.
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use serde_json::Value;
+
+use super::repo;
+use crate::db::Db;
+use crate::idempotency::{Claim, Idempotency};
+use crate::jobs::{decode, Channel, EmailJob, EmailTemplate, JobError, NotificationJob};
+use crate::queue::Queue;
+use crate::worker::process_batch;
+
+#[derive(Clone)]
+pub struct NotificationWorker {
+    pub db: Db,
+    pub email_queue: Queue,
+    pub idempotency: Idempotency,
+    pub concurrency: usize,
+}
+
+/// The reason recorded for channels this deployment cannot deliver on.
+pub const CHANNEL_NOT_CONFIGURED: &str = "channel not configured";
+
+impl NotificationWorker {
+    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        process_batch(event, self.concurrency, "notification", |body| async move { self.process(&body).await }).await
+    }
+
+    #[tracing::instrument(skip_all, fields(notification_id))]
+    async fn process(&self, body: &str) -> Result<(), JobError> {
+        let job: NotificationJob = decode(body)?;
+        tracing::Span::current().record("notification_id", tracing::field::display(job.id));
+        let key = format!("notification#{}", job.id);
+        match self.idempotency.claim(&key).await? {
+            Claim::Completed(_) => return Ok(()),
+            Claim::InProgress => {
+                return Err(JobError::Transient(anyhow::anyhow!("another attempt is delivering this notification")))
+            }
+            Claim::Acquired => {}
+        }
+        match self.deliver(&job).await {
+            Ok(()) => Ok(self.idempotency.complete(&key, None).await?),
+            Err(e) => {
+                if let Err(release) = self.idempotency.release(&key).await {
+                    tracing::warn!(error = format!("{release:#}"), "could not release idempotency key");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn deliver(&self, job: &NotificationJob) -> Result<(), JobError> {
+        let conn = self.db.writer().await?;
+        let Some(recipient) = repo::store(&conn, job, None).await? else {
+            // The user is gone (the inbox row went with them): nothing to deliver, ever.
+            tracing::warn!(user_id = %job.user, "notification for a user who no longer exists dropped");
+            return Ok(());
+        };
+        match job.channel {
+            Channel::Email => {
+                let mut data = match &job.variables {
+                    Value::Object(map) => map.clone(),
+                    _ => serde_json::Map::new(),
+                };
+                data.entry("firstName").or_insert_with(|| recipient.first_name.clone().into());
+                data.entry("title").or_insert_with(|| job.title.clone().into());
+                data.entry("content").or_insert_with(|| job.content.clone().into());
+                // The email job shares the notification's id, so a redelivered notification
+                // (or a retry after a crash) still sends one email.
+                let email = EmailJob {
+                    id: job.id,
+                    to: recipient.email,
+                    template: job.template.unwrap_or(EmailTemplate::Notification),
+                    data: Value::Object(data),
+                };
+                self.email_queue.send(&email).await?;
+                repo::mark_sent(&conn, job.id).await?;
+            }
+            Channel::Sms | Channel::Whatsapp | Channel::Push => {
+                repo::mark_failed(&conn, job.id, CHANNEL_NOT_CONFIGURED).await?;
+                tracing::warn!(channel = job.channel.as_str(), "notification failed: channel not configured");
+            }
+        }
+        Ok(())
+    }
+}

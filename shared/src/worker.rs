@@ -1,0 +1,142 @@
+//! The consumer side of SQS, shared by the Lambda workers and the always-on server.
+//!
+//! [`process_batch`] is what an SQS-triggered Lambda does with its event: every message
+//! concurrently (bounded), and a `batchItemFailures` list naming only the messages that
+//! failed, so SQS redelivers just those (and dead-letters them after maxReceiveCount).
+//! [`poll_once`] plays the part of Lambda's event source mapping on a server: it long-polls
+//! the queue, hands the batch to the same handler, and deletes only the messages the
+//! handler reports done.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::time::Duration;
+
+use anyhow::Context;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use futures::stream::{self, StreamExt};
+
+use crate::jobs::JobError;
+
+/// Runs `handle` on every message body, at most `concurrency` at once.
+pub async fn process_batch<F, Fut>(
+    event: SqsEvent,
+    concurrency: usize,
+    queue: &'static str,
+    handle: F,
+) -> SqsBatchResponse
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<(), JobError>>,
+{
+    let outcomes: Vec<(String, Result<(), JobError>)> = stream::iter(event.records)
+        .map(|record| {
+            let id = record.message_id.unwrap_or_default();
+            let body = record.body.unwrap_or_default();
+            let fut = handle(body);
+            async move { (id, fut.await) }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    let mut response = SqsBatchResponse::default();
+    for (message_id, outcome) in outcomes {
+        match outcome {
+            Ok(()) => tracing::debug!(queue, message_id, "message processed"),
+            Err(JobError::Poison(reason)) => {
+                tracing::error!(queue, message_id, reason, "poison message; it will reach the DLQ");
+                response.add_failure(message_id);
+            }
+            Err(JobError::Transient(e)) => {
+                tracing::warn!(queue, message_id, error = format!("{e:#}"), "message failed; it will be retried");
+                response.add_failure(message_id);
+            }
+        }
+    }
+    response
+}
+
+/// Receives one batch (waiting up to `wait` for messages), runs `handler` on it as Lambda
+/// would, and deletes the messages it did not report failed. Returns how many it received.
+pub async fn poll_once<H, Fut>(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    wait: Duration,
+    handler: H,
+) -> anyhow::Result<usize>
+where
+    H: FnOnce(SqsEvent) -> Fut,
+    Fut: Future<Output = SqsBatchResponse>,
+{
+    let received = sqs
+        .receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(wait.as_secs().min(20) as i32)
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .send()
+        .await
+        .context("receive messages")?;
+    let messages = received.messages.unwrap_or_default();
+    if messages.is_empty() {
+        return Ok(0);
+    }
+    let count = messages.len();
+    let mut receipts = Vec::with_capacity(count);
+    let mut event = SqsEvent::default();
+    for m in messages {
+        let mut record = SqsMessage::default();
+        record.message_id = m.message_id.clone();
+        record.receipt_handle = m.receipt_handle.clone();
+        record.body = m.body;
+        record.md5_of_body = m.md5_of_body;
+        record.attributes =
+            m.attributes.unwrap_or_default().into_iter().map(|(k, v)| (k.as_str().to_owned(), v)).collect();
+        record.event_source = Some("aws:sqs".to_owned());
+        receipts.push((m.message_id.unwrap_or_default(), m.receipt_handle.unwrap_or_default()));
+        event.records.push(record);
+    }
+    let response = handler(event).await;
+    let failed: HashSet<String> = response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect();
+    let done: Vec<DeleteMessageBatchRequestEntry> = receipts
+        .iter()
+        .enumerate()
+        .filter(|(_, (id, _))| !failed.contains(id))
+        .filter_map(|(i, (_, receipt))| {
+            DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(receipt).build().ok()
+        })
+        .collect();
+    if !done.is_empty() {
+        let out = sqs
+            .delete_message_batch()
+            .queue_url(queue_url)
+            .set_entries(Some(done))
+            .send()
+            .await
+            .context("delete processed messages")?;
+        if !out.failed().is_empty() {
+            // The work is done and idempotent: a redelivery of these is harmless.
+            tracing::warn!(failed = out.failed().len(), "could not delete some processed messages");
+        }
+    }
+    Ok(count)
+}
+
+/// Polls a queue until the process ends, backing off while the queue is unreachable.
+pub async fn consume<H, Fut>(sqs: aws_sdk_sqs::Client, queue_url: String, wait: Duration, handler: H)
+where
+    H: Fn(SqsEvent) -> Fut,
+    Fut: Future<Output = SqsBatchResponse>,
+{
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match poll_once(&sqs, &queue_url, wait, &handler).await {
+            Ok(_) => backoff = Duration::from_millis(100),
+            Err(e) => {
+                tracing::warn!(queue_url, error = format!("{e:#}"), "polling failed");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
