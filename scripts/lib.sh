@@ -109,6 +109,15 @@ ensure_moto() {
   tcp_open 127.0.0.1 "$MOTO_PORT" || { log "moto did not start (see $LOCAL/moto-$MOTO_PORT.log)"; exit 1; }
 }
 
+# Everything the run and the tests need.
+ensure_stack() {
+  ensure_toolchain
+  ensure_postgres
+  ensure_redis
+  ensure_moto
+  export_local_env
+}
+
 # psql against the local server, whichever way it authenticates.
 local_psql() {
   PGPASSWORD=postgres psql -h 127.0.0.1 -U postgres -v ON_ERROR_STOP=1 -qAt "$@"

@@ -3,11 +3,7 @@
 # on http://localhost:${PORT:-3000}. Ctrl-C stops the server; the stack keeps running.
 . "$(dirname "$0")/lib.sh"
 
-ensure_toolchain
-ensure_postgres
-ensure_redis
-ensure_moto
-export_local_env
+ensure_stack
 
 if [ -z "$(local_psql -c "SELECT 1 FROM pg_database WHERE datname = 'growstack'")" ]; then
   log "creating database growstack"

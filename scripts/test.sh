@@ -6,11 +6,7 @@
 MOTO_PORT="${TEST_MOTO_PORT:-5001}"
 . "$(dirname "$0")/lib.sh"
 
-ensure_toolchain
-ensure_postgres
-ensure_redis
-ensure_moto
-export_local_env
+ensure_stack
 cd "$ROOT"
 "$VENV/bin/python" -c "import urllib.request as u; u.urlopen(u.Request('$AWS_ENDPOINT_URL/moto-api/reset', method='POST'))"
 

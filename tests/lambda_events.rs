@@ -2,6 +2,7 @@
 //! `sam local invoke -e events/<function>.json` would, against real Postgres and Redis.
 
 use growstack::app::ENDPOINTS;
+use growstack::worker::SqsWorker;
 use growstack::Endpoint;
 use growstack_tests::{event, lambda_body, TestApp};
 use serde_json::Value;

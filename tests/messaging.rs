@@ -6,6 +6,7 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use growstack::jobs::{encode, Channel, EmailJob, EmailTemplate, NotificationJob, NotificationType};
 use growstack::scheduler::Task;
+use growstack::worker::SqsWorker;
 use growstack_tests::{emails_to, TestApp, SENDER};
 use http::{Method, StatusCode};
 use serde_json::json;

@@ -15,6 +15,9 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use chrono::Utc;
+use std::future::Future;
+
+use crate::jobs::JobError;
 
 #[derive(Clone)]
 pub struct Idempotency {
@@ -127,6 +130,33 @@ impl Idempotency {
         }
         put.send().await.context("complete idempotency key")?;
         Ok(())
+    }
+
+    /// Does `work` once for `key` across every delivery of a job: a completed key is skipped,
+    /// a key another attempt holds is a transient failure (retried later), and a failed
+    /// attempt gives its claim up so the retry need not wait for it to lapse. `work` may
+    /// return an outcome to keep with the completed marker.
+    pub async fn once<Fut>(&self, key: &str, work: Fut) -> Result<(), JobError>
+    where
+        Fut: Future<Output = Result<Option<String>, JobError>>,
+    {
+        match self.claim(key).await? {
+            Claim::Completed(_) => {
+                tracing::info!(key, "duplicate delivery; already done");
+                return Ok(());
+            }
+            Claim::InProgress => return Err(JobError::Transient(anyhow::anyhow!("another attempt holds {key}"))),
+            Claim::Acquired => {}
+        }
+        match work.await {
+            Ok(outcome) => Ok(self.complete(key, outcome.as_deref()).await?),
+            Err(e) => {
+                if let Err(release) = self.release(key).await {
+                    tracing::warn!(key, error = format!("{release:#}"), "could not release idempotency key");
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Gives up a claim after a failed attempt, so a retry need not wait for it to lapse.

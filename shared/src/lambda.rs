@@ -10,6 +10,7 @@ use crate::app::{router_for, AppState, Endpoint};
 use crate::config::Config;
 use crate::db::Db;
 use crate::scheduler::{Scheduler, Task};
+use crate::worker::SqsWorker;
 
 pub use lambda_http::Error;
 
@@ -25,17 +26,15 @@ pub async fn run_http(endpoint: &'static Endpoint) -> Result<(), Error> {
 
 /// The email worker, triggered by the email queue (ReportBatchItemFailures).
 pub async fn run_email_worker() -> Result<(), Error> {
-    let worker = state().await?.email_worker();
-    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
-        let worker = worker.clone();
-        async move { Ok::<SqsBatchResponse, Error>(worker.handle(event.payload).await) }
-    }))
-    .await
+    run_sqs(state().await?.email_worker()).await
 }
 
 /// The notification worker, triggered by the notification queue.
 pub async fn run_notification_worker() -> Result<(), Error> {
-    let worker = state().await?.notification_worker();
+    run_sqs(state().await?.notification_worker()).await
+}
+
+async fn run_sqs(worker: impl SqsWorker) -> Result<(), Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let worker = worker.clone();
         async move { Ok::<SqsBatchResponse, Error>(worker.handle(event.payload).await) }

@@ -10,6 +10,7 @@ use crate::auth::Password;
 use crate::config::Config;
 use crate::scheduler::Task;
 use crate::users::{self, Email, User};
+use crate::worker::SqsWorker;
 
 /// Serves the API on `PORT` until SIGINT or SIGTERM, then drains in-flight requests. Also
 /// consumes both queues and runs the scheduler, with the same code as the Lambdas.
@@ -25,28 +26,33 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     served
 }
 
+/// A poller feeding `worker` from the queue at `url`; none when the URL is not set.
+fn spawn_consumer(
+    state: &AppState,
+    queue: &'static str,
+    url: Option<String>,
+    worker: impl SqsWorker,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let Some(url) = url else {
+        tracing::warn!(queue, "queue URL not set: not consuming it");
+        return None;
+    };
+    let sqs = state.aws.sqs.clone();
+    let wait = state.config.queue_wait;
+    Some(tokio::spawn(async move { crate::worker::consume(sqs, url, wait, |event| worker.handle(event)).await }))
+}
+
 /// The workers and the scheduler, as background tasks; queues without a URL are skipped.
 pub fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
-    let wait = state.config.queue_wait;
-    if let Some(url) = state.config.email_queue_url.clone() {
-        let worker = state.email_worker();
-        let sqs = state.aws.sqs.clone();
-        tasks.push(tokio::spawn(async move {
-            crate::worker::consume(sqs, url, wait, |event| worker.handle(event)).await;
-        }));
-    } else {
-        tracing::warn!("EMAIL_QUEUE_URL not set: not consuming the email queue");
-    }
-    if let Some(url) = state.config.notification_queue_url.clone() {
-        let worker = state.notification_worker();
-        let sqs = state.aws.sqs.clone();
-        tasks.push(tokio::spawn(async move {
-            crate::worker::consume(sqs, url, wait, |event| worker.handle(event)).await;
-        }));
-    } else {
-        tracing::warn!("NOTIFICATION_QUEUE_URL not set: not consuming the notification queue");
-    }
+    let config = &state.config;
+    tasks.extend(spawn_consumer(state, "email", config.email_queue_url.clone(), state.email_worker()));
+    tasks.extend(spawn_consumer(
+        state,
+        "notification",
+        config.notification_queue_url.clone(),
+        state.notification_worker(),
+    ));
     for (task, every) in
         [(Task::DueNotifications, state.config.scheduler_interval), (Task::DailyNudges, state.config.nudge_interval)]
     {

@@ -18,6 +18,11 @@ use futures::stream::{self, StreamExt};
 
 use crate::jobs::JobError;
 
+/// A queue's consumer: what both SQS-triggered Lambdas and the server's pollers call.
+pub trait SqsWorker: Clone + Send + Sync + 'static {
+    fn handle(&self, event: SqsEvent) -> impl Future<Output = SqsBatchResponse> + Send;
+}
+
 /// Runs `handle` on every message body, at most `concurrency` at once.
 pub async fn process_batch<F, Fut>(
     event: SqsEvent,

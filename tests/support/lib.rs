@@ -9,6 +9,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::Router;
 use growstack::app::{router, router_for, Endpoint};
+use growstack::worker::SqsWorker;
 use growstack::{AppState, Config};
 use http::{Method, Request, StatusCode};
 use serde_json::{json, Value};
@@ -257,29 +258,21 @@ impl TestApp {
         format!("{name}.{}@example.com", self.schema)
     }
 
-    /// Polls the email queue once (short wait) through the email worker, as Lambda would.
-    pub async fn drain_email_once(&self) -> usize {
-        let worker = self.state.email_worker();
-        growstack::worker::poll_once(
-            &self.state.aws.sqs,
-            &self.aws.email_queue_url,
-            Duration::from_secs(1),
-            |e| async move { worker.handle(e).await },
-        )
+    /// Polls a queue once (short wait) through `worker`, as Lambda's event source would.
+    pub async fn drain_once(&self, url: &str, worker: impl SqsWorker) -> usize {
+        growstack::worker::poll_once(&self.state.aws.sqs, url, Duration::from_secs(1), |e| async move {
+            worker.handle(e).await
+        })
         .await
         .unwrap()
     }
 
+    pub async fn drain_email_once(&self) -> usize {
+        self.drain_once(&self.aws.email_queue_url, self.state.email_worker()).await
+    }
+
     pub async fn drain_notifications_once(&self) -> usize {
-        let worker = self.state.notification_worker();
-        growstack::worker::poll_once(
-            &self.state.aws.sqs,
-            &self.aws.notification_queue_url,
-            Duration::from_secs(1),
-            |e| async move { worker.handle(e).await },
-        )
-        .await
-        .unwrap()
+        self.drain_once(&self.aws.notification_queue_url, self.state.notification_worker()).await
     }
 
     /// Runs both workers until neither queue gives them anything.

@@ -5,10 +5,10 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageHeader};
 
 use super::templates::{render, Links};
-use crate::idempotency::{Claim, Idempotency};
+use crate::idempotency::Idempotency;
 use crate::jobs::{decode, EmailJob, JobError};
 use crate::users::Email;
-use crate::worker::process_batch;
+use crate::worker::{process_batch, SqsWorker};
 
 #[derive(Clone)]
 pub struct EmailWorker {
@@ -24,39 +24,24 @@ fn content(text: &str) -> anyhow::Result<Content> {
     Content::builder().data(text).charset("UTF-8").build().context("email content")
 }
 
-impl EmailWorker {
-    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+impl SqsWorker for EmailWorker {
+    async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
         process_batch(event, self.concurrency, "email", |body| async move { self.process(&body).await }).await
     }
+}
 
+impl EmailWorker {
     #[tracing::instrument(skip_all, fields(job_id))]
     async fn process(&self, body: &str) -> Result<(), JobError> {
         let job: EmailJob = decode(body)?;
         tracing::Span::current().record("job_id", tracing::field::display(job.id));
-        let key = format!("email#{}", job.id);
-        match self.idempotency.claim(&key).await? {
-            Claim::Completed(_) => {
-                tracing::info!(job_id = %job.id, "duplicate delivery; email already sent");
-                return Ok(());
-            }
-            Claim::InProgress => {
-                return Err(JobError::Transient(anyhow::anyhow!("another attempt is sending this email")))
-            }
-            Claim::Acquired => {}
-        }
-        match self.send(&job).await {
-            Ok(message_id) => {
-                self.idempotency.complete(&key, Some(&message_id)).await?;
+        self.idempotency
+            .once(&format!("email#{}", job.id), async {
+                let message_id = self.send(&job).await?;
                 tracing::info!(job_id = %job.id, template = job.template.as_str(), "email sent");
-                Ok(())
-            }
-            Err(e) => {
-                if let Err(release) = self.idempotency.release(&key).await {
-                    tracing::warn!(error = format!("{release:#}"), "could not release idempotency key");
-                }
-                Err(e)
-            }
-        }
+                Ok(Some(message_id))
+            })
+            .await
     }
 
     /// Renders and sends; returns SES's message id.

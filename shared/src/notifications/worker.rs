@@ -6,10 +6,10 @@ use serde_json::Value;
 
 use super::repo;
 use crate::db::Db;
-use crate::idempotency::{Claim, Idempotency};
+use crate::idempotency::Idempotency;
 use crate::jobs::{decode, Channel, EmailJob, EmailTemplate, JobError, NotificationJob};
 use crate::queue::Queue;
-use crate::worker::process_batch;
+use crate::worker::{process_batch, SqsWorker};
 
 #[derive(Clone)]
 pub struct NotificationWorker {
@@ -22,32 +22,20 @@ pub struct NotificationWorker {
 /// The reason recorded for channels this deployment cannot deliver on.
 pub const CHANNEL_NOT_CONFIGURED: &str = "channel not configured";
 
-impl NotificationWorker {
-    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+impl SqsWorker for NotificationWorker {
+    async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
         process_batch(event, self.concurrency, "notification", |body| async move { self.process(&body).await }).await
     }
+}
 
+impl NotificationWorker {
     #[tracing::instrument(skip_all, fields(notification_id))]
     async fn process(&self, body: &str) -> Result<(), JobError> {
         let job: NotificationJob = decode(body)?;
         tracing::Span::current().record("notification_id", tracing::field::display(job.id));
-        let key = format!("notification#{}", job.id);
-        match self.idempotency.claim(&key).await? {
-            Claim::Completed(_) => return Ok(()),
-            Claim::InProgress => {
-                return Err(JobError::Transient(anyhow::anyhow!("another attempt is delivering this notification")))
-            }
-            Claim::Acquired => {}
-        }
-        match self.deliver(&job).await {
-            Ok(()) => Ok(self.idempotency.complete(&key, None).await?),
-            Err(e) => {
-                if let Err(release) = self.idempotency.release(&key).await {
-                    tracing::warn!(error = format!("{release:#}"), "could not release idempotency key");
-                }
-                Err(e)
-            }
-        }
+        self.idempotency
+            .once(&format!("notification#{}", job.id), async { self.deliver(&job).await.map(|()| None) })
+            .await
     }
 
     async fn deliver(&self, job: &NotificationJob) -> Result<(), JobError> {
