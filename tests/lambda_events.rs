@@ -179,3 +179,47 @@ async fn worker_and_scheduler_events_run_through_their_handlers() {
         lambda_runtime::LambdaEvent::new(serde_json::json!({"task": "reboot"}), lambda_runtime::Context::default());
     assert!(growstack::lambda::scheduler_handler(&app.state.scheduler(), bad).await.is_err());
 }
+
+#[tokio::test]
+async fn referral_and_onboarding_events_run_through_their_functions() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let ada = app.user(&app.email("ada-events")).await;
+    let as_ada = [("REPLACE_WITH_ACCESS_TOKEN", ada.access.as_str())];
+    for function in ["referrals-code", "referrals-link", "referrals-stats", "referrals-list"] {
+        let (status, body, _) = invoke(&app, function, &as_ada).await;
+        assert_eq!(status, 200, "{function}: {body}");
+    }
+    let invitee = app.email("invitee-events");
+    let (status, body, _) =
+        invoke(&app, "referrals-invite", &[as_ada[0], ("REPLACE_WITH_INVITEE_EMAIL", invitee.as_str())]).await;
+    assert_eq!(status, 201, "{body}");
+
+    // The invitee signs up with Ada's code and completes onboarding through the step event.
+    let code = app.profile(&ada.access).await.data()["referralCode"].as_str().unwrap().to_owned();
+    let mut registration = TestApp::registration(&invitee);
+    registration["referralCode"] = serde_json::json!(code);
+    let invitee_token = app.register(registration).await.data()["accessToken"].as_str().unwrap().to_owned();
+    let (status, body, _) = invoke(&app, "onboarding-step", &[("REPLACE_WITH_ACCESS_TOKEN", &invitee_token)]).await;
+    assert_eq!(status, 200, "{body}");
+    let step = event("onboarding-step", &[("REPLACE_WITH_ACCESS_TOKEN", &invitee_token)]);
+    let step = serde_json::to_string(&step).unwrap().replace(r#"\"phone\""#, r#"\"kyc_complete\""#);
+    let response = app.invoke(endpoint("onboarding-step"), serde_json::from_str(&step).unwrap()).await;
+    assert_eq!(response["statusCode"], 200, "{response}");
+
+    let listed = app.call(http::Method::GET, "/api/referrals?status=completed", Some(&ada.access), None).await;
+    let referral = listed.data()["referrals"][0]["id"].as_str().unwrap().to_owned();
+    let claim = [as_ada[0], ("REPLACE_WITH_REFERRAL_ID", referral.as_str()), ("REPLACE_WITH_IDEMPOTENCY_KEY", "evt-1")];
+    let (status, body, _) = invoke(&app, "referrals-claim-reward", &claim).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, again, response) = invoke(&app, "referrals-claim-reward", &claim).await;
+    assert_eq!((status, &again), (200, &body), "replayed");
+    assert_eq!(response["headers"]["idempotent-replayed"], "true");
+
+    let uid = ada.id.to_string();
+    let as_admin = [("REPLACE_WITH_ACCESS_TOKEN", admin.access.as_str()), ("REPLACE_WITH_USER_ID", uid.as_str())];
+    for function in ["referrals-tree", "onboarding-stats", "onboarding-time-stats"] {
+        let (status, body, _) = invoke(&app, function, &as_admin).await;
+        assert_eq!(status, 200, "{function}: {body}");
+    }
+}

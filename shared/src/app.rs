@@ -18,7 +18,7 @@ use crate::idempotency::Idempotency;
 use crate::notifications::NotificationWorker;
 use crate::queue::Queue;
 use crate::scheduler::Scheduler;
-use crate::{health, notifications, users};
+use crate::{health, notifications, onboarding, referrals, users};
 
 /// What every handler may use. Cheap to clone: everything inside is shared.
 #[derive(Clone)]
@@ -54,7 +54,7 @@ impl AppState {
         })
     }
 
-    fn idempotency(&self) -> Idempotency {
+    pub fn idempotency(&self) -> Idempotency {
         Idempotency::new(self.aws.dynamodb.clone(), self.config.idempotency_table.clone())
     }
 
@@ -110,6 +110,16 @@ pub const ENDPOINTS: &[Endpoint] = &[
     notifications::BATCH,
     notifications::INACTIVITY_NUDGE,
     notifications::KYC_REMINDER,
+    referrals::CODE,
+    referrals::LINK,
+    referrals::LIST,
+    referrals::INVITE,
+    referrals::CLAIM_REWARD,
+    referrals::STATS,
+    referrals::TREE,
+    onboarding::STEP,
+    onboarding::STATS,
+    onboarding::TIME_STATS,
 ];
 
 /// The router serving `endpoints`, with the middleware every request gets.

@@ -8,6 +8,8 @@ use std::fmt;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use rust_decimal::Decimal;
+use std::str::FromStr;
 
 /// Secrets are kept out of `Debug` output so that logging a config never leaks them.
 #[derive(Clone)]
@@ -64,6 +66,19 @@ pub struct Config {
     pub app_base_url: String,
     /// Messages a worker handles at once.
     pub worker_concurrency: usize,
+    /// What the referrer gets for a completed referral, and in what currency.
+    pub referral_reward_amount: Decimal,
+    pub referral_reward_currency: String,
+    /// What the referred user gets too (double-sided rewards); zero for none.
+    pub referred_reward_amount: Decimal,
+    /// A referral link is this followed by the code.
+    pub referral_link_base: String,
+    /// Hours within which the same address cannot be invited again by the same referrer.
+    pub referral_invite_window_hours: i32,
+    /// A referral scoring this or more is `failed` and never rewarded.
+    pub fraud_score_threshold: i32,
+    /// Referred sign-ups per referrer per hour beyond which the velocity signal fires.
+    pub fraud_velocity_per_hour: i64,
     /// Server only: how long one receive waits for messages (SQS long polling).
     pub queue_wait: Duration,
     /// Server only: how often due scheduled notifications are dispatched.
@@ -102,6 +117,23 @@ impl Config {
             }
         };
 
+        // Money is parsed exactly, as a decimal with at most two places that fits numeric(10,2).
+        let money = |key: &str, default: &str| -> anyhow::Result<Decimal> {
+            let raw = get(key).unwrap_or_else(|| default.to_owned());
+            let amount =
+                Decimal::from_str(raw.trim()).with_context(|| format!("{key} must be an amount, got {raw:?}"))?;
+            if amount.is_sign_negative() || amount.scale() > 2 || amount >= Decimal::from(100_000_000) {
+                bail!("{key} must be between 0 and 99999999.99 with at most two decimals");
+            }
+            Ok(amount.round_dp(2))
+        };
+        let currency = || -> anyhow::Result<String> {
+            let c = get("REFERRAL_REWARD_CURRENCY").unwrap_or_else(|| "NGN".to_owned());
+            if c.len() != 3 || !c.bytes().all(|b| b.is_ascii_uppercase()) {
+                bail!("REFERRAL_REWARD_CURRENCY must be a three-letter code like NGN");
+            }
+            Ok(c)
+        };
         let database_url = get("DATABASE_URL").unwrap_or_else(|| LOCAL_DATABASE_URL.to_owned());
         let config = Config {
             database_read_url: Secret(get("DATABASE_READ_URL").unwrap_or_else(|| database_url.clone())),
@@ -119,6 +151,18 @@ impl Config {
             auth_rate_limit_window: Duration::from_secs(number("AUTH_RATE_LIMIT_WINDOW_SECONDS", 900)?),
             trusted_proxy_hops: number("TRUSTED_PROXY_HOPS", 0)? as usize,
             port: number("PORT", 3000)?.try_into().context("PORT must be between 0 and 65535")?,
+            referral_reward_amount: money("REFERRAL_REWARD_AMOUNT", "500.00")?,
+            referral_reward_currency: currency()?,
+            referred_reward_amount: money("REFERRED_REWARD_AMOUNT", "0")?,
+            referral_link_base: get("REFERRAL_LINK_BASE").unwrap_or_else(|| {
+                format!(
+                    "{}/r/",
+                    get("APP_BASE_URL").unwrap_or_else(|| "http://localhost:3000".to_owned()).trim_end_matches('/')
+                )
+            }),
+            referral_invite_window_hours: number("REFERRAL_INVITE_WINDOW_HOURS", 24)?.clamp(1, 24 * 365) as i32,
+            fraud_score_threshold: number("FRAUD_SCORE_THRESHOLD", 70)?.clamp(1, 100) as i32,
+            fraud_velocity_per_hour: number("FRAUD_VELOCITY_PER_HOUR", 5)?.max(1) as i64,
             aws_endpoint_url: get("AWS_ENDPOINT_URL"),
             aws_region: get("AWS_REGION").unwrap_or_else(|| "us-east-1".to_owned()),
             email_queue_url: get("EMAIL_QUEUE_URL"),
@@ -182,6 +226,19 @@ mod tests {
         assert!(config(&[("JWT_ACCESS_SECRET", "short")]).is_err());
         let same = "s".repeat(40);
         assert!(config(&[("JWT_ACCESS_SECRET", &same), ("JWT_REFRESH_SECRET", &same)]).is_err());
+    }
+
+    #[test]
+    fn rewards() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.referral_reward_amount.to_string(), "500.00");
+        assert_eq!(c.referral_reward_currency, "NGN");
+        assert!(c.referred_reward_amount.is_zero());
+        assert_eq!(c.referral_link_base, "http://localhost:3000/r/");
+        assert!(config(&[("REFERRAL_REWARD_AMOUNT", "-1")]).is_err());
+        assert!(config(&[("REFERRAL_REWARD_AMOUNT", "1.005")]).is_err());
+        assert!(config(&[("REFERRAL_REWARD_AMOUNT", "lots")]).is_err());
+        assert!(config(&[("REFERRAL_REWARD_CURRENCY", "naira")]).is_err());
     }
 
     #[test]

@@ -11,10 +11,12 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use lambda_http::request::RequestContext;
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::app::AppState;
 use crate::error::Error;
 
 /// Bodies above this are refused before parsing; no endpoint needs more.
@@ -119,6 +121,42 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathPar
     }
 }
 
+/// A half-open interval of time, either end open when `None`.
+pub type Bounds = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// `startDate` and `endDate` query parameters: a day (`2026-11-28`, the whole day, so an
+/// end day is included) or an instant (RFC 3339). Either may be left out.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DateRange {
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+}
+
+impl DateRange {
+    /// The half-open interval [from, to) the range covers; `None` is unbounded.
+    pub fn bounds(&self) -> Result<Bounds, Error> {
+        let parse = |field: &str, raw: &Option<String>, end: bool| -> Result<Option<DateTime<Utc>>, Error> {
+            let Some(raw) = raw.as_deref().map(str::trim).filter(|r| !r.is_empty()) else { return Ok(None) };
+            if let Ok(day) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+                let day = if end { day.succ_opt().unwrap_or(day) } else { day };
+                return Ok(Some(day.and_time(NaiveTime::MIN).and_utc()));
+            }
+            DateTime::parse_from_rfc3339(raw).map(|t| Some(t.with_timezone(&Utc))).map_err(|_| {
+                Error::invalid_field(field, format!("{field} must be a date (YYYY-MM-DD) or an RFC 3339 time"))
+            })
+        };
+        let from = parse("startDate", &self.start_date, false)?;
+        let to = parse("endDate", &self.end_date, true)?;
+        if let (Some(from), Some(to)) = (from, to) {
+            if from >= to {
+                return Err(Error::invalid_field("endDate", "endDate must not be before startDate"));
+            }
+        }
+        Ok((from, to))
+    }
+}
+
 /// The caller's IP: API Gateway's `sourceIp` in Lambda; on a server, the address the trusted
 /// proxies saw (`X-Forwarded-For`, counted from the right) or the socket's peer.
 pub fn client_ip(headers: &HeaderMap, extensions: &http::Extensions, trusted_proxy_hops: usize) -> String {
@@ -143,6 +181,28 @@ pub fn client_ip(headers: &HeaderMap, extensions: &http::Extensions, trusted_pro
     match extensions.get::<ConnectInfo<SocketAddr>>() {
         Some(ConnectInfo(addr)) => addr.ip().to_string(),
         None => "unknown".to_owned(),
+    }
+}
+
+/// Who is calling from where: the client IP (see [`client_ip`]) and user agent.
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    pub ip: String,
+    pub user_agent: Option<String>,
+}
+
+impl FromRequestParts<AppState> for ClientInfo {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        Ok(ClientInfo {
+            ip: client_ip(&parts.headers, &parts.extensions, state.config.trusted_proxy_hops),
+            user_agent: parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.chars().take(512).collect()),
+        })
     }
 }
 
@@ -216,6 +276,19 @@ mod tests {
         assert!(e.to_string().contains("firstName"), "{e}");
         assert!(parse_json::<Body>(br#"{"firstName":"a","role":"admin"}"#).is_err());
         assert_eq!(parse_json::<Body>(br#"{"firstName":"a"}"#).unwrap().first_name, "a");
+    }
+
+    #[test]
+    fn date_ranges() {
+        let range = |s: &str, e: &str| DateRange { start_date: Some(s.into()), end_date: Some(e.into()) }.bounds();
+        let (from, to) = range("2026-01-01", "2026-01-31").unwrap();
+        assert_eq!(from.unwrap().to_rfc3339(), "2026-01-01T00:00:00+00:00");
+        assert_eq!(to.unwrap().to_rfc3339(), "2026-02-01T00:00:00+00:00", "the end day is included");
+        let (_, to) = range("2026-01-01", "2026-01-02T10:00:00+01:00").unwrap();
+        assert_eq!(to.unwrap().to_rfc3339(), "2026-01-02T09:00:00+00:00");
+        assert!(range("2026-02-01", "2026-01-01").is_err());
+        assert!(range("yesterday", "2026-01-01").is_err());
+        assert_eq!(DateRange::default().bounds().unwrap(), (None, None));
     }
 
     #[test]

@@ -177,3 +177,104 @@ impl Idempotency {
             })
     }
 }
+
+/// A client's `Idempotency-Key`: 1 to 255 visible ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn parse(raw: &str) -> crate::Result<Self> {
+        if raw.is_empty() || raw.len() > 255 || !raw.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(crate::Error::validation("Idempotency-Key must be 1 to 255 visible ASCII characters"));
+        }
+        Ok(IdempotencyKey(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The optional `Idempotency-Key` header of a request.
+pub struct MaybeIdempotencyKey(pub Option<IdempotencyKey>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for MaybeIdempotencyKey {
+    type Rejection = crate::Error;
+
+    async fn from_request_parts(parts: &mut http::request::Parts, _: &S) -> crate::Result<Self> {
+        match parts.headers.get("idempotency-key") {
+            None => Ok(MaybeIdempotencyKey(None)),
+            Some(v) => Ok(MaybeIdempotencyKey(Some(IdempotencyKey::parse(
+                v.to_str().map_err(|_| crate::Error::validation("Idempotency-Key must be ASCII"))?,
+            )?))),
+        }
+    }
+}
+
+/// A first answer, kept for replays.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Saved {
+    status: u16,
+    data: serde_json::Value,
+    /// What the request asked for; a replay must ask the same.
+    request: String,
+}
+
+impl Idempotency {
+    /// Answers a request at most once per key: the first request with a key runs `work` and
+    /// its successful answer is kept; the same key again gets that answer back (with
+    /// `Idempotent-Replayed: true`), a key still being worked on gets 409, and a key reused
+    /// for a different `request` gets 400. A failed first attempt keeps nothing, so the
+    /// client may retry with the same key. Without a key, `work` just runs.
+    pub async fn respond_once<Fut>(
+        &self,
+        key: Option<String>,
+        request: &str,
+        work: Fut,
+    ) -> crate::Result<axum::response::Response>
+    where
+        Fut: Future<Output = crate::Result<(http::StatusCode, serde_json::Value)>>,
+    {
+        use axum::response::IntoResponse;
+        let respond = |status: u16, data: serde_json::Value, replayed: bool| {
+            let status = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);
+            let mut response =
+                (status, axum::Json(serde_json::json!({ "success": true, "data": data }))).into_response();
+            if replayed {
+                response.headers_mut().insert("idempotent-replayed", http::HeaderValue::from_static("true"));
+            }
+            response
+        };
+        let Some(key) = key else {
+            let (status, data) = work.await?;
+            return Ok(respond(status.as_u16(), data, false));
+        };
+        match self.claim(&key).await.map_err(crate::Error::Unavailable)? {
+            Claim::Completed(saved) => {
+                let saved: Saved = saved
+                    .as_deref()
+                    .and_then(|s| serde_json::from_str(s).ok())
+                    .ok_or_else(|| crate::Error::Internal(anyhow::anyhow!("idempotency record without an answer")))?;
+                if saved.request != request {
+                    return Err(crate::Error::validation("Idempotency-Key was already used for a different request"));
+                }
+                Ok(respond(saved.status, saved.data, true))
+            }
+            Claim::InProgress => Err(crate::Error::Conflict("a request with this Idempotency-Key is in progress")),
+            Claim::Acquired => match work.await {
+                Ok((status, data)) => {
+                    let saved = Saved { status: status.as_u16(), data, request: request.to_owned() };
+                    let text = serde_json::to_string(&saved).map_err(anyhow::Error::new)?;
+                    self.complete(&key, Some(&text)).await.map_err(crate::Error::Unavailable)?;
+                    Ok(respond(saved.status, saved.data, false))
+                }
+                Err(e) => {
+                    if let Err(release) = self.release(&key).await {
+                        tracing::warn!(error = format!("{release:#}"), "could not release idempotency key");
+                    }
+                    Err(e)
+                }
+            },
+        }
+    }
+}

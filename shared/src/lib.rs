@@ -11,7 +11,8 @@
 //! - [`cache`]: Redis for cache-aside reads and rate limits; it fails open.
 //! - [`auth`]: passwords, tokens, the `AuthUser` extractors, the auth routes and rate limit.
 //! - [`users`]: users, their profile and the admin user routes.
-//! - [`referrals`]: referral codes and the referral rows created at sign-up.
+//! - [`referrals`]: codes and links, invitations, fraud checks, rewards, stats, the tree.
+//! - [`onboarding`]: the KYC funnel, its stats and timing.
 //! - [`notifications`]: the inbox, admin sends, and the notification worker.
 //! - [`email`]: email templates and the worker that sends them through SES.
 //! - [`jobs`]: the typed, versioned jobs on the queues; [`queue`] sends them, [`worker`]
@@ -42,6 +43,7 @@ pub mod jobs;
 pub mod lambda;
 pub mod local;
 pub mod notifications;
+pub mod onboarding;
 pub mod queue;
 pub mod referrals;
 pub mod scheduler;

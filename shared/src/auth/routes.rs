@@ -10,11 +10,12 @@ use super::extract::AuthRateLimit;
 use super::password::{self, Password};
 use super::token::{TokenPair, TokenType};
 use crate::app::{AppState, Endpoint};
+use crate::db::Conn;
 use crate::error::{Error, Result};
-use crate::http::{created, ok, JsonBody};
+use crate::http::{created, ok, ClientInfo, JsonBody};
 use crate::jobs::{Channel, EmailTemplate, NotificationJob, NotificationType};
-use crate::referrals::ReferralCode;
-use crate::users::{self, DeviceFingerprint, Email, NewUser, PersonName, Phone, User};
+use crate::referrals::{self, Referee, ReferralCode, ReferralStatus, Rules};
+use crate::users::{self, DeviceFingerprint, Email, NewReferral, NewUser, PersonName, Phone, User};
 
 pub const REGISTER: Endpoint =
     Endpoint { function: "auth-register", method: Method::POST, path: "/api/auth/register", route: || post(register) };
@@ -80,24 +81,25 @@ struct Session {
 #[tracing::instrument(skip_all)]
 async fn register(
     _: AuthRateLimit,
+    client: ClientInfo,
     State(state): State<AppState>,
     JsonBody(body): JsonBody<RegisterBody>,
 ) -> Result<Response> {
     let registration = Registration::try_from(body)?;
     let conn = state.db.writer().await?;
-    let referrer = match &registration.referral_code {
-        Some(code) => Some(
-            users::id_by_referral_code(&conn, code)
-                .await?
-                .ok_or_else(|| Error::invalid_field("referralCode", "unknown referral code"))?,
-        ),
+    let referral = match &registration.referral_code {
+        Some(code) => Some(screen(&state, &conn, &registration.user, code, &client).await?),
         None => None,
     };
     let password_hash = registration.password.hash().await?;
-    let user =
-        users::create(&conn, &registration.user, &password_hash, referrer, registration.referral_code.as_ref()).await?;
+    let user = users::create(&conn, &registration.user, &password_hash, &client.ip, referral.as_ref()).await?;
     users::invalidate_lists(&state.cache).await;
-    tracing::info!(user_id = %user.id, referred = referrer.is_some(), "user registered");
+    tracing::info!(
+        user_id = %user.id,
+        referral_status = referral.as_ref().map(|r| r.status.as_str()),
+        fraud_score = user.fraud_score,
+        "user registered"
+    );
     // The account exists whatever happens to the welcome message; a failure here is logged
     // for an operator rather than undoing a good registration.
     if let Err(e) = state.queues.notification.send(&welcome(&user)).await {
@@ -105,6 +107,48 @@ async fn register(
     }
     let tokens = state.tokens.issue(user.id, user.role)?;
     Ok(created(Session { user, tokens }))
+}
+
+/// Checks a sign-up with a referral code: the code must be a live user's, a referral of
+/// oneself is refused, and the fraud signals decide whether the referral starts `pending`
+/// or `failed`.
+async fn screen<'a>(
+    state: &AppState,
+    conn: &Conn,
+    user: &NewUser,
+    code: &'a ReferralCode,
+    client: &ClientInfo,
+) -> Result<NewReferral<'a>> {
+    let referrer = referrals::referrer_by_code(conn, code)
+        .await?
+        .ok_or_else(|| Error::invalid_field("referralCode", "unknown referral code"))?;
+    let device = user.device_fingerprint.as_ref().map(|d| d.as_str());
+    let referee =
+        Referee { email: user.email.as_str(), phone: user.phone.as_str(), device_fingerprint: device, ip: &client.ip };
+    referrals::ensure_not_self(&referrer, &referee)?;
+    let history = referrals::history(conn, referrer.id, device).await?;
+    let rules = Rules {
+        threshold: state.config.fraud_score_threshold,
+        velocity_per_hour: state.config.fraud_velocity_per_hour,
+    };
+    let assessment = referrals::assess(&referrer, &referee, history, &rules);
+    let status = if assessment.failed(&rules) { ReferralStatus::Failed } else { ReferralStatus::Pending };
+    if status == ReferralStatus::Failed {
+        tracing::warn!(referrer_id = %referrer.id, score = assessment.score, reasons = ?assessment.reasons, "referral failed fraud checks");
+    }
+    Ok(NewReferral {
+        referrer: referrer.id,
+        code,
+        status,
+        fraud_score: assessment.score,
+        metadata: serde_json::json!({
+            "ip": client.ip,
+            "deviceId": device,
+            "userAgent": client.user_agent,
+            "source": "code",
+            "fraud": assessment,
+        }),
+    })
 }
 
 /// The welcome: an inbox notification, delivered by email.
@@ -130,6 +174,7 @@ struct LoginBody {
 #[tracing::instrument(skip_all)]
 async fn login(
     _: AuthRateLimit,
+    client: ClientInfo,
     State(state): State<AppState>,
     JsonBody(body): JsonBody<LoginBody>,
 ) -> Result<Response> {
@@ -147,7 +192,7 @@ async fn login(
     }
     let user = user.ok_or(WRONG)?;
     user.ensure_may_sign_in()?;
-    let user = users::touch_last_active(&conn, user.id).await?.ok_or(WRONG)?;
+    let user = users::touch_last_active(&conn, user.id, &client.ip).await?.ok_or(WRONG)?;
     let tokens = state.tokens.issue(user.id, user.role)?;
     Ok(ok(Session { user, tokens }))
 }

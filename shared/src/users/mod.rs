@@ -5,8 +5,8 @@ mod routes;
 mod types;
 
 pub use repo::{
-    by_email, by_id, create, id_by_referral_code, invalidate_lists, list_page_json, set_blocked, touch_last_active,
-    update_profile, upsert_admin, LIST_CACHE_FAMILY,
+    by_email, by_id, create, invalidate_lists, list_page_json, set_blocked, touch_last_active, update_profile,
+    upsert_admin, NewReferral, LIST_CACHE_FAMILY,
 };
 pub use routes::{BLOCK, GET, LIST, PROFILE_GET, PROFILE_UPDATE};
 pub use types::{

@@ -6,7 +6,7 @@ use super::types::{Email, NewUser, ProfileUpdate, User};
 use crate::cache::Cache;
 use crate::db::Conn;
 use crate::error::{unique_violation, Error, Result};
-use crate::referrals::ReferralCode;
+use crate::referrals::{ReferralCode, ReferralStatus};
 
 const COLUMNS: &str = "id, email, phone, password_hash, first_name, last_name, role, status, onboarding_step, \
      kyc_status, referral_code, referred_by, device_fingerprint, last_active_at, fraud_score, blocked, created_at, updated_at";
@@ -28,12 +28,6 @@ pub async fn by_email(conn: &Conn, email: &Email) -> Result<Option<User>> {
     one(conn.query_opt(&format!("SELECT {COLUMNS} FROM users WHERE email = $1"), &[&email.as_str()]).await?)
 }
 
-#[tracing::instrument(skip_all)]
-pub async fn id_by_referral_code(conn: &Conn, code: &ReferralCode) -> Result<Option<Uuid>> {
-    let row = conn.query_opt("SELECT id FROM users WHERE referral_code = $1", &[&code.as_str()]).await?;
-    Ok(row.map(|r| r.get(0)))
-}
-
 fn conflict(e: tokio_postgres::Error) -> Error {
     match unique_violation(&e) {
         Some("users_email_key") => Error::Conflict("an account with this email already exists"),
@@ -42,38 +36,60 @@ fn conflict(e: tokio_postgres::Error) -> Error {
     }
 }
 
-/// Inserts the user with a fresh referral code and, when referred, the pending referral,
-/// in one statement (so atomically, with no transaction to hold open). A referral code
-/// collision is retried with a new code.
+/// The referral a sign-up with a code creates, as the fraud checks judged it.
+pub struct NewReferral<'a> {
+    pub referrer: Uuid,
+    pub code: &'a ReferralCode,
+    pub status: ReferralStatus,
+    pub fraud_score: i32,
+    pub metadata: serde_json::Value,
+}
+
+/// Inserts the user with a fresh referral code and, when referred, their referral (taking
+/// over the referrer's pending invitation of this address, if there is one), in one
+/// statement: atomic, with no transaction to hold open. A referral code collision is
+/// retried with a new code.
 #[tracing::instrument(skip_all)]
 pub async fn create(
     conn: &Conn,
     user: &NewUser,
     password_hash: &str,
-    referrer: Option<Uuid>,
-    code_used: Option<&ReferralCode>,
+    signup_ip: &str,
+    referral: Option<&NewReferral<'_>>,
 ) -> Result<User> {
     let sql = format!(
         "WITH new_user AS (
-            INSERT INTO users (id, email, phone, password_hash, first_name, last_name, referral_code, referred_by, device_fingerprint)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            INSERT INTO users (id, email, phone, password_hash, first_name, last_name, referral_code, referred_by,
+                               device_fingerprint, signup_ip, fraud_score)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
             ON CONFLICT (referral_code) DO NOTHING
             RETURNING {COLUMNS}
+        ), invited AS (
+            UPDATE referrals SET referred_user_id = (SELECT id FROM new_user), code = $12, status = $13,
+                fraud_score = $11, metadata = metadata || $14::jsonb, updated_at = now()
+            WHERE id = (SELECT id FROM referrals WHERE referrer_id = $8 AND referred_email = $2
+                          AND referred_user_id IS NULL ORDER BY created_at DESC LIMIT 1)
+              AND EXISTS (SELECT 1 FROM new_user)
+            RETURNING id
         ), referral AS (
-            INSERT INTO referrals (id, referrer_id, referred_user_id, code, status)
-            SELECT $10, referred_by, id, $11, 'pending' FROM new_user WHERE referred_by IS NOT NULL
+            INSERT INTO referrals (id, referrer_id, referred_user_id, code, status, fraud_score, metadata)
+            SELECT $15, referred_by, id, $12, $13, $11, $14::jsonb FROM new_user
+            WHERE referred_by IS NOT NULL AND NOT EXISTS (SELECT 1 FROM invited)
         )
         SELECT {COLUMNS} FROM new_user"
     );
-    let code_used = code_used.map(ReferralCode::as_str);
+    let referrer = referral.map(|r| r.referrer);
+    let code_used = referral.map(|r| r.code.as_str());
+    let status = referral.map(|r| r.status.as_str());
+    let fraud_score = referral.map_or(0, |r| r.fraud_score);
+    let metadata = referral.map(|r| r.metadata.clone()).unwrap_or_else(|| serde_json::json!({}));
     for _ in 0..5 {
-        let id = Uuid::now_v7();
         let code = ReferralCode::generate();
         let row = conn
             .try_query_opt(
                 &sql,
                 &[
-                    &id,
+                    &Uuid::now_v7(),
                     &user.email.as_str(),
                     &user.phone.as_str(),
                     &password_hash,
@@ -82,8 +98,12 @@ pub async fn create(
                     &code.as_str(),
                     &referrer,
                     &user.device_fingerprint.as_ref().map(|f| f.as_str()),
-                    &Uuid::now_v7(),
+                    &signup_ip,
+                    &fraud_score,
                     &code_used,
+                    &status,
+                    &metadata,
+                    &Uuid::now_v7(),
                 ],
             )
             .await?
@@ -96,9 +116,12 @@ pub async fn create(
 }
 
 #[tracing::instrument(skip_all, fields(user_id = %id))]
-pub async fn touch_last_active(conn: &Conn, id: Uuid) -> Result<Option<User>> {
+pub async fn touch_last_active(conn: &Conn, id: Uuid, ip: &str) -> Result<Option<User>> {
     one(conn
-        .query_opt(&format!("UPDATE users SET last_active_at = now() WHERE id = $1 RETURNING {COLUMNS}"), &[&id])
+        .query_opt(
+            &format!("UPDATE users SET last_active_at = now(), last_ip = $2 WHERE id = $1 RETURNING {COLUMNS}"),
+            &[&id, &ip],
+        )
         .await?)
 }
 

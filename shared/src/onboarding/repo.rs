@@ -1,0 +1,144 @@
+//! All of onboarding's SQL.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::db::Conn;
+use crate::error::Result;
+use crate::users::OnboardingStep;
+
+/// The steps in order, as SQL ranks them (`array_position` over this array).
+fn steps() -> Vec<&'static str> {
+    OnboardingStep::ALL.iter().map(|s| s.as_str()).collect()
+}
+
+/// What recording a step did.
+pub enum Moved {
+    /// The user moved on; when this completed a referral, its id, referrer and the user's
+    /// first name (for the referrer's notification).
+    Forward {
+        kyc_status: String,
+        completed_referral: Option<(Uuid, Uuid, String)>,
+    },
+    /// Not forward of the user's current step (or the user is blocked): nothing changed.
+    Refused {
+        current: OnboardingStep,
+        blocked: bool,
+    },
+    NoSuchUser,
+}
+
+/// Moves the user to `step` if it lies ahead of their current one, records the step with
+/// its time, sets the KYC status at the end, and completes a pending referral of theirs:
+/// one statement, so all of it happens or none.
+#[tracing::instrument(skip_all, fields(user_id = %user, step = step.as_str()))]
+pub async fn advance(conn: &Conn, user: Uuid, step: OnboardingStep) -> Result<Moved> {
+    let row = conn
+        .query_one(
+            "WITH current AS (
+                SELECT onboarding_step, blocked OR status <> 'active' AS blocked FROM users WHERE id = $1
+             ), moved AS (
+                UPDATE users SET onboarding_step = $2,
+                    kyc_status = CASE WHEN $2 = 'kyc_complete' THEN 'successful' ELSE kyc_status END,
+                    last_active_at = now(), updated_at = now()
+                WHERE id = $1 AND NOT blocked AND status = 'active'
+                  AND array_position($3::text[], onboarding_step) < array_position($3::text[], $2::text)
+                RETURNING id, kyc_status, first_name
+             ), recorded AS (
+                INSERT INTO onboarding_events (id, user_id, step) SELECT $4, id, $2 FROM moved
+                ON CONFLICT (user_id, step) DO NOTHING
+             ), completed AS (
+                UPDATE referrals r SET status = 'completed', updated_at = now()
+                FROM moved WHERE $2 = 'kyc_complete' AND r.referred_user_id = moved.id AND r.status = 'pending'
+                RETURNING r.id, r.referrer_id
+             )
+             SELECT (SELECT onboarding_step FROM current), (SELECT blocked FROM current),
+                    (SELECT kyc_status FROM moved), (SELECT first_name FROM moved),
+                    (SELECT id FROM completed), (SELECT referrer_id FROM completed)",
+            &[&user, &step.as_str(), &steps(), &Uuid::now_v7()],
+        )
+        .await?;
+    let current: Option<String> = row.get(0);
+    let Some(current) = current.as_deref().and_then(OnboardingStep::parse) else { return Ok(Moved::NoSuchUser) };
+    let kyc_status: Option<String> = row.get(2);
+    Ok(match kyc_status {
+        Some(kyc_status) => {
+            let first_name: String = row.get(3);
+            let referral: Option<Uuid> = row.get(4);
+            let referrer: Option<Uuid> = row.get(5);
+            Moved::Forward { kyc_status, completed_referral: referral.zip(referrer).map(|(r, by)| (r, by, first_name)) }
+        }
+        None => Moved::Refused { current, blocked: row.get::<_, Option<bool>>(1).unwrap_or(false) },
+    })
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct StepCount {
+    pub step: String,
+    /// Users whose current step this is.
+    pub users: i64,
+    /// Users who got at least this far.
+    pub reached: i64,
+    /// Share of those who reached the previous step and did not reach this one, in percent.
+    pub drop_off_percent: Option<f64>,
+}
+
+/// The funnel of users (role `user`) who signed up in [from, to).
+#[tracing::instrument(skip_all)]
+pub async fn funnel(conn: &Conn, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<Vec<StepCount>> {
+    let rows = conn
+        .query(
+            "WITH cohort AS (
+                SELECT array_position($1::text[], onboarding_step) AS rank FROM users
+                WHERE role = 'user' AND ($2::timestamptz IS NULL OR created_at >= $2)
+                  AND ($3::timestamptz IS NULL OR created_at < $3)
+             ), counts AS (
+                SELECT s.step, s.rank,
+                       count(c.rank) FILTER (WHERE c.rank = s.rank) AS users,
+                       count(c.rank) FILTER (WHERE c.rank >= s.rank) AS reached
+                FROM unnest($1::text[]) WITH ORDINALITY AS s(step, rank)
+                LEFT JOIN cohort c ON true
+                GROUP BY s.step, s.rank
+             )
+             SELECT step, users, reached,
+                    round(100.0 * (lag(reached) OVER w - reached) / NULLIF(lag(reached) OVER w, 0), 2)::float8
+             FROM counts WINDOW w AS (ORDER BY rank) ORDER BY rank",
+            &[&steps(), &from, &to],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| StepCount { step: r.get(0), users: r.get(1), reached: r.get(2), drop_off_percent: r.get(3) })
+        .collect())
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TimeStats {
+    /// Users who reached kyc_complete.
+    pub completed: i64,
+    pub average_hours: Option<f64>,
+    pub median_hours: Option<f64>,
+}
+
+/// Hours from sign-up to kyc_complete, from the recorded step times, for users who signed
+/// up in [from, to).
+#[tracing::instrument(skip_all)]
+pub async fn time_to_kyc(conn: &Conn, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<TimeStats> {
+    let row = conn
+        .query_one(
+            "SELECT count(*), round(avg(hours), 2)::float8,
+                    round((percentile_cont(0.5) WITHIN GROUP (ORDER BY hours))::numeric, 2)::float8
+             FROM (
+                SELECT extract(epoch FROM e.created_at - u.created_at) / 3600.0 AS hours
+                FROM onboarding_events e JOIN users u ON u.id = e.user_id
+                WHERE e.step = 'kyc_complete' AND u.role = 'user'
+                  AND ($1::timestamptz IS NULL OR u.created_at >= $1) AND ($2::timestamptz IS NULL OR u.created_at < $2)
+             ) t",
+            &[&from, &to],
+        )
+        .await?;
+    Ok(TimeStats { completed: row.get(0), average_hours: row.get(1), median_hours: row.get(2) })
+}

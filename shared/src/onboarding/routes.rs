@@ -1,0 +1,93 @@
+//! `POST /api/onboarding/step` for the caller; the admin's funnel and timing.
+
+use axum::extract::State;
+use axum::http::Method;
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::repo::{self, Moved};
+use crate::app::{AppState, Endpoint};
+use crate::auth::{AdminUser, AuthUser};
+use crate::error::{Error, Result};
+use crate::http::{ok, DateRange, JsonBody, QueryParams};
+use crate::jobs::{Channel, EmailTemplate, NotificationJob, NotificationType};
+use crate::users::{self, OnboardingStep};
+
+pub const STEP: Endpoint =
+    Endpoint { function: "onboarding-step", method: Method::POST, path: "/api/onboarding/step", route: || post(step) };
+pub const STATS: Endpoint =
+    Endpoint { function: "onboarding-stats", method: Method::GET, path: "/api/onboarding/stats", route: || get(stats) };
+pub const TIME_STATS: Endpoint = Endpoint {
+    function: "onboarding-time-stats",
+    method: Method::GET,
+    path: "/api/onboarding/time-stats",
+    route: || get(time_stats),
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepBody {
+    step: String,
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %caller.id))]
+async fn step(caller: AuthUser, State(state): State<AppState>, JsonBody(body): JsonBody<StepBody>) -> Result<Response> {
+    let step = OnboardingStep::parse(&body.step)
+        .ok_or_else(|| Error::invalid_field("step", "step must be one of email, phone, bvn, selfie, kyc_complete"))?;
+    let moved = repo::advance(&state.db.writer().await?, caller.id, step).await?;
+    let (kyc_status, completed) = match moved {
+        Moved::NoSuchUser => return Err(Error::NotFound("user not found")),
+        Moved::Refused { blocked: true, .. } => return Err(Error::Forbidden("account is blocked")),
+        Moved::Refused { current, .. } => {
+            return Err(Error::invalid_field(
+                "step",
+                format!("onboarding moves forward only: {} is not after {}", step.as_str(), current.as_str()),
+            ))
+        }
+        Moved::Forward { kyc_status, completed_referral } => (kyc_status, completed_referral),
+    };
+    if let Some((referral, referrer, friend)) = completed {
+        tracing::info!(referral_id = %referral, "referral completed");
+        users::invalidate_lists(&state.cache).await;
+        let job = NotificationJob {
+            id: Uuid::now_v7(),
+            user: referrer,
+            kind: NotificationType::ReferralReward,
+            channel: Channel::Email,
+            title: "Your referral is complete".to_owned(),
+            content: format!("{friend} finished signing up. Claim your referral reward in the app."),
+            template: Some(EmailTemplate::ReferralCompleted),
+            variables: json!({ "friendName": friend, "referralId": referral }),
+        };
+        // The referral is completed and claimable whatever happens to the message about it.
+        if let Err(e) = state.queues.notification.send(&job).await {
+            tracing::error!(referral_id = %referral, error = format!("{e:#}"), "referral notification not enqueued");
+        }
+    }
+    Ok(ok(json!({ "onboardingStep": step.as_str(), "kycStatus": kyc_status })))
+}
+
+#[tracing::instrument(skip_all)]
+async fn stats(
+    _: AdminUser,
+    State(state): State<AppState>,
+    QueryParams(range): QueryParams<DateRange>,
+) -> Result<Response> {
+    let (from, to) = range.bounds()?;
+    let steps = repo::funnel(&state.db.reader().await?, from, to).await?;
+    let total = steps.first().map_or(0, |s| s.reached);
+    Ok(ok(json!({ "totalUsers": total, "steps": steps })))
+}
+
+#[tracing::instrument(skip_all)]
+async fn time_stats(
+    _: AdminUser,
+    State(state): State<AppState>,
+    QueryParams(range): QueryParams<DateRange>,
+) -> Result<Response> {
+    let (from, to) = range.bounds()?;
+    Ok(ok(repo::time_to_kyc(&state.db.reader().await?, from, to).await?))
+}

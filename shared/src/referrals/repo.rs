@@ -1,0 +1,279 @@
+//! All of the referrals' SQL.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use serde_json::Value;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::fraud::{History, Referrer};
+use super::ReferralCode;
+use crate::db::Conn;
+use crate::error::{Error, Result};
+use crate::macros::text_enum;
+use crate::users::Email;
+
+text_enum!(ReferralStatus { Pending => "pending", Completed => "completed", Failed => "failed", Rewarded => "rewarded" });
+
+/// A referral as its referrer sees it: no fraud signals, no referee IP or device.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Referral {
+    pub id: Uuid,
+    pub referrer_id: Uuid,
+    pub referred_user_id: Option<Uuid>,
+    pub referred_email: Option<String>,
+    pub code: Option<String>,
+    pub status: ReferralStatus,
+    pub reward_amount: Option<Decimal>,
+    pub reward_currency: String,
+    pub reward_paid_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, referrer_id, referred_user_id, referred_email, code, status, reward_amount, \
+     reward_currency, reward_paid_at, created_at, updated_at";
+
+impl Referral {
+    fn from_row(row: &Row) -> Result<Self> {
+        let status: String = row.get("status");
+        Ok(Referral {
+            id: row.get("id"),
+            referrer_id: row.get("referrer_id"),
+            referred_user_id: row.get("referred_user_id"),
+            referred_email: row.get("referred_email"),
+            code: row.get("code"),
+            status: ReferralStatus::parse(&status)
+                .ok_or_else(|| Error::Internal(anyhow::anyhow!("unexpected referrals.status {status}")))?,
+            reward_amount: row.get("reward_amount"),
+            reward_currency: row.get::<_, String>("reward_currency").trim().to_owned(),
+            reward_paid_at: row.get("reward_paid_at"),
+            created_at: row.get("created_at"),
+            updated_at: row.get("updated_at"),
+        })
+    }
+}
+
+/// The owner of a referral code, with what the fraud checks compare against.
+#[tracing::instrument(skip_all)]
+pub async fn referrer_by_code(conn: &Conn, code: &ReferralCode) -> Result<Option<Referrer>> {
+    let row = conn
+        .query_opt(
+            "SELECT id, email, phone, device_fingerprint, signup_ip, last_ip FROM users
+             WHERE referral_code = $1 AND NOT blocked AND status = 'active'",
+            &[&code.as_str()],
+        )
+        .await?;
+    Ok(row.map(|r| Referrer {
+        id: r.get(0),
+        email: r.get(1),
+        phone: r.get(2),
+        device_fingerprint: r.get(3),
+        signup_ip: r.get(4),
+        last_ip: r.get(5),
+    }))
+}
+
+/// The referrer's recent referral history, for the fraud checks.
+#[tracing::instrument(skip_all)]
+pub async fn history(conn: &Conn, referrer: Uuid, device: Option<&str>) -> Result<History> {
+    let row = conn
+        .query_one(
+            "SELECT
+                (SELECT count(*) FROM referrals WHERE referrer_id = $1 AND referred_user_id IS NOT NULL
+                    AND created_at > now() - interval '1 hour'),
+                $2::text IS NOT NULL AND EXISTS (SELECT 1 FROM users WHERE referred_by = $1 AND device_fingerprint = $2)",
+            &[&referrer, &device],
+        )
+        .await?;
+    Ok(History { last_hour: row.get(0), device_seen_among_referrals: row.get(1) })
+}
+
+/// Records an invitation of `email`, unless the referrer invited it within `window_hours`.
+#[tracing::instrument(skip_all)]
+pub async fn invite(
+    conn: &Conn,
+    referrer: Uuid,
+    email: &Email,
+    window_hours: i32,
+    metadata: &Value,
+) -> Result<Option<Referral>> {
+    let row = conn
+        .query_opt(
+            &format!(
+                "INSERT INTO referrals (id, referrer_id, referred_email, code, status, metadata)
+                 SELECT $1, u.id, $3, u.referral_code, 'pending', $5 FROM users u
+                 WHERE u.id = $2 AND NOT EXISTS (
+                    SELECT 1 FROM referrals WHERE referrer_id = $2 AND referred_email = $3
+                      AND created_at > now() - make_interval(hours => $4))
+                 RETURNING {COLUMNS}"
+            ),
+            &[&Uuid::now_v7(), &referrer, &email.as_str(), &window_hours, metadata],
+        )
+        .await?;
+    row.as_ref().map(Referral::from_row).transpose()
+}
+
+/// One page of the referrer's referrals, newest first, with the filter's total.
+#[tracing::instrument(skip_all)]
+pub async fn page(
+    conn: &Conn,
+    referrer: Uuid,
+    status: Option<ReferralStatus>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Referral>, i64)> {
+    let rows = conn
+        .query(
+            &format!(
+                "SELECT {COLUMNS}, count(*) OVER () AS total FROM referrals
+                 WHERE referrer_id = $1 AND ($2::text IS NULL OR status = $2)
+                 ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
+            ),
+            &[&referrer, &status.map(|s| s.as_str()), &limit, &offset],
+        )
+        .await?;
+    let total = rows.first().map(|r| r.get("total")).unwrap_or(0);
+    Ok((rows.iter().map(Referral::from_row).collect::<Result<_>>()?, total))
+}
+
+/// The reward to pay on a claim.
+pub struct Payout {
+    pub amount: Decimal,
+    pub currency: String,
+    /// Zero when the referred user gets nothing.
+    pub referred_amount: Decimal,
+}
+
+/// Moves the caller's completed referral to rewarded and records the rewards, in one
+/// conditional statement: however many claims race, one finds it `completed`.
+#[tracing::instrument(skip_all, fields(referral_id = %referral))]
+pub async fn claim(conn: &Conn, referrer: Uuid, referral: Uuid, payout: &Payout) -> Result<Option<Referral>> {
+    let row = conn
+        .query_opt(
+            &format!(
+                "WITH claimed AS (
+                    UPDATE referrals SET status = 'rewarded', reward_amount = $3::numeric, reward_currency = $4::text,
+                        reward_paid_at = now(), updated_at = now()
+                    WHERE id = $1 AND referrer_id = $2 AND status = 'completed'
+                    RETURNING {COLUMNS}
+                 ), paid AS (
+                    INSERT INTO rewards (id, referral_id, user_id, side, amount, currency)
+                    SELECT $5::uuid, id, referrer_id, 'referrer', $3::numeric, $4::text FROM claimed
+                    UNION ALL
+                    SELECT $6::uuid, id, referred_user_id, 'referred', $7::numeric, $4::text FROM claimed
+                    WHERE $7::numeric > 0 AND referred_user_id IS NOT NULL
+                 )
+                 SELECT * FROM claimed"
+            ),
+            &[
+                &referral,
+                &referrer,
+                &payout.amount,
+                &payout.currency,
+                &Uuid::now_v7(),
+                &Uuid::now_v7(),
+                &payout.referred_amount,
+            ],
+        )
+        .await?;
+    row.as_ref().map(Referral::from_row).transpose()
+}
+
+/// The status of the caller's referral, to explain a claim that changed nothing.
+pub async fn status_of(conn: &Conn, referrer: Uuid, referral: Uuid) -> Result<Option<ReferralStatus>> {
+    let row = conn
+        .query_opt("SELECT status FROM referrals WHERE id = $1 AND referrer_id = $2", &[&referral, &referrer])
+        .await?;
+    Ok(row.and_then(|r| ReferralStatus::parse(r.get(0))))
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    pub total: i64,
+    pub pending: i64,
+    pub completed: i64,
+    pub rewarded: i64,
+    pub failed: i64,
+    pub total_rewards: Decimal,
+}
+
+/// The referrer's referrals created in [from, to), counted by status in SQL.
+#[tracing::instrument(skip_all)]
+pub async fn stats(
+    conn: &Conn,
+    referrer: Uuid,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<Stats> {
+    let row = conn
+        .query_one(
+            "SELECT count(*),
+                    count(*) FILTER (WHERE status = 'pending'),
+                    count(*) FILTER (WHERE status = 'completed'),
+                    count(*) FILTER (WHERE status = 'rewarded'),
+                    count(*) FILTER (WHERE status = 'failed'),
+                    COALESCE(sum(reward_amount) FILTER (WHERE status = 'rewarded'), 0)::numeric(12, 2)
+             FROM referrals
+             WHERE referrer_id = $1 AND ($2::timestamptz IS NULL OR created_at >= $2)
+               AND ($3::timestamptz IS NULL OR created_at < $3)",
+            &[&referrer, &from, &to],
+        )
+        .await?;
+    Ok(Stats {
+        total: row.get(0),
+        pending: row.get(1),
+        completed: row.get(2),
+        rewarded: row.get(3),
+        failed: row.get(4),
+        total_rewards: row.get(5),
+    })
+}
+
+/// One node of a referral tree, as the recursive query returns it.
+pub struct TreeRow {
+    pub id: Uuid,
+    pub parent: Option<Uuid>,
+    pub depth: i32,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub referral_status: Option<String>,
+    pub joined_at: DateTime<Utc>,
+}
+
+/// The user and everyone they referred, down to `depth` levels, in one recursive statement.
+#[tracing::instrument(skip_all, fields(user_id = %root, depth))]
+pub async fn tree(conn: &Conn, root: Uuid, depth: i32) -> Result<Vec<TreeRow>> {
+    let rows = conn
+        .query(
+            "WITH RECURSIVE tree AS (
+                SELECT id, NULL::uuid AS parent, 0 AS depth FROM users WHERE id = $1
+                UNION ALL
+                SELECT u.id, u.referred_by, t.depth + 1 FROM users u JOIN tree t ON u.referred_by = t.id
+                WHERE t.depth < $2
+             )
+             SELECT t.id, t.parent, t.depth, u.email, u.first_name, u.last_name, r.status, u.created_at
+             FROM tree t JOIN users u ON u.id = t.id
+             LEFT JOIN referrals r ON r.referred_user_id = t.id
+             ORDER BY t.depth, u.created_at, t.id",
+            &[&root, &depth],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| TreeRow {
+            id: r.get(0),
+            parent: r.get(1),
+            depth: r.get(2),
+            email: r.get(3),
+            first_name: r.get(4),
+            last_name: r.get(5),
+            referral_status: r.get(6),
+            joined_at: r.get(7),
+        })
+        .collect())
+}

@@ -1,0 +1,255 @@
+//! The referral routes: the caller's code and link, invitations, their referrals and stats,
+//! claiming a reward, and the admin's referral tree.
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::repo::{self, Payout, ReferralStatus, TreeRow};
+use crate::app::{AppState, Endpoint};
+use crate::auth::{AdminUser, AuthUser};
+use crate::error::{Error, Result};
+use crate::http::{created, ok, ClientInfo, DateRange, JsonBody, QueryParams};
+use crate::idempotency::MaybeIdempotencyKey;
+use crate::jobs::{Channel, EmailJob, EmailTemplate, NotificationJob, NotificationType};
+use crate::users::{self, Email};
+
+pub const CODE: Endpoint =
+    Endpoint { function: "referrals-code", method: Method::GET, path: "/api/referrals/code", route: || get(code) };
+pub const LINK: Endpoint =
+    Endpoint { function: "referrals-link", method: Method::GET, path: "/api/referrals/link", route: || get(link) };
+pub const LIST: Endpoint =
+    Endpoint { function: "referrals-list", method: Method::GET, path: "/api/referrals", route: || get(list) };
+pub const INVITE: Endpoint =
+    Endpoint { function: "referrals-invite", method: Method::POST, path: "/api/referrals", route: || post(invite) };
+pub const CLAIM_REWARD: Endpoint = Endpoint {
+    function: "referrals-claim-reward",
+    method: Method::POST,
+    path: "/api/referrals/claim-reward",
+    route: || post(claim_reward),
+};
+pub const STATS: Endpoint =
+    Endpoint { function: "referrals-stats", method: Method::GET, path: "/api/referrals/stats", route: || get(stats) };
+pub const TREE: Endpoint =
+    Endpoint { function: "referrals-tree", method: Method::GET, path: "/api/referrals/tree", route: || get(tree) };
+
+/// The caller, loaded: blocked users get no referral features.
+async fn me(state: &AppState, caller: &AuthUser) -> Result<users::User> {
+    let user = users::by_id(&state.db.writer().await?, caller.id).await?.ok_or(Error::NotFound("user not found"))?;
+    user.ensure_may_sign_in()?;
+    Ok(user)
+}
+
+fn link_for(state: &AppState, code: &str) -> String {
+    format!("{}{code}", state.config.referral_link_base)
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %caller.id))]
+async fn code(caller: AuthUser, State(state): State<AppState>) -> Result<Response> {
+    let user = me(&state, &caller).await?;
+    Ok(ok(json!({ "code": user.referral_code })))
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %caller.id))]
+async fn link(caller: AuthUser, State(state): State<AppState>) -> Result<Response> {
+    let user = me(&state, &caller).await?;
+    Ok(ok(json!({ "code": user.referral_code, "link": link_for(&state, &user.referral_code) })))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    page: Option<i64>,
+    limit: Option<i64>,
+    status: Option<String>,
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %caller.id))]
+async fn list(
+    caller: AuthUser,
+    State(state): State<AppState>,
+    QueryParams(q): QueryParams<ListQuery>,
+) -> Result<Response> {
+    let page = q.page.unwrap_or(1);
+    let limit = q.limit.unwrap_or(20);
+    if page < 1 {
+        return Err(Error::invalid_field("page", "page must be at least 1"));
+    }
+    if !(1..=100).contains(&limit) {
+        return Err(Error::invalid_field("limit", "limit must be between 1 and 100"));
+    }
+    let status =
+        match q.status.as_deref().filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => Some(ReferralStatus::parse(s).ok_or_else(|| {
+                Error::invalid_field("status", "status must be pending, completed, failed or rewarded")
+            })?),
+        };
+    let (referrals, total) =
+        repo::page(&state.db.reader().await?, caller.id, status, limit, (page - 1).saturating_mul(limit)).await?;
+    Ok(ok(json!({ "referrals": referrals, "pagination": { "page": page, "limit": limit, "total": total } })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InviteBody {
+    email: String,
+}
+
+/// Invites an address by email, at most once per configured window.
+#[tracing::instrument(skip_all, fields(user_id = %caller.id))]
+async fn invite(
+    caller: AuthUser,
+    client: ClientInfo,
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<InviteBody>,
+) -> Result<Response> {
+    let email = Email::parse(&body.email)?;
+    let user = me(&state, &caller).await?;
+    if email.as_str() == user.email {
+        return Err(Error::invalid_field("email", "you cannot invite yourself"));
+    }
+    let conn = state.db.writer().await?;
+    if users::by_email(&conn, &email).await?.is_some() {
+        return Err(Error::Conflict("this address already has an account"));
+    }
+    let metadata = json!({ "ip": client.ip, "userAgent": client.user_agent, "source": "invite" });
+    let window = state.config.referral_invite_window_hours;
+    let referral = repo::invite(&conn, user.id, &email, window, &metadata)
+        .await?
+        .ok_or(Error::Conflict("this address was invited recently; try again later"))?;
+    let job = EmailJob {
+        id: referral.id,
+        to: email.as_str().to_owned(),
+        template: EmailTemplate::ReferralInvite,
+        data: json!({
+            "inviterName": user.first_name,
+            "referralLink": link_for(&state, &user.referral_code),
+        }),
+    };
+    state.queues.email.send(&job).await.map_err(Error::Unavailable)?;
+    users::invalidate_lists(&state.cache).await;
+    Ok(created(referral))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ClaimBody {
+    referral_id: Uuid,
+}
+
+/// Pays a completed referral's reward, once. Accepts an `Idempotency-Key`.
+#[tracing::instrument(skip_all, fields(user_id = %caller.id))]
+async fn claim_reward(
+    caller: AuthUser,
+    State(state): State<AppState>,
+    MaybeIdempotencyKey(key): MaybeIdempotencyKey,
+    JsonBody(body): JsonBody<ClaimBody>,
+) -> Result<Response> {
+    let key = key.map(|k| format!("claim-reward#{}#{}", caller.id, k.as_str()));
+    let request = body.referral_id.to_string();
+    state.idempotency().respond_once(key, &request, pay(&state, caller, body.referral_id)).await
+}
+
+async fn pay(state: &AppState, caller: AuthUser, referral_id: Uuid) -> Result<(StatusCode, Value)> {
+    let user = me(state, &caller).await?;
+    let payout = Payout {
+        amount: state.config.referral_reward_amount,
+        currency: state.config.referral_reward_currency.clone(),
+        referred_amount: state.config.referred_reward_amount,
+    };
+    let conn = state.db.writer().await?;
+    let Some(referral) = repo::claim(&conn, user.id, referral_id, &payout).await? else {
+        return Err(match repo::status_of(&conn, user.id, referral_id).await? {
+            None => Error::NotFound("referral not found"),
+            Some(ReferralStatus::Pending) => Error::Conflict("the referral is not completed yet"),
+            Some(ReferralStatus::Rewarded) => Error::Conflict("the reward was already paid"),
+            Some(ReferralStatus::Failed) => Error::Conflict("the referral failed its fraud checks"),
+            Some(ReferralStatus::Completed) => Error::Conflict("the referral changed; try again"),
+        });
+    };
+    tracing::info!(referral_id = %referral.id, amount = %payout.amount, "referral reward paid");
+    users::invalidate_lists(&state.cache).await;
+    let mut paid = vec![(user.id, payout.amount)];
+    if let Some(referred) = referral.referred_user_id.filter(|_| !payout.referred_amount.is_zero()) {
+        paid.push((referred, payout.referred_amount));
+    }
+    let jobs: Vec<NotificationJob> = paid
+        .iter()
+        .map(|(user, amount)| NotificationJob {
+            id: Uuid::now_v7(),
+            user: *user,
+            kind: NotificationType::ReferralReward,
+            channel: Channel::Email,
+            title: "You've earned a referral reward".to_owned(),
+            content: format!("We've credited {} {amount} to your account.", payout.currency),
+            template: Some(EmailTemplate::RewardGranted),
+            variables: json!({ "amount": amount.to_string(), "currency": payout.currency }),
+        })
+        .collect();
+    // The reward is paid and recorded whatever happens to the messages about it.
+    let report = state.queues.notification.send_batch(&jobs).await;
+    if !report.failed.is_empty() {
+        tracing::error!(referral_id = %referral.id, "reward notifications not enqueued");
+    }
+    Ok((StatusCode::OK, serde_json::to_value(referral).map_err(anyhow::Error::new)?))
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %caller.id))]
+async fn stats(
+    caller: AuthUser,
+    State(state): State<AppState>,
+    QueryParams(range): QueryParams<DateRange>,
+) -> Result<Response> {
+    let (from, to) = range.bounds()?;
+    Ok(ok(repo::stats(&state.db.reader().await?, caller.id, from, to).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TreeQuery {
+    user_id: Uuid,
+    depth: Option<i32>,
+}
+
+/// The admin's view of who referred whom, `depth` levels down from a user.
+#[tracing::instrument(skip_all)]
+async fn tree(_: AdminUser, State(state): State<AppState>, QueryParams(q): QueryParams<TreeQuery>) -> Result<Response> {
+    let depth = q.depth.unwrap_or(3);
+    if !(1..=10).contains(&depth) {
+        return Err(Error::invalid_field("depth", "depth must be between 1 and 10"));
+    }
+    let rows = repo::tree(&state.db.reader().await?, q.user_id, depth).await?;
+    let root = nest(&rows).ok_or(Error::NotFound("user not found"))?;
+    Ok(ok(json!({ "depth": depth, "size": rows.len(), "tree": root })))
+}
+
+/// Builds the nested tree from the flat rows (parents come before their children).
+fn nest(rows: &[TreeRow]) -> Option<Value> {
+    let mut children: HashMap<Uuid, Vec<&TreeRow>> = HashMap::new();
+    for row in rows.iter().skip(1) {
+        if let Some(parent) = row.parent {
+            children.entry(parent).or_default().push(row);
+        }
+    }
+    fn node(row: &TreeRow, children: &HashMap<Uuid, Vec<&TreeRow>>) -> Value {
+        let kids: Vec<Value> =
+            children.get(&row.id).map(|c| c.iter().map(|r| node(r, children)).collect()).unwrap_or_default();
+        json!({
+            "id": row.id,
+            "email": row.email,
+            "firstName": row.first_name,
+            "lastName": row.last_name,
+            "depth": row.depth,
+            "referralStatus": row.referral_status,
+            "joinedAt": row.joined_at,
+            "referrals": kids,
+        })
+    }
+    rows.first().filter(|r| r.depth == 0).map(|root| node(root, &children))
+}
