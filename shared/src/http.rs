@@ -121,6 +121,35 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathPar
     }
 }
 
+/// `page` (from 1) and `limit` (1 to 100, default 20) query parameters.
+#[derive(Debug, Default, Deserialize)]
+pub struct Paging {
+    pub page: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+/// A checked page: its number, size and the rows to skip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub page: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Paging {
+    pub fn check(&self) -> Result<Page, Error> {
+        let page = self.page.unwrap_or(1);
+        let limit = self.limit.unwrap_or(20);
+        if page < 1 {
+            return Err(Error::invalid_field("page", "page must be at least 1"));
+        }
+        if !(1..=100).contains(&limit) {
+            return Err(Error::invalid_field("limit", "limit must be between 1 and 100"));
+        }
+        Ok(Page { page, limit, offset: (page - 1).saturating_mul(limit) })
+    }
+}
+
 /// A half-open interval of time, either end open when `None`.
 pub type Bounds = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 

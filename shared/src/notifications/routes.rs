@@ -14,7 +14,7 @@ use super::repo::{self, NudgeKind};
 use crate::app::{AppState, Endpoint};
 use crate::auth::{AdminUser, AuthUser};
 use crate::error::{Error, Result};
-use crate::http::{ok, JsonBody, PathParams, QueryParams};
+use crate::http::{ok, JsonBody, Page, Paging, PathParams, QueryParams};
 use crate::jobs::{Channel, EmailTemplate, NotificationJob, NotificationType};
 use crate::users;
 
@@ -56,8 +56,6 @@ pub const MAX_BATCH: usize = 1000;
 
 #[derive(Deserialize)]
 struct ListQuery {
-    page: Option<i64>,
-    limit: Option<i64>,
     status: Option<String>,
 }
 
@@ -65,24 +63,17 @@ struct ListQuery {
 async fn list(
     caller: AuthUser,
     State(state): State<AppState>,
+    QueryParams(paging): QueryParams<Paging>,
     QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Response> {
-    let page = q.page.unwrap_or(1);
-    let limit = q.limit.unwrap_or(20);
-    if page < 1 {
-        return Err(Error::invalid_field("page", "page must be at least 1"));
-    }
-    if !(1..=100).contains(&limit) {
-        return Err(Error::invalid_field("limit", "limit must be between 1 and 100"));
-    }
+    let Page { page, limit, offset } = paging.check()?;
     let read = match q.status.as_deref() {
         None | Some("") => None,
         Some("read") => Some(true),
         Some("unread") => Some(false),
         Some(_) => return Err(Error::invalid_field("status", "status must be read or unread")),
     };
-    let (notifications, total) =
-        repo::page(&state.db.writer().await?, caller.id, read, limit, (page - 1).saturating_mul(limit)).await?;
+    let (notifications, total) = repo::page(&state.db.writer().await?, caller.id, read, limit, offset).await?;
     Ok(ok(json!({ "notifications": notifications, "pagination": { "page": page, "limit": limit, "total": total } })))
 }
 

@@ -15,7 +15,7 @@ use super::repo::{self, Payout, ReferralStatus, TreeRow};
 use crate::app::{AppState, Endpoint};
 use crate::auth::{AdminUser, AuthUser};
 use crate::error::{Error, Result};
-use crate::http::{created, ok, ClientInfo, DateRange, JsonBody, QueryParams};
+use crate::http::{created, ok, ClientInfo, DateRange, JsonBody, Page, Paging, QueryParams};
 use crate::idempotency::MaybeIdempotencyKey;
 use crate::jobs::{Channel, EmailJob, EmailTemplate, NotificationJob, NotificationType};
 use crate::users::{self, Email};
@@ -64,8 +64,6 @@ async fn link(caller: AuthUser, State(state): State<AppState>) -> Result<Respons
 
 #[derive(Deserialize)]
 struct ListQuery {
-    page: Option<i64>,
-    limit: Option<i64>,
     status: Option<String>,
 }
 
@@ -73,16 +71,10 @@ struct ListQuery {
 async fn list(
     caller: AuthUser,
     State(state): State<AppState>,
+    QueryParams(paging): QueryParams<Paging>,
     QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Response> {
-    let page = q.page.unwrap_or(1);
-    let limit = q.limit.unwrap_or(20);
-    if page < 1 {
-        return Err(Error::invalid_field("page", "page must be at least 1"));
-    }
-    if !(1..=100).contains(&limit) {
-        return Err(Error::invalid_field("limit", "limit must be between 1 and 100"));
-    }
+    let Page { page, limit, offset } = paging.check()?;
     let status =
         match q.status.as_deref().filter(|s| !s.is_empty()) {
             None => None,
@@ -90,8 +82,7 @@ async fn list(
                 Error::invalid_field("status", "status must be pending, completed, failed or rewarded")
             })?),
         };
-    let (referrals, total) =
-        repo::page(&state.db.reader().await?, caller.id, status, limit, (page - 1).saturating_mul(limit)).await?;
+    let (referrals, total) = repo::page(&state.db.reader().await?, caller.id, status, limit, offset).await?;
     Ok(ok(json!({ "referrals": referrals, "pagination": { "page": page, "limit": limit, "total": total } })))
 }
 
