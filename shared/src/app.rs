@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use axum::extract::State;
 use axum::http::Method;
 use axum::routing::MethodRouter;
 use axum::Router;
@@ -15,6 +16,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::email::{EmailWorker, Links};
 use crate::idempotency::Idempotency;
+use crate::metrics::Metrics;
 use crate::notifications::NotificationWorker;
 use crate::queue::Queue;
 use crate::scheduler::Scheduler;
@@ -29,6 +31,7 @@ pub struct AppState {
     pub tokens: Arc<Tokens>,
     pub aws: Aws,
     pub queues: Queues,
+    pub metrics: Arc<Metrics>,
 }
 
 #[derive(Clone)]
@@ -40,6 +43,12 @@ pub struct Queues {
 impl AppState {
     /// Builds clients and pools without opening a connection, so a Lambda's init does no I/O.
     pub async fn new(config: Config) -> anyhow::Result<Self> {
+        let metrics = Arc::new(Metrics::new(&config.metrics_namespace));
+        Self::with_metrics(config, metrics).await
+    }
+
+    /// As [`AppState::new`], recording metrics into `metrics`.
+    pub async fn with_metrics(config: Config, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
         let aws = Aws::new(&config).await;
         Ok(AppState {
             db: Db::new(&config)?,
@@ -50,6 +59,7 @@ impl AppState {
                 notification: Queue::new(aws.sqs.clone(), config.notification_queue_url.clone()),
             },
             aws,
+            metrics,
             config: Arc::new(config),
         })
     }
@@ -66,6 +76,7 @@ impl AppState {
             configuration_set: self.config.ses_configuration_set.clone(),
             links: Links { app_base_url: self.config.app_base_url.clone() },
             concurrency: self.config.worker_concurrency,
+            metrics: self.metrics.clone(),
         }
     }
 
@@ -75,6 +86,7 @@ impl AppState {
             email_queue: self.queues.email.clone(),
             idempotency: self.idempotency(),
             concurrency: self.config.worker_concurrency,
+            metrics: self.metrics.clone(),
         }
     }
 
@@ -128,7 +140,19 @@ pub fn router_for<'a>(endpoints: impl IntoIterator<Item = &'a Endpoint>, state: 
         .into_iter()
         .fold(Router::new(), |router, endpoint| router.route(endpoint.path, (endpoint.route)()))
         .fallback(crate::http::not_found)
-        .layer(axum::middleware::from_fn(crate::http::log_request))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::http::log_request))
+        .with_state(state)
+}
+
+/// The server's Prometheus endpoint, served on its own port, off the public listener.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(|State(state): State<AppState>| async move {
+                ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.prometheus_text())
+            }),
+        )
         .with_state(state)
 }
 

@@ -43,7 +43,16 @@ fn now_ms() -> u64 {
 impl Cache {
     /// Builds the client without connecting; the first command connects.
     pub fn new(config: &Config) -> anyhow::Result<Self> {
-        let client = redis::Client::open(config.redis_url.expose()).context("REDIS_URL is not a valid Redis URL")?;
+        let url = config.redis_url.expose();
+        let client = match &config.redis_ca_file {
+            Some(path) => {
+                let root_cert = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
+                let certificates = redis::TlsCertificates { client_tls: None, root_cert: Some(root_cert) };
+                redis::Client::build_with_tls(url, certificates)
+            }
+            None => redis::Client::open(url),
+        }
+        .context("REDIS_URL is not a valid Redis URL")?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_millis(500)))
             .set_response_timeout(Some(Duration::from_millis(500)))

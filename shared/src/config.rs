@@ -5,6 +5,7 @@
 
 use std::env;
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -39,6 +40,13 @@ pub struct Config {
     /// Connections per pool: one or two in Lambda (one request at a time), 20 on a server.
     pub database_pool_size: usize,
     pub database_connect_timeout: Duration,
+    /// Extra CA certificates (PEM) to trust for Postgres TLS, beyond the web PKI.
+    pub database_ca_file: Option<PathBuf>,
+    /// Extra CA certificates (PEM) to trust for Redis TLS (`rediss://`).
+    pub redis_ca_file: Option<PathBuf>,
+    /// Port of the server's Prometheus endpoint, kept off the public listener.
+    pub metrics_port: u16,
+    pub metrics_namespace: String,
     pub redis_url: Secret,
     /// Prefixes every Redis key, so that deployments (and tests) can share one Redis.
     pub redis_key_prefix: String,
@@ -140,6 +148,10 @@ impl Config {
             database_url: Secret(database_url),
             database_pool_size: number("DATABASE_POOL_SIZE", if in_lambda { 2 } else { 20 })? as usize,
             database_connect_timeout: Duration::from_millis(number("DATABASE_CONNECT_TIMEOUT_MS", 2000)?),
+            database_ca_file: get("DATABASE_CA_FILE").map(PathBuf::from),
+            redis_ca_file: get("REDIS_CA_FILE").map(PathBuf::from),
+            metrics_port: number("METRICS_PORT", 9464)?.try_into().context("METRICS_PORT must be a port")?,
+            metrics_namespace: get("METRICS_NAMESPACE").unwrap_or_else(|| "GrowStack".to_owned()),
             redis_url: Secret(get("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())),
             redis_key_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "gs:".to_owned()),
             cache_ttl: Duration::from_secs(number("CACHE_TTL_SECONDS", 60)?),

@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
+use std::path::Path;
+use tokio_postgres::config::SslMode;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
@@ -33,7 +35,9 @@ pub struct Db {
 impl Db {
     /// Builds both pools without connecting.
     pub fn new(config: &Config) -> anyhow::Result<Self> {
-        let build = |url: &Secret| pool(url, config.database_pool_size, config.database_connect_timeout);
+        let build = |url: &Secret| {
+            pool(url, config.database_pool_size, config.database_connect_timeout, config.database_ca_file.as_deref())
+        };
         Ok(Db {
             write: build(&config.database_url).context("DATABASE_URL")?,
             read: build(&config.database_read_url).context("DATABASE_READ_URL")?,
@@ -68,10 +72,18 @@ impl Db {
     }
 }
 
-fn pool(url: &Secret, size: usize, connect_timeout: Duration) -> anyhow::Result<Pool> {
+fn pool(url: &Secret, size: usize, connect_timeout: Duration, ca_file: Option<&Path>) -> anyhow::Result<Pool> {
     let mut pg = tokio_postgres::Config::from_str(url.expose()).context("not a valid Postgres URL")?;
     pg.connect_timeout(connect_timeout);
-    let manager = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    let recycling = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+    // `sslmode=require` (RDS Proxy requires TLS) gets verified TLS; anything else stays plain,
+    // as local servers are.
+    let manager = if pg.get_ssl_mode() == SslMode::Require {
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(crate::tls::client_config(ca_file)?);
+        Manager::from_config(pg, tls, recycling)
+    } else {
+        Manager::from_config(pg, NoTls, recycling)
+    };
     // The create timeout also bounds a server that accepts TCP but never answers; together
     // with the wait timeout it keeps an unreachable database to a fast 503.
     Pool::builder(manager)

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, MatchedPath, Path, Query, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, MatchedPath, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -250,8 +250,9 @@ fn request_id(req: &Request) -> String {
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
 }
 
-/// Middleware: one structured log line per request, and the request id echoed back.
-pub async fn log_request(req: Request<Body>, next: Next) -> Response {
+/// Middleware: one structured log line and one metric per request, and the request id
+/// echoed back.
+pub async fn log_request(State(state): State<AppState>, req: Request<Body>, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let route =
@@ -259,6 +260,7 @@ pub async fn log_request(req: Request<Body>, next: Next) -> Response {
     let id = request_id(&req);
     let mut response = next.run(req).await;
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    state.metrics.request(method.as_str(), &route, response.status().as_u16(), duration_ms);
     tracing::info!(
         method = %method,
         route = %route,

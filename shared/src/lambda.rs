@@ -16,7 +16,10 @@ pub use lambda_http::Error;
 
 async fn state() -> Result<AppState, Error> {
     crate::telemetry::init();
-    Ok(AppState::new(Config::from_env()?).await?)
+    let state = AppState::new(Config::from_env()?).await?;
+    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "unknown".to_owned());
+    state.metrics.cold_start(&function);
+    Ok(state)
 }
 
 /// Serves one endpoint behind API Gateway.

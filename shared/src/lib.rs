@@ -24,7 +24,8 @@
 //! - [`app`]: shared state, the endpoint registry and the router built from it.
 //! - [`lambda`]: running one endpoint (or the migration) as a Lambda function.
 //! - [`server`]: the always-on `growstack` binary's commands.
-//! - [`telemetry`]: JSON logs.
+//! - [`telemetry`]: JSON logs; [`metrics`]: CloudWatch EMF lines and Prometheus text.
+//! - [`tls`]: verified TLS to Postgres and Redis.
 
 mod macros;
 
@@ -42,6 +43,7 @@ pub mod idempotency;
 pub mod jobs;
 pub mod lambda;
 pub mod local;
+pub mod metrics;
 pub mod notifications;
 pub mod onboarding;
 pub mod queue;
@@ -49,6 +51,7 @@ pub mod referrals;
 pub mod scheduler;
 pub mod server;
 pub mod telemetry;
+pub mod tls;
 pub mod users;
 pub mod worker;
 

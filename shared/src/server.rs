@@ -17,8 +17,17 @@ use crate::worker::SqsWorker;
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let addr = SocketAddr::from(([0, 0, 0, 0], config.port));
     let listener = TcpListener::bind(addr).await.with_context(|| format!("bind {addr}"))?;
+    let metrics_addr = SocketAddr::from(([0, 0, 0, 0], config.metrics_port));
+    let metrics_listener = TcpListener::bind(metrics_addr).await.with_context(|| format!("bind {metrics_addr}"))?;
     let state = AppState::new(config).await?;
-    let background = spawn_background(&state);
+    state.metrics.cold_start("growstack-server");
+    let mut background = spawn_background(&state);
+    let metrics_app = crate::app::metrics_router(state.clone());
+    background.push(tokio::spawn(async move {
+        if let Err(e) = axum::serve(metrics_listener, metrics_app).await {
+            tracing::error!(error = %e, "metrics endpoint stopped");
+        }
+    }));
     let served = serve_on(listener, state).await;
     for task in background {
         task.abort();

@@ -17,6 +17,7 @@ use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeN
 use futures::stream::{self, StreamExt};
 
 use crate::jobs::JobError;
+use crate::metrics::Metrics;
 
 /// A queue's consumer: what both SQS-triggered Lambdas and the server's pollers call.
 pub trait SqsWorker: Clone + Send + Sync + 'static {
@@ -28,12 +29,14 @@ pub async fn process_batch<F, Fut>(
     event: SqsEvent,
     concurrency: usize,
     queue: &'static str,
+    metrics: &Metrics,
     handle: F,
 ) -> SqsBatchResponse
 where
     F: Fn(String) -> Fut,
     Fut: Future<Output = Result<(), JobError>>,
 {
+    let started = std::time::Instant::now();
     let outcomes: Vec<(String, Result<(), JobError>)> = stream::iter(event.records)
         .map(|record| {
             let id = record.message_id.unwrap_or_default();
@@ -45,6 +48,7 @@ where
         .collect()
         .await;
     let mut response = SqsBatchResponse::default();
+    let total = outcomes.len();
     for (message_id, outcome) in outcomes {
         match outcome {
             Ok(()) => tracing::debug!(queue, message_id, "message processed"),
@@ -58,6 +62,8 @@ where
             }
         }
     }
+    let failed = response.batch_item_failures.len();
+    metrics.batch(queue, total - failed, failed, started.elapsed().as_secs_f64() * 1000.0);
     response
 }
 

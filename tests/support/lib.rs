@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -51,6 +52,8 @@ impl TestResponse {
 }
 
 pub struct TestApp {
+    /// The EMF lines the app has written, one JSON document each.
+    pub emf: Arc<Mutex<Vec<String>>>,
     pub schema: String,
     pub aws: growstack::local::Provisioned,
     pub vars: HashMap<String, String>,
@@ -121,8 +124,15 @@ impl TestApp {
         let migrate_config =
             Config::from_lookup(|k| if k == "DATABASE_URL" { Some(db_url.clone()) } else { None }).unwrap();
         growstack::db::Db::new(&migrate_config).unwrap().migrate().await.expect("migrations apply");
-        let state = AppState::new(Config::from_lookup(|k| vars.get(k).cloned()).unwrap()).await.unwrap();
-        TestApp { schema, aws, vars, router: router(state.clone()), state }
+        let emf: Arc<Mutex<Vec<String>>> = Arc::default();
+        let lines = emf.clone();
+        let metrics = Arc::new(growstack::metrics::Metrics::with_sink(
+            "GrowStack",
+            Arc::new(move |line| lines.lock().unwrap().push(line)),
+        ));
+        let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
+        let state = AppState::with_metrics(config, metrics).await.unwrap();
+        TestApp { emf, schema, aws, vars, router: router(state.clone()), state }
     }
 
     /// A plain client on this test's schema, for checking what was written.

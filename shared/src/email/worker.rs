@@ -18,6 +18,7 @@ pub struct EmailWorker {
     pub configuration_set: Option<String>,
     pub links: Links,
     pub concurrency: usize,
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 fn content(text: &str) -> anyhow::Result<Content> {
@@ -26,7 +27,8 @@ fn content(text: &str) -> anyhow::Result<Content> {
 
 impl SqsWorker for EmailWorker {
     async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        process_batch(event, self.concurrency, "email", |body| async move { self.process(&body).await }).await
+        process_batch(event, self.concurrency, "email", &self.metrics, |body| async move { self.process(&body).await })
+            .await
     }
 }
 
@@ -38,6 +40,7 @@ impl EmailWorker {
         self.idempotency
             .once(&format!("email#{}", job.id), async {
                 let message_id = self.send(&job).await?;
+                self.metrics.email_sent(job.template.as_str());
                 tracing::info!(job_id = %job.id, template = job.template.as_str(), "email sent");
                 Ok(Some(message_id))
             })

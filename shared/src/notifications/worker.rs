@@ -17,6 +17,7 @@ pub struct NotificationWorker {
     pub email_queue: Queue,
     pub idempotency: Idempotency,
     pub concurrency: usize,
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 /// The reason recorded for channels this deployment cannot deliver on.
@@ -24,7 +25,10 @@ pub const CHANNEL_NOT_CONFIGURED: &str = "channel not configured";
 
 impl SqsWorker for NotificationWorker {
     async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        process_batch(event, self.concurrency, "notification", |body| async move { self.process(&body).await }).await
+        process_batch(event, self.concurrency, "notification", &self.metrics, |body| async move {
+            self.process(&body).await
+        })
+        .await
     }
 }
 

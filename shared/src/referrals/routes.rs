@@ -165,6 +165,7 @@ async fn pay(state: &AppState, caller: AuthUser, referral_id: Uuid) -> Result<(S
         });
     };
     tracing::info!(referral_id = %referral.id, amount = %payout.amount, "referral reward paid");
+    state.metrics.reward_paid(&payout.currency, payout.amount.try_into().unwrap_or(0.0));
     users::invalidate_lists(&state.cache).await;
     let mut paid = vec![(user.id, payout.amount)];
     if let Some(referred) = referral.referred_user_id.filter(|_| !payout.referred_amount.is_zero()) {

@@ -105,7 +105,9 @@ async fn list(
         return Err(Error::invalid_field("offset", "offset must not be negative"));
     }
     let key = repo::list_cache_key(&state.cache, limit, offset);
-    if let Some(body) = state.cache.get(&key).await {
+    let cached = state.cache.get(&key).await;
+    state.metrics.cache_lookup("users-list", cached.is_some());
+    if let Some(body) = cached {
         return Ok(json_bytes(body.into()));
     }
     let users = repo::list_page_json(&state.db.reader().await?, limit, offset).await?;

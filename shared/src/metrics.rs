@@ -1,0 +1,191 @@
+//! Metrics, recorded once and published two ways: as CloudWatch Embedded Metric Format
+//! lines on stdout (CloudWatch Logs turns them into metrics; no API call on the request
+//! path), and in a Prometheus registry the server exposes as text, as the Node version's
+//! prom-client did.
+
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::Utc;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use serde_json::{json, Map, Value};
+
+type Sink = Arc<dyn Fn(String) + Send + Sync>;
+type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    method: String,
+    route: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueueLabels {
+    queue: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabels {
+    cache: String,
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NameLabel {
+    name: String,
+}
+
+fn seconds_buckets() -> Histogram {
+    // 1 ms to about 16 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+pub struct Metrics {
+    namespace: String,
+    emf: Sink,
+    registry: Registry,
+    requests: Family<HttpLabels, Counter>,
+    request_seconds: Histograms<HttpLabels>,
+    messages: Family<QueueLabels, Counter>,
+    batch_seconds: Histograms<NameLabel>,
+    cold_starts: Counter,
+    emails: Family<NameLabel, Counter>,
+    cache: Family<CacheLabels, Counter>,
+    rewards: Family<NameLabel, Counter>,
+}
+
+impl fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Metrics").field("namespace", &self.namespace).finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    /// EMF lines go to stdout, where Lambda (or the CloudWatch agent) picks them up.
+    pub fn new(namespace: &str) -> Self {
+        Self::with_sink(namespace, Arc::new(|line| println!("{line}")))
+    }
+
+    /// EMF lines go to `sink` (tests collect them).
+    pub fn with_sink(namespace: &str, sink: Sink) -> Self {
+        let mut registry = Registry::with_prefix("growstack");
+        let requests = Family::<HttpLabels, Counter>::default();
+        let request_seconds: Histograms<HttpLabels> = Family::new_with_constructor(seconds_buckets);
+        let messages = Family::<QueueLabels, Counter>::default();
+        let batch_seconds: Histograms<NameLabel> = Family::new_with_constructor(seconds_buckets);
+        let cold_starts = Counter::default();
+        let emails = Family::<NameLabel, Counter>::default();
+        let cache = Family::<CacheLabels, Counter>::default();
+        let rewards = Family::<NameLabel, Counter>::default();
+        registry.register("http_requests", "HTTP requests by method, route and status", requests.clone());
+        registry.register("http_request_duration_seconds", "HTTP request duration", request_seconds.clone());
+        registry.register("worker_messages", "Queue messages handled, by outcome", messages.clone());
+        registry.register("worker_batch_duration_seconds", "Time to handle one batch", batch_seconds.clone());
+        registry.register("cold_starts", "Process starts", cold_starts.clone());
+        registry.register("emails_sent", "Emails SES accepted, by template", emails.clone());
+        registry.register("cache_lookups", "Cache lookups by cache and result", cache.clone());
+        registry.register("rewards_paid", "Referral rewards paid, by currency", rewards.clone());
+        Metrics {
+            namespace: namespace.to_owned(),
+            emf: sink,
+            registry,
+            requests,
+            request_seconds,
+            messages,
+            batch_seconds,
+            cold_starts,
+            emails,
+            cache,
+            rewards,
+        }
+    }
+
+    /// Writes one EMF document: the dimensions' values and the metrics' values at the root,
+    /// described by one `CloudWatchMetrics` directive.
+    fn emf(&self, dimensions: &[(&str, &str)], metrics: &[(&str, &str, f64)]) {
+        let mut root = Map::new();
+        root.insert(
+            "_aws".to_owned(),
+            json!({
+                "Timestamp": Utc::now().timestamp_millis(),
+                "CloudWatchMetrics": [{
+                    "Namespace": self.namespace,
+                    "Dimensions": [dimensions.iter().map(|(k, _)| *k).collect::<Vec<_>>()],
+                    "Metrics": metrics.iter().map(|(name, unit, _)| json!({ "Name": name, "Unit": unit })).collect::<Vec<_>>(),
+                }],
+            }),
+        );
+        for (k, v) in dimensions {
+            root.insert((*k).to_owned(), Value::from(*v));
+        }
+        for (name, _, value) in metrics {
+            root.insert((*name).to_owned(), json!(value));
+        }
+        (self.emf)(Value::Object(root).to_string());
+    }
+
+    /// One HTTP request: its duration per route, method and status class.
+    pub fn request(&self, method: &str, route: &str, status: u16, duration_ms: f64) {
+        let labels = HttpLabels { method: method.to_owned(), route: route.to_owned(), status: status.to_string() };
+        self.requests.get_or_create(&labels).inc();
+        self.request_seconds.get_or_create(&labels).observe(duration_ms / 1000.0);
+        let class = format!("{}xx", status / 100);
+        self.emf(
+            &[("Route", route), ("Method", method), ("StatusClass", &class)],
+            &[("RequestDuration", "Milliseconds", duration_ms)],
+        );
+    }
+
+    /// A Lambda cold start (or a server start).
+    pub fn cold_start(&self, function: &str) {
+        self.cold_starts.inc();
+        self.emf(&[("Function", function)], &[("ColdStart", "Count", 1.0)]);
+    }
+
+    /// One batch of queue messages handled.
+    pub fn batch(&self, queue: &str, processed: usize, failed: usize, duration_ms: f64) {
+        let count = |outcome: &str| QueueLabels { queue: queue.to_owned(), outcome: outcome.to_owned() };
+        self.messages.get_or_create(&count("processed")).inc_by(processed as u64);
+        self.messages.get_or_create(&count("failed")).inc_by(failed as u64);
+        self.batch_seconds.get_or_create(&NameLabel { name: queue.to_owned() }).observe(duration_ms / 1000.0);
+        self.emf(
+            &[("Queue", queue)],
+            &[
+                ("MessagesProcessed", "Count", processed as f64),
+                ("MessagesFailed", "Count", failed as f64),
+                ("BatchDuration", "Milliseconds", duration_ms),
+            ],
+        );
+    }
+
+    pub fn email_sent(&self, template: &str) {
+        self.emails.get_or_create(&NameLabel { name: template.to_owned() }).inc();
+        self.emf(&[("Template", template)], &[("EmailsSent", "Count", 1.0)]);
+    }
+
+    pub fn cache_lookup(&self, cache: &str, hit: bool) {
+        let outcome = if hit { "hit" } else { "miss" };
+        self.cache.get_or_create(&CacheLabels { cache: cache.to_owned(), result: outcome.to_owned() }).inc();
+        let metric = if hit { "CacheHit" } else { "CacheMiss" };
+        self.emf(&[("Cache", cache)], &[(metric, "Count", 1.0)]);
+    }
+
+    pub fn reward_paid(&self, currency: &str, amount: f64) {
+        self.rewards.get_or_create(&NameLabel { name: currency.to_owned() }).inc();
+        self.emf(&[("Currency", currency)], &[("RewardsPaid", "Count", 1.0), ("RewardAmount", "None", amount)]);
+    }
+
+    /// The Prometheus text exposition of everything recorded so far.
+    pub fn prometheus_text(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
