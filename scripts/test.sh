@@ -21,7 +21,7 @@ log "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
 log "cfn-lint and sam validate --lint"
-"$VENV/bin/cfn-lint" template.yaml
+"$VENV/bin/cfn-lint" template.yaml deploy/ec2.yaml
 "$VENV/bin/sam" validate --lint --region "$AWS_REGION" -t template.yaml
 
 log "cargo test"

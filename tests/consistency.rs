@@ -28,6 +28,8 @@ fn template_functions() -> Vec<TemplateFunction> {
     resources
         .iter()
         .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        // Inline glue (the migration runner custom resource) is not one of our binaries.
+        .filter(|(_, r)| r["Properties"].get("InlineCode").is_none())
         .map(|(id, r)| {
             let binary =
                 r["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap_or_else(|| panic!("{id:?} has no Binary"));
@@ -118,5 +120,108 @@ fn function_names_are_unique() {
     let mut seen = BTreeSet::new();
     for endpoint in ENDPOINTS {
         assert!(seen.insert(endpoint.function), "{} twice", endpoint.function);
+    }
+}
+
+/// The logical id a `!Ref X` or `!GetAtt X.Attr` (as YAML tags) points at.
+fn target(value: &Value) -> Option<String> {
+    match value {
+        Value::Tagged(tagged) => {
+            let inner = tagged.value.as_str()?;
+            Some(inner.split('.').next().unwrap_or(inner).to_owned())
+        }
+        _ => None,
+    }
+}
+
+/// Every alarm's (metric name, logical ids its dimensions point at).
+fn alarms(template: &Value) -> Vec<(String, Vec<String>)> {
+    template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm"))
+        .map(|r| {
+            let p = &r["Properties"];
+            let dims = p["Dimensions"]
+                .as_sequence()
+                .map(|d| d.iter().filter_map(|d| target(&d["Value"])).collect())
+                .unwrap_or_default();
+            (p["MetricName"].as_str().unwrap_or("").to_owned(), dims)
+        })
+        .collect()
+}
+
+#[test]
+fn every_queue_has_a_dlq_and_alarms() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let alarms = alarms(&template);
+    let queues: Vec<(&str, &Value)> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::SQS::Queue"))
+        .map(|(id, r)| (id.as_str().unwrap(), r))
+        .collect();
+    let main: Vec<_> = queues.iter().filter(|(_, r)| r["Properties"].get("RedrivePolicy").is_some()).collect();
+    assert!(main.len() >= 2, "the email and notification queues");
+    for (id, queue) in main {
+        let dlq = target(&queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"])
+            .unwrap_or_else(|| panic!("{id}: the redrive policy names no DLQ of this template"));
+        assert!(resources.iter().any(|(k, _)| k.as_str() == Some(dlq.as_str())), "{id}: DLQ {dlq} missing");
+        let has = |metric: &str, on: &str| alarms.iter().any(|(m, dims)| m == metric && dims.iter().any(|d| d == on));
+        assert!(has("ApproximateNumberOfMessagesVisible", &dlq), "no alarm on the depth of {dlq}");
+        assert!(has("ApproximateAgeOfOldestMessage", id), "no alarm on the age of {id}'s oldest message");
+    }
+}
+
+#[test]
+fn no_function_policy_grants_everything() {
+    let template = template();
+    for (id, r) in template["Resources"].as_mapping().unwrap() {
+        if r["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        for policy in r["Properties"]["Policies"].as_sequence().into_iter().flatten() {
+            for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+                let resources = match &statement["Resource"] {
+                    Value::Sequence(list) => list.clone(),
+                    other => vec![other.clone()],
+                };
+                for resource in resources {
+                    assert_ne!(
+                        resource.as_str(),
+                        Some("*"),
+                        "{id:?} grants {:?} on every resource",
+                        statement["Action"]
+                    );
+                }
+                let actions = match &statement["Action"] {
+                    Value::Sequence(list) => list.clone(),
+                    other => vec![other.clone()],
+                };
+                for action in actions {
+                    let action = action.as_str().unwrap_or("");
+                    assert!(!action.ends_with(":*") && action != "*", "{id:?} grants {action}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_function_has_error_and_throttle_alarms() {
+    let template = template();
+    let alarms = alarms(&template);
+    for (id, r) in template["Resources"].as_mapping().unwrap() {
+        if r["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let id = id.as_str().unwrap();
+        for metric in ["Errors", "Throttles"] {
+            assert!(
+                alarms.iter().any(|(m, dims)| m == metric && dims.iter().any(|d| d == id)),
+                "no {metric} alarm for {id}"
+            );
+        }
     }
 }

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The load benchmark of DESIGN.md's performance bar, in the shape of the Node guide's
+# autocannon run (100 connections, 10 s, GET /api/users), against release builds on
+# loopback. Prints the figures and appends them to bench/RESULTS.md.
+#   1. growstack serve, GET /api/users answered from the cache;
+#   2. the yardstick: a bare axum handler doing one Redis GET (examples/baseline.rs);
+#   3. growstack serve with Redis unreachable, so every request runs the one SQL statement.
+. "$(dirname "$0")/lib.sh"
+ensure_toolchain
+ensure_postgres
+ensure_redis
+command -v wrk >/dev/null || apt_install wrk
+cd "$ROOT"
+
+DURATION="${BENCH_DURATION:-10s}"
+CONNECTIONS="${BENCH_CONNECTIONS:-100}"
+DB=growstack_bench
+[ -n "$(local_psql -c "SELECT 1 FROM pg_database WHERE datname = '$DB'")" ] || local_psql -c "CREATE DATABASE $DB"
+export DATABASE_URL="postgres://postgres:postgres@127.0.0.1:5432/$DB"
+export REDIS_KEY_PREFIX="bench:" CACHE_TTL_SECONDS=600 RUST_LOG=warn AUTH_RATE_LIMIT_MAX=100000
+
+log "building release binaries"
+cargo build --release --bin growstack --example baseline
+BIN=target/release/growstack
+$BIN migrate
+$BIN create-admin --email bench@growstack.dev --password bench-password-1 >/dev/null
+# 1,000 users, a third of them referred, so each page carries referrals.
+local_psql -d "$DB" -c "
+  INSERT INTO users (id, email, password_hash, first_name, last_name, referral_code, referred_by)
+  SELECT gen_random_uuid(), 'bench' || i || '@example.com', 'x', 'Bench', 'User', upper(lpad(to_hex(i), 6, '0')), NULL
+  FROM generate_series(1, 1000) i ON CONFLICT DO NOTHING;
+  INSERT INTO referrals (id, referrer_id, referred_user_id, status)
+  SELECT gen_random_uuid(), r.id, u.id, 'pending'
+  FROM (SELECT id, row_number() OVER (ORDER BY id) n FROM users WHERE email LIKE 'bench%') u
+  JOIN (SELECT id, row_number() OVER (ORDER BY id) n FROM users WHERE email LIKE 'bench%') r ON r.n = (u.n % 300) + 1
+  WHERE u.n % 3 = 0 AND r.id <> u.id ON CONFLICT DO NOTHING;" >/dev/null
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+wait_port() { for _ in $(seq 1 100); do tcp_open 127.0.0.1 "$1" && return; sleep 0.1; done; log "port $1 never opened"; exit 1; }
+
+PORT=3301 METRICS_PORT=9471 $BIN serve >/dev/null 2>&1 & pids+=($!)
+PORT=3302 METRICS_PORT=9472 REDIS_URL=redis://127.0.0.1:1 $BIN serve >/dev/null 2>&1 & pids+=($!)
+wait_port 3301; wait_port 3302
+TOKEN=$(curl -s -X POST localhost:3301/api/auth/login -H 'content-type: application/json' \
+  -d '{"email":"bench@growstack.dev","password":"bench-password-1"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["accessToken"])')
+curl -s -o /tmp/growstack-bench-body.json -H "authorization: Bearer $TOKEN" localhost:3301/api/users
+redis-cli -p 6379 -x SET bench:baseline < /tmp/growstack-bench-body.json >/dev/null 2>&1 \
+  || "$VENV/bin/python" -c "import socket,sys; b=open('/tmp/growstack-bench-body.json','rb').read(); s=socket.create_connection(('127.0.0.1',6379)); s.sendall(b'*3\r\n\$3\r\nSET\r\n\$14\r\nbench:baseline\r\n\$'+str(len(b)).encode()+b'\r\n'+b+b'\r\n'); s.recv(64)"
+PORT=3303 BASELINE_KEY=bench:baseline target/release/examples/baseline & pids+=($!)
+wait_port 3303
+
+run() {
+  local name=$1 port=$2
+  local out; out=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -H "authorization: Bearer $TOKEN" "http://127.0.0.1:$port/api/users")
+  local rps p50 p99 non2xx
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out"); non2xx=${non2xx:-0}
+  printf '| %s | %s | %s | %s | %s |\n' "$name" "$rps" "$p50" "$p99" "$non2xx"
+  eval "RPS_$3=$rps"
+}
+
+log "GET /api/users, $CONNECTIONS connections, $DURATION each"
+header='| case | requests/s | p50 | p99 | non-2xx |'
+rows=$(printf '%s\n|---|---|---|---|---|\n' "$header"
+  run "growstack, cached (Redis)" 3301 cached
+  run "bare axum + one Redis GET" 3303 baseline
+  run "growstack, Postgres every time" 3302 postgres)
+echo "$rows"
+cached=$(awk -F'|' 'NR==3 {print $3}' <<<"$rows"); baseline=$(awk -F'|' 'NR==4 {print $3}' <<<"$rows")
+ratio=$(python3 -c "import sys; print(round(100*float(sys.argv[1])/float(sys.argv[2])))" $cached $baseline)
+echo "cached / yardstick: ${ratio} % (target: at least 80 %)"
+{
+  printf '\n## %s — %s cores, %s\n\n' "$(date -u +%Y-%m-%dT%H:%MZ)" "$(nproc)" "$(uname -m)"
+  echo "$rows"
+  printf '\ncached / yardstick: %s %% (target ≥ 80 %%). wrk -t2 -c%s -d%s, release build, loopback, load generator on the same machine.\n' "$ratio" "$CONNECTIONS" "$DURATION"
+} >> bench/RESULTS.md
