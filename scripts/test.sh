@@ -23,6 +23,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 log "cfn-lint and sam validate --lint"
 "$VENV/bin/cfn-lint" template.yaml deploy/ec2.yaml
 "$VENV/bin/sam" validate --lint --region "$AWS_REGION" -t template.yaml
+"$VENV/bin/sam" validate --lint --region "$AWS_REGION" -t deploy/ec2.yaml
 
 log "cargo test"
 cargo test --workspace

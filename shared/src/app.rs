@@ -43,7 +43,11 @@ pub struct Queues {
 impl AppState {
     /// Builds clients and pools without opening a connection, so a Lambda's init does no I/O.
     pub async fn new(config: Config) -> anyhow::Result<Self> {
-        let metrics = Arc::new(Metrics::new(&config.metrics_namespace));
+        let metrics = Arc::new(if config.metrics_emf {
+            Metrics::new(&config.metrics_namespace)
+        } else {
+            Metrics::without_emf(&config.metrics_namespace)
+        });
         Self::with_metrics(config, metrics).await
     }
 

@@ -47,6 +47,10 @@ pub struct Config {
     /// Port of the server's Prometheus endpoint, kept off the public listener.
     pub metrics_port: u16,
     pub metrics_namespace: String,
+    /// Whether to write EMF lines: on in Lambda, where they are the metrics; off on the
+    /// server by default, where Prometheus scrapes `/metrics` and a line per request would
+    /// cost more than the request.
+    pub metrics_emf: bool,
     pub redis_url: Secret,
     /// Prefixes every Redis key, so that deployments (and tests) can share one Redis.
     pub redis_key_prefix: String,
@@ -152,6 +156,12 @@ impl Config {
             redis_ca_file: get("REDIS_CA_FILE").map(PathBuf::from),
             metrics_port: number("METRICS_PORT", 9464)?.try_into().context("METRICS_PORT must be a port")?,
             metrics_namespace: get("METRICS_NAMESPACE").unwrap_or_else(|| "GrowStack".to_owned()),
+            metrics_emf: match get("METRICS_EMF").as_deref().map(str::trim) {
+                Some("true" | "1") => true,
+                Some("false" | "0") => false,
+                Some(other) => bail!("METRICS_EMF must be true or false, got {other:?}"),
+                None => in_lambda,
+            },
             redis_url: Secret(get("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())),
             redis_key_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "gs:".to_owned()),
             cache_ttl: Duration::from_secs(number("CACHE_TTL_SECONDS", 60)?),
@@ -220,6 +230,9 @@ mod tests {
         assert_eq!(c.auth_rate_limit_window, Duration::from_secs(900));
         assert_eq!(c.access_token_ttl, Duration::from_secs(3600));
         assert_eq!(c.port, 3000);
+        assert!(!c.metrics_emf, "the server's metrics are Prometheus");
+        assert!(config(&[("METRICS_EMF", "true")]).unwrap().metrics_emf);
+        assert!(config(&[("METRICS_EMF", "yes please")]).is_err());
     }
 
     #[test]
@@ -230,6 +243,7 @@ mod tests {
         let c = config(&[("AWS_LAMBDA_FUNCTION_NAME", "f"), ("JWT_ACCESS_SECRET", &a), ("JWT_REFRESH_SECRET", &b)])
             .unwrap();
         assert_eq!(c.database_pool_size, 2);
+        assert!(c.metrics_emf, "in Lambda the metrics are EMF lines");
     }
 
     #[test]

@@ -29,6 +29,11 @@
 
 mod macros;
 
+/// Every binary linking GrowStack allocates with mimalloc: a request makes many small,
+/// short-lived allocations, which glibc's malloc serves markedly slower (see bench/).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod app;
 pub mod auth;
 pub mod aws;

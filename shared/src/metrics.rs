@@ -49,6 +49,7 @@ fn seconds_buckets() -> Histogram {
 pub struct Metrics {
     namespace: String,
     emf: Sink,
+    emf_enabled: bool,
     registry: Registry,
     requests: Family<HttpLabels, Counter>,
     request_seconds: Histograms<HttpLabels>,
@@ -70,6 +71,13 @@ impl Metrics {
     /// EMF lines go to stdout, where Lambda (or the CloudWatch agent) picks them up.
     pub fn new(namespace: &str) -> Self {
         Self::with_sink(namespace, Arc::new(|line| println!("{line}")))
+    }
+
+    /// Prometheus only: no EMF lines (the server's default).
+    pub fn without_emf(namespace: &str) -> Self {
+        let mut metrics = Self::with_sink(namespace, Arc::new(|_| {}));
+        metrics.emf_enabled = false;
+        metrics
     }
 
     /// EMF lines go to `sink` (tests collect them).
@@ -94,6 +102,7 @@ impl Metrics {
         Metrics {
             namespace: namespace.to_owned(),
             emf: sink,
+            emf_enabled: true,
             registry,
             requests,
             request_seconds,
@@ -109,6 +118,9 @@ impl Metrics {
     /// Writes one EMF document: the dimensions' values and the metrics' values at the root,
     /// described by one `CloudWatchMetrics` directive.
     fn emf(&self, dimensions: &[(&str, &str)], metrics: &[(&str, &str, f64)]) {
+        if !self.emf_enabled {
+            return;
+        }
         let mut root = Map::new();
         root.insert(
             "_aws".to_owned(),

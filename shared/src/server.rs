@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use crate::app::{router, AppState};
 use crate::auth::Password;
 use crate::config::Config;
+
 use crate::scheduler::Task;
 use crate::users::{self, Email, User};
 use crate::worker::SqsWorker;
