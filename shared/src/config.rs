@@ -173,7 +173,10 @@ impl Config {
             auth_rate_limit_window: Duration::from_secs(number("AUTH_RATE_LIMIT_WINDOW_SECONDS", 900)?),
             trusted_proxy_hops: number("TRUSTED_PROXY_HOPS", 0)? as usize,
             port: number("PORT", 3000)?.try_into().context("PORT must be between 0 and 65535")?,
-            referral_reward_amount: money("REFERRAL_REWARD_AMOUNT", "500.00")?,
+            referral_reward_amount: match money("REFERRAL_REWARD_AMOUNT", "500.00")? {
+                amount if amount.is_zero() => bail!("REFERRAL_REWARD_AMOUNT must be more than 0"),
+                amount => amount,
+            },
             referral_reward_currency: currency()?,
             referred_reward_amount: money("REFERRED_REWARD_AMOUNT", "0")?,
             referral_link_base: get("REFERRAL_LINK_BASE").unwrap_or_else(|| {
@@ -262,6 +265,7 @@ mod tests {
         assert!(c.referred_reward_amount.is_zero());
         assert_eq!(c.referral_link_base, "http://localhost:3000/r/");
         assert!(config(&[("REFERRAL_REWARD_AMOUNT", "-1")]).is_err());
+        assert!(config(&[("REFERRAL_REWARD_AMOUNT", "0")]).is_err());
         assert!(config(&[("REFERRAL_REWARD_AMOUNT", "1.005")]).is_err());
         assert!(config(&[("REFERRAL_REWARD_AMOUNT", "lots")]).is_err());
         assert!(config(&[("REFERRAL_REWARD_CURRENCY", "naira")]).is_err());

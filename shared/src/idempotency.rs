@@ -32,8 +32,9 @@ pub struct Idempotency {
 /// What an attempt should do with its key.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Claim {
-    /// The key is ours: do the work, then `complete` (or `release` on failure).
-    Acquired,
+    /// The key is ours, under this attempt's owner token: do the work, then `complete` (or
+    /// `release` on failure) with the token.
+    Acquired(String),
     /// Another attempt holds the key right now; try again later.
     InProgress,
     /// Already done; here is the saved outcome, if one was saved.
@@ -71,11 +72,13 @@ impl Idempotency {
     /// Claims `key` for this attempt.
     pub async fn claim(&self, key: &str) -> anyhow::Result<Claim> {
         let now = Utc::now().timestamp();
+        let owner = uuid::Uuid::now_v7().to_string();
         let put = self
             .client
             .put_item()
             .table_name(&self.table)
             .item("pk", s(key))
+            .item("owner", s(owner.clone()))
             .item("status", s(IN_PROGRESS))
             .item("expires_at", n(now + self.in_progress_expiry.as_secs() as i64))
             .item("ttl", n(now + self.completed_ttl.as_secs() as i64))
@@ -91,7 +94,7 @@ impl Idempotency {
             .send()
             .await;
         match put {
-            Ok(_) => Ok(Claim::Acquired),
+            Ok(_) => Ok(Claim::Acquired(owner)),
             Err(SdkError::ServiceError(e)) if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) => {
                 let item = self
                     .client
@@ -115,21 +118,39 @@ impl Idempotency {
         }
     }
 
-    /// Marks `key` done, saving `response` for replays.
-    pub async fn complete(&self, key: &str, response: Option<&str>) -> anyhow::Result<()> {
+    /// Marks `key` done, saving `response` for replays. Only the attempt that holds the
+    /// claim (`owner`) may; if another attempt took a lapsed claim over, it will complete it.
+    pub async fn complete(&self, key: &str, owner: &str, response: Option<&str>) -> anyhow::Result<()> {
         let now = Utc::now().timestamp();
         let mut put = self
             .client
             .put_item()
             .table_name(&self.table)
             .item("pk", s(key))
+            .item("owner", s(owner))
             .item("status", s(COMPLETED))
-            .item("ttl", n(now + self.completed_ttl.as_secs() as i64));
+            .item("ttl", n(now + self.completed_ttl.as_secs() as i64))
+            .condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":owner", s(owner));
         if let Some(response) = response {
             put = put.item("response", s(response));
         }
-        put.send().await.context("complete idempotency key")?;
-        Ok(())
+        match put.send().await {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e)) if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) => {
+                tracing::warn!(key, "idempotency claim was taken over before this attempt completed");
+                Ok(())
+            }
+            Err(e) => Err(anyhow::Error::new(e).context("complete idempotency key")),
+        }
+    }
+
+    /// Runs `work` within the claim's lease: past it another attempt may take the key over,
+    /// so an attempt that has not finished by then gives up.
+    async fn within_lease<T, E>(&self, work: impl Future<Output = Result<T, E>>, timed_out: E) -> Result<T, E> {
+        let lease = self.in_progress_expiry.saturating_sub(Duration::from_secs(5)).max(Duration::from_secs(1));
+        tokio::time::timeout(lease, work).await.unwrap_or(Err(timed_out))
     }
 
     /// Does `work` once for `key` across every delivery of a job: a completed key is skipped,
@@ -140,18 +161,19 @@ impl Idempotency {
     where
         Fut: Future<Output = Result<Option<String>, JobError>>,
     {
-        match self.claim(key).await? {
+        let owner = match self.claim(key).await? {
             Claim::Completed(_) => {
                 tracing::info!(key, "duplicate delivery; already done");
                 return Ok(());
             }
             Claim::InProgress => return Err(JobError::Transient(anyhow::anyhow!("another attempt holds {key}"))),
-            Claim::Acquired => {}
-        }
-        match work.await {
-            Ok(outcome) => Ok(self.complete(key, outcome.as_deref()).await?),
+            Claim::Acquired(owner) => owner,
+        };
+        let timed_out = JobError::Transient(anyhow::anyhow!("attempt outlived its claim on {key}"));
+        match self.within_lease(work, timed_out).await {
+            Ok(outcome) => Ok(self.complete(key, &owner, outcome.as_deref()).await?),
             Err(e) => {
-                if let Err(release) = self.release(key).await {
+                if let Err(release) = self.release(key, &owner).await {
                     tracing::warn!(key, error = format!("{release:#}"), "could not release idempotency key");
                 }
                 Err(e)
@@ -159,15 +181,18 @@ impl Idempotency {
         }
     }
 
-    /// Gives up a claim after a failed attempt, so a retry need not wait for it to lapse.
-    pub async fn release(&self, key: &str) -> anyhow::Result<()> {
+    /// Gives up this attempt's claim after a failure, so a retry need not wait for it to
+    /// lapse; a claim another attempt has taken over is left alone.
+    pub async fn release(&self, key: &str, owner: &str) -> anyhow::Result<()> {
         self.client
             .delete_item()
             .table_name(&self.table)
             .key("pk", s(key))
-            .condition_expression("#status = :in_progress")
+            .condition_expression("#status = :in_progress AND #owner = :owner")
             .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#owner", "owner")
             .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .expression_attribute_values(":owner", s(owner))
             .send()
             .await
             .map(|_| ())
@@ -261,20 +286,22 @@ impl Idempotency {
                 Ok(respond(saved.status, saved.data, true))
             }
             Claim::InProgress => Err(crate::Error::Conflict("a request with this Idempotency-Key is in progress")),
-            Claim::Acquired => match work.await {
-                Ok((status, data)) => {
-                    let saved = Saved { status: status.as_u16(), data, request: request.to_owned() };
-                    let text = serde_json::to_string(&saved).map_err(anyhow::Error::new)?;
-                    self.complete(&key, Some(&text)).await.map_err(crate::Error::Unavailable)?;
-                    Ok(respond(saved.status, saved.data, false))
-                }
-                Err(e) => {
-                    if let Err(release) = self.release(&key).await {
-                        tracing::warn!(error = format!("{release:#}"), "could not release idempotency key");
+            Claim::Acquired(owner) => {
+                match self.within_lease(work, crate::Error::Unavailable(anyhow::anyhow!("timed out"))).await {
+                    Ok((status, data)) => {
+                        let saved = Saved { status: status.as_u16(), data, request: request.to_owned() };
+                        let text = serde_json::to_string(&saved).map_err(anyhow::Error::new)?;
+                        self.complete(&key, &owner, Some(&text)).await.map_err(crate::Error::Unavailable)?;
+                        Ok(respond(saved.status, saved.data, false))
                     }
-                    Err(e)
+                    Err(e) => {
+                        if let Err(release) = self.release(&key, &owner).await {
+                            tracing::warn!(error = format!("{release:#}"), "could not release idempotency key");
+                        }
+                        Err(e)
+                    }
                 }
-            },
+            }
         }
     }
 }

@@ -86,12 +86,14 @@ async fn register(
     JsonBody(body): JsonBody<RegisterBody>,
 ) -> Result<Response> {
     let registration = Registration::try_from(body)?;
-    let conn = state.db.writer().await?;
     let referral = match &registration.referral_code {
-        Some(code) => Some(screen(&state, &conn, &registration.user, code, &client).await?),
+        Some(code) => Some(screen(&state, &state.db.writer().await?, &registration.user, code, &client).await?),
         None => None,
     };
+    // No pooled connection is held while the password hashes: a burst of sign-ups must not
+    // starve every other request of connections.
     let password_hash = registration.password.hash().await?;
+    let conn = state.db.writer().await?;
     let user = users::create(&conn, &registration.user, &password_hash, &client.ip, referral.as_ref()).await?;
     users::invalidate_lists(&state.cache).await;
     tracing::info!(
@@ -181,9 +183,8 @@ async fn login(
     const WRONG: Error = Error::Unauthorized("invalid email or password");
     // A malformed email cannot belong to anyone; answer as for any unknown email.
     let email = Email::parse(&body.email).ok();
-    let conn = state.db.writer().await?;
     let user = match &email {
-        Some(email) => users::by_email(&conn, email).await?,
+        Some(email) => users::by_email(&state.db.writer().await?, email).await?,
         None => None,
     };
     let stored = user.as_ref().map(|u| u.password_hash.clone());
@@ -192,7 +193,7 @@ async fn login(
     }
     let user = user.ok_or(WRONG)?;
     user.ensure_may_sign_in()?;
-    let user = users::touch_last_active(&conn, user.id, &client.ip).await?.ok_or(WRONG)?;
+    let user = users::touch_last_active(&state.db.writer().await?, user.id, &client.ip).await?.ok_or(WRONG)?;
     let tokens = state.tokens.issue(user.id, user.role)?;
     Ok(ok(Session { user, tokens }))
 }

@@ -149,7 +149,19 @@ pub async fn page(
             &[&user, &read, &limit, &offset],
         )
         .await?;
-    let total = rows.first().map(|r| r.get("total")).unwrap_or(0);
+    let total = match rows.first() {
+        Some(row) => row.get("total"),
+        // Past the last page the window count has no row to ride on: count alone.
+        None if offset > 0 => conn
+            .query_one(
+                "SELECT count(*) FROM notifications WHERE user_id = $1 AND ($2::boolean IS NULL OR read = $2)
+                   AND (scheduled_for IS NULL OR dispatched_at IS NOT NULL)",
+                &[&user, &read],
+            )
+            .await?
+            .get(0),
+        None => 0,
+    };
     Ok((rows.iter().map(Notification::from_row).collect(), total))
 }
 
@@ -169,7 +181,9 @@ pub async fn mark_read(conn: &Conn, user: Uuid, id: Uuid) -> Result<Option<Notif
 }
 
 /// Claims up to `limit` due scheduled notifications. `SKIP LOCKED` and the `dispatched_at`
-/// stamp mean concurrent scheduler runs claim disjoint sets.
+/// stamp mean concurrent scheduler runs claim disjoint sets; a claim is a lease, so rows a
+/// run claimed and never enqueued (it crashed) are claimed again after five minutes. A
+/// second dispatch is harmless: the worker takes each notification id once.
 pub async fn claim_due(conn: &Conn, limit: i64) -> Result<Vec<Notification>> {
     let rows = conn
         .query(
@@ -177,7 +191,8 @@ pub async fn claim_due(conn: &Conn, limit: i64) -> Result<Vec<Notification>> {
                 "UPDATE notifications SET dispatched_at = now(), updated_at = now()
                  WHERE id IN (
                     SELECT id FROM notifications
-                    WHERE status = 'pending' AND dispatched_at IS NULL AND scheduled_for IS NOT NULL AND scheduled_for <= now()
+                    WHERE status = 'pending' AND scheduled_for IS NOT NULL AND scheduled_for <= now()
+                      AND (dispatched_at IS NULL OR dispatched_at < now() - interval '5 minutes')
                     ORDER BY scheduled_for LIMIT $1
                     FOR UPDATE SKIP LOCKED)
                  RETURNING {COLUMNS}"

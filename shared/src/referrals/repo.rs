@@ -82,8 +82,7 @@ pub async fn history(conn: &Conn, referrer: Uuid, device: Option<&str>) -> Resul
     let row = conn
         .query_one(
             "SELECT
-                (SELECT count(*) FROM referrals WHERE referrer_id = $1 AND referred_user_id IS NOT NULL
-                    AND created_at > now() - interval '1 hour'),
+                (SELECT count(*) FROM users WHERE referred_by = $1 AND created_at > now() - interval '1 hour'),
                 $2::text IS NOT NULL AND EXISTS (SELECT 1 FROM users WHERE referred_by = $1 AND device_fingerprint = $2)",
             &[&referrer, &device],
         )
@@ -91,7 +90,8 @@ pub async fn history(conn: &Conn, referrer: Uuid, device: Option<&str>) -> Resul
     Ok(History { last_hour: row.get(0), device_seen_among_referrals: row.get(1) })
 }
 
-/// Records an invitation of `email`, unless the referrer invited it within `window_hours`.
+/// Records an invitation of `email`, unless the referrer invited it within `window_hours`;
+/// an older open invitation of the address is renewed rather than duplicated.
 #[tracing::instrument(skip_all)]
 pub async fn invite(
     conn: &Conn,
@@ -104,16 +104,22 @@ pub async fn invite(
         .query_opt(
             &format!(
                 "INSERT INTO referrals (id, referrer_id, referred_email, code, status, metadata)
-                 SELECT $1, u.id, $3, u.referral_code, 'pending', $5 FROM users u
-                 WHERE u.id = $2 AND NOT EXISTS (
-                    SELECT 1 FROM referrals WHERE referrer_id = $2 AND referred_email = $3
-                      AND created_at > now() - make_interval(hours => $4))
+                 SELECT $1, u.id, $3, u.referral_code, 'pending', $5 FROM users u WHERE u.id = $2
+                 ON CONFLICT (referrer_id, referred_email) WHERE referred_user_id IS NULL AND referred_email IS NOT NULL
+                 DO UPDATE SET created_at = now(), updated_at = now(), metadata = EXCLUDED.metadata
+                 WHERE referrals.created_at <= now() - make_interval(hours => $4)
                  RETURNING {COLUMNS}"
             ),
             &[&Uuid::now_v7(), &referrer, &email.as_str(), &window_hours, metadata],
         )
         .await?;
     row.as_ref().map(Referral::from_row).transpose()
+}
+
+/// Withdraws an invitation whose email could not be sent, so that it can be retried at once.
+pub async fn withdraw_invite(conn: &Conn, referral: Uuid) -> Result<()> {
+    conn.execute("DELETE FROM referrals WHERE id = $1 AND referred_user_id IS NULL", &[&referral]).await?;
+    Ok(())
 }
 
 /// One page of the referrer's referrals, newest first, with the filter's total.
@@ -135,7 +141,18 @@ pub async fn page(
             &[&referrer, &status.map(|s| s.as_str()), &limit, &offset],
         )
         .await?;
-    let total = rows.first().map(|r| r.get("total")).unwrap_or(0);
+    let total = match rows.first() {
+        Some(row) => row.get("total"),
+        // Past the last page the window count has no row to ride on: count alone.
+        None if offset > 0 => conn
+            .query_one(
+                "SELECT count(*) FROM referrals WHERE referrer_id = $1 AND ($2::text IS NULL OR status = $2)",
+                &[&referrer, &status.map(|s| s.as_str())],
+            )
+            .await?
+            .get(0),
+        None => 0,
+    };
     Ok((rows.iter().map(Referral::from_row).collect::<Result<_>>()?, total))
 }
 

@@ -115,7 +115,8 @@ async fn invite(
         .await?
         .ok_or(Error::Conflict("this address was invited recently; try again later"))?;
     let job = EmailJob {
-        id: referral.id,
+        // Each invitation email its own id: a renewed invitation reuses the referral row.
+        id: Uuid::now_v7(),
         to: email.as_str().to_owned(),
         template: EmailTemplate::ReferralInvite,
         data: json!({
@@ -123,7 +124,11 @@ async fn invite(
             "referralLink": link_for(&state, &user.referral_code),
         }),
     };
-    state.queues.email.send(&job).await.map_err(Error::Unavailable)?;
+    if let Err(e) = state.queues.email.send(&job).await {
+        // Unsent, the invitation must not block a retry for the whole window.
+        repo::withdraw_invite(&conn, referral.id).await?;
+        return Err(Error::Unavailable(e));
+    }
     users::invalidate_lists(&state.cache).await;
     Ok(created(referral))
 }
