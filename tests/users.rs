@@ -156,3 +156,31 @@ async fn unknown_routes_answer_in_the_envelope() {
     assert_eq!(r.code(), "NOT_FOUND");
     assert!(r.headers.contains_key("x-request-id"));
 }
+
+static PANICS: growstack::Endpoint = growstack::Endpoint {
+    function: "test-panics",
+    method: Method::GET,
+    path: "/panics",
+    route: || {
+        axum::routing::get(|| async {
+            if std::hint::black_box(true) {
+                panic!("a bug");
+            }
+            "unreachable"
+        })
+    },
+};
+
+#[tokio::test]
+async fn a_panicking_handler_answers_500_in_the_envelope() {
+    let app = TestApp::spawn().await;
+    let router = growstack::app::router_for([&PANICS], app.state.clone());
+    let response =
+        tower::ServiceExt::oneshot(router, http::Request::get("/panics").body(axum::body::Body::empty()).unwrap())
+            .await
+            .unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body: serde_json::Value =
+        serde_json::from_slice(&axum::body::to_bytes(response.into_body(), 4096).await.unwrap()).unwrap();
+    assert_eq!(body, json!({ "success": false, "error": { "code": "INTERNAL_ERROR", "message": "internal error" } }));
+}

@@ -144,6 +144,11 @@ pub fn router_for<'a>(endpoints: impl IntoIterator<Item = &'a Endpoint>, state: 
         .into_iter()
         .fold(Router::new(), |router, endpoint| router.route(endpoint.path, (endpoint.route)()))
         .fallback(crate::http::not_found)
+        // A bug that panics answers 500 in the envelope (and is logged as one) instead of
+        // dropping the connection or failing the Lambda invocation.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
+            axum::response::IntoResponse::into_response(crate::Error::Internal(anyhow::anyhow!("handler panicked")))
+        }))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::http::log_request))
         .with_state(state)
 }
