@@ -52,6 +52,7 @@ ensure_toolchain() {
 ensure_postgres() {
   if tcp_open 127.0.0.1 5432; then
     log "postgres: already running on 127.0.0.1:5432"
+    command -v psql >/dev/null || apt_install postgresql-client
     return
   fi
   command -v pg_ctlcluster >/dev/null || apt_install postgresql postgresql-client
