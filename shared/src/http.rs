@@ -150,6 +150,19 @@ impl Paging {
     }
 }
 
+impl Page {
+    /// `{"<key>": items, "pagination": {page, limit, total}}` in the envelope.
+    pub fn respond<T: Serialize>(self, key: &str, items: T, total: i64) -> Response {
+        let mut data = serde_json::Map::new();
+        data.insert(key.to_owned(), serde_json::to_value(items).unwrap_or_default());
+        data.insert(
+            "pagination".to_owned(),
+            serde_json::json!({ "page": self.page, "limit": self.limit, "total": total }),
+        );
+        ok(data)
+    }
+}
+
 /// A half-open interval of time, either end open when `None`.
 pub type Bounds = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 

@@ -63,6 +63,29 @@ pub struct NotificationJob {
     pub variables: Value,
 }
 
+impl NotificationJob {
+    /// A new notification for `user`, delivered by email with `template`.
+    pub fn by_email(
+        user: Uuid,
+        kind: NotificationType,
+        template: EmailTemplate,
+        title: impl Into<String>,
+        content: impl Into<String>,
+        variables: Value,
+    ) -> Self {
+        NotificationJob {
+            id: Uuid::now_v7(),
+            user,
+            kind,
+            channel: Channel::Email,
+            title: title.into(),
+            content: content.into(),
+            template: Some(template),
+            variables,
+        }
+    }
+}
+
 pub trait Job: Serialize + DeserializeOwned {
     const KIND: &'static str;
     fn id(&self) -> Uuid;

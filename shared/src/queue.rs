@@ -44,10 +44,6 @@ impl Queue {
         self.url.as_deref().ok_or_else(|| anyhow!("queue URL not configured"))
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     pub async fn send<J: Job>(&self, job: &J) -> anyhow::Result<()> {
         self.client
             .send_message()

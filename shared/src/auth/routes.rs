@@ -13,7 +13,7 @@ use crate::app::{AppState, Endpoint};
 use crate::db::Conn;
 use crate::error::{Error, Result};
 use crate::http::{created, ok, ClientInfo, JsonBody};
-use crate::jobs::{Channel, EmailTemplate, NotificationJob, NotificationType};
+use crate::jobs::{EmailTemplate, NotificationJob, NotificationType};
 use crate::referrals::{self, Referee, ReferralCode, ReferralStatus, Rules};
 use crate::users::{self, DeviceFingerprint, Email, NewReferral, NewUser, PersonName, Phone, User};
 
@@ -155,16 +155,14 @@ async fn screen<'a>(
 
 /// The welcome: an inbox notification, delivered by email.
 fn welcome(user: &User) -> NotificationJob {
-    NotificationJob {
-        id: uuid::Uuid::now_v7(),
-        user: user.id,
-        kind: NotificationType::Welcome,
-        channel: Channel::Email,
-        title: "Welcome to GrowStack".to_owned(),
-        content: "Your account is ready. Finish verifying your identity to unlock everything.".to_owned(),
-        template: Some(EmailTemplate::Welcome),
-        variables: serde_json::json!({ "firstName": user.first_name }),
-    }
+    NotificationJob::by_email(
+        user.id,
+        NotificationType::Welcome,
+        EmailTemplate::Welcome,
+        "Welcome to GrowStack",
+        "Your account is ready. Finish verifying your identity to unlock everything.",
+        serde_json::json!({ "firstName": user.first_name }),
+    )
 }
 
 #[derive(Deserialize)]

@@ -14,7 +14,7 @@ use super::repo::{self, NudgeKind};
 use crate::app::{AppState, Endpoint};
 use crate::auth::{AdminUser, AuthUser};
 use crate::error::{Error, Result};
-use crate::http::{ok, JsonBody, Page, Paging, PathParams, QueryParams};
+use crate::http::{ok, JsonBody, Paging, PathParams, QueryParams};
 use crate::jobs::{Channel, EmailTemplate, NotificationJob, NotificationType};
 use crate::users;
 
@@ -66,15 +66,16 @@ async fn list(
     QueryParams(paging): QueryParams<Paging>,
     QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Response> {
-    let Page { page, limit, offset } = paging.check()?;
+    let page = paging.check()?;
     let read = match q.status.as_deref() {
         None | Some("") => None,
         Some("read") => Some(true),
         Some("unread") => Some(false),
         Some(_) => return Err(Error::invalid_field("status", "status must be read or unread")),
     };
-    let (notifications, total) = repo::page(&state.db.writer().await?, caller.id, read, limit, offset).await?;
-    Ok(ok(json!({ "notifications": notifications, "pagination": { "page": page, "limit": limit, "total": total } })))
+    let (notifications, total) =
+        repo::page(&state.db.writer().await?, caller.id, read, page.limit, page.offset).await?;
+    Ok(page.respond("notifications", notifications, total))
 }
 
 #[derive(Deserialize)]
@@ -250,16 +251,7 @@ pub fn nudge_job(user: Uuid, kind: NudgeKind) -> NotificationJob {
             "You're a few steps away from a fully verified account.",
         ),
     };
-    NotificationJob {
-        id: Uuid::now_v7(),
-        user,
-        kind,
-        channel: Channel::Email,
-        title: title.into(),
-        content: content.into(),
-        template: Some(template),
-        variables: json!({}),
-    }
+    NotificationJob::by_email(user, kind, template, title, content, json!({}))
 }
 
 #[derive(Deserialize)]

@@ -6,14 +6,13 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
-use uuid::Uuid;
 
 use super::repo::{self, Moved};
 use crate::app::{AppState, Endpoint};
 use crate::auth::{AdminUser, AuthUser};
 use crate::error::{Error, Result};
 use crate::http::{ok, DateRange, JsonBody, QueryParams};
-use crate::jobs::{Channel, EmailTemplate, NotificationJob, NotificationType};
+use crate::jobs::{EmailTemplate, NotificationJob, NotificationType};
 use crate::users::{self, OnboardingStep};
 
 pub const STEP: Endpoint =
@@ -52,16 +51,14 @@ async fn step(caller: AuthUser, State(state): State<AppState>, JsonBody(body): J
     if let Some((referral, referrer, friend)) = completed {
         tracing::info!(referral_id = %referral, "referral completed");
         users::invalidate_lists(&state.cache).await;
-        let job = NotificationJob {
-            id: Uuid::now_v7(),
-            user: referrer,
-            kind: NotificationType::ReferralReward,
-            channel: Channel::Email,
-            title: "Your referral is complete".to_owned(),
-            content: format!("{friend} finished signing up. Claim your referral reward in the app."),
-            template: Some(EmailTemplate::ReferralCompleted),
-            variables: json!({ "friendName": friend, "referralId": referral }),
-        };
+        let job = NotificationJob::by_email(
+            referrer,
+            NotificationType::ReferralReward,
+            EmailTemplate::ReferralCompleted,
+            "Your referral is complete",
+            format!("{friend} finished signing up. Claim your referral reward in the app."),
+            json!({ "friendName": friend, "referralId": referral }),
+        );
         // The referral is completed and claimable whatever happens to the message about it.
         if let Err(e) = state.queues.notification.send(&job).await {
             tracing::error!(referral_id = %referral, error = format!("{e:#}"), "referral notification not enqueued");

@@ -15,9 +15,9 @@ use super::repo::{self, Payout, ReferralStatus, TreeRow};
 use crate::app::{AppState, Endpoint};
 use crate::auth::{AdminUser, AuthUser};
 use crate::error::{Error, Result};
-use crate::http::{created, ok, ClientInfo, DateRange, JsonBody, Page, Paging, QueryParams};
+use crate::http::{created, ok, ClientInfo, DateRange, JsonBody, Paging, QueryParams};
 use crate::idempotency::MaybeIdempotencyKey;
-use crate::jobs::{Channel, EmailJob, EmailTemplate, NotificationJob, NotificationType};
+use crate::jobs::{EmailJob, EmailTemplate, NotificationJob, NotificationType};
 use crate::users::{self, Email};
 
 pub const CODE: Endpoint =
@@ -74,7 +74,7 @@ async fn list(
     QueryParams(paging): QueryParams<Paging>,
     QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Response> {
-    let Page { page, limit, offset } = paging.check()?;
+    let page = paging.check()?;
     let status =
         match q.status.as_deref().filter(|s| !s.is_empty()) {
             None => None,
@@ -82,8 +82,8 @@ async fn list(
                 Error::invalid_field("status", "status must be pending, completed, failed or rewarded")
             })?),
         };
-    let (referrals, total) = repo::page(&state.db.reader().await?, caller.id, status, limit, offset).await?;
-    Ok(ok(json!({ "referrals": referrals, "pagination": { "page": page, "limit": limit, "total": total } })))
+    let (referrals, total) = repo::page(&state.db.reader().await?, caller.id, status, page.limit, page.offset).await?;
+    Ok(page.respond("referrals", referrals, total))
 }
 
 #[derive(Deserialize)]
@@ -178,15 +178,15 @@ async fn pay(state: &AppState, caller: AuthUser, referral_id: Uuid) -> Result<(S
     }
     let jobs: Vec<NotificationJob> = paid
         .iter()
-        .map(|(user, amount)| NotificationJob {
-            id: Uuid::now_v7(),
-            user: *user,
-            kind: NotificationType::ReferralReward,
-            channel: Channel::Email,
-            title: "You've earned a referral reward".to_owned(),
-            content: format!("We've credited {} {amount} to your account.", payout.currency),
-            template: Some(EmailTemplate::RewardGranted),
-            variables: json!({ "amount": amount.to_string(), "currency": payout.currency }),
+        .map(|(user, amount)| {
+            NotificationJob::by_email(
+                *user,
+                NotificationType::ReferralReward,
+                EmailTemplate::RewardGranted,
+                "You've earned a referral reward",
+                format!("We've credited {} {amount} to your account.", payout.currency),
+                json!({ "amount": amount.to_string(), "currency": payout.currency }),
+            )
         })
         .collect();
     // The reward is paid and recorded whatever happens to the messages about it.
