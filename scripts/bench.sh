@@ -18,6 +18,11 @@ DB=growstack_bench
 [ -n "$(local_psql -c "SELECT 1 FROM pg_database WHERE datname = '$DB'")" ] || local_psql -c "CREATE DATABASE $DB"
 export DATABASE_URL="postgres://postgres:postgres@127.0.0.1:5432/$DB"
 export REDIS_KEY_PREFIX="bench:" CACHE_TTL_SECONDS=600 RUST_LOG=warn AUTH_RATE_LIMIT_MAX=100000
+# Both servers must accept the one token the benchmark signs in for.
+export GROWSTACK_ENV=local
+JWT_ACCESS_SECRET="$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"
+JWT_REFRESH_SECRET="$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"
+export JWT_ACCESS_SECRET JWT_REFRESH_SECRET
 
 log "building release binaries"
 cargo build --release --bin growstack --example baseline

@@ -25,5 +25,7 @@ log "cfn-lint and sam validate --lint"
 "$VENV/bin/sam" validate --lint --region "$AWS_REGION" -t template.yaml
 "$VENV/bin/sam" validate --lint --region "$AWS_REGION" -t deploy/ec2.yaml
 
+log "cargo build --bin growstack (tests/server_process.rs runs it)"
+cargo build --bin growstack
 log "cargo test"
 cargo test --workspace

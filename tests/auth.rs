@@ -145,7 +145,16 @@ async fn tokens_are_checked() {
     let expired = app
         .state
         .tokens
-        .sign(user.id, growstack::users::Role::User, TokenType::Access, chrono::Utc::now().timestamp() - 3700)
+        .sign(
+            &growstack::auth::Subject {
+                user: user.id,
+                role: growstack::users::Role::User,
+                version: 0,
+                family: uuid::Uuid::now_v7(),
+            },
+            TokenType::Access,
+            chrono::Utc::now().timestamp() - 3700,
+        )
         .unwrap();
     let r = app.profile(&expired).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
@@ -176,8 +185,8 @@ async fn blocked_users_are_forbidden() {
 
     assert_eq!(app.block(&admin.access, &user.id.to_string(), false).await.status, StatusCode::OK);
     assert_eq!(app.login(&user.email, &user.password).await.status, StatusCode::OK);
-    // An admin cannot lock themselves out.
-    assert_eq!(app.block(&admin.access, &admin.id.to_string(), true).await.status, StatusCode::BAD_REQUEST);
+    // Nobody changes their own block state.
+    assert_eq!(app.block(&admin.access, &admin.id.to_string(), true).await.status, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
@@ -199,9 +208,24 @@ async fn the_101st_auth_request_in_a_window_is_rate_limited() {
     assert_eq!(r.code(), "RATE_LIMITED");
     let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=900).contains(&retry), "{retry}");
-    // Registration shares the budget; another client does not.
-    let r = app.register(TestApp::registration("late@example.com")).await;
-    assert_eq!(r.status, StatusCode::CREATED, "no forwarded-for header is another client");
+    // Registration and refresh have budgets of their own; another client has its own too.
+    let mut register = TestApp::registration("late@example.com").to_string();
+    let r = app
+        .send(
+            http::Request::post("/api/auth/register")
+                .header("content-type", "application/json")
+                .header("x-forwarded-for", "203.0.113.7")
+                .body(axum::body::Body::from(std::mem::take(&mut register)))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let refresh = http::Request::post("/api/auth/refresh-token")
+        .header("content-type", "application/json")
+        .header("x-forwarded-for", "203.0.113.7")
+        .body(axum::body::Body::from(r#"{"refreshToken":"x"}"#))
+        .unwrap();
+    assert_eq!(app.send(refresh).await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(app.send(from("198.51.100.1")).await.status, StatusCode::BAD_REQUEST);
 }
 

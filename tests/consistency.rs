@@ -225,3 +225,22 @@ fn every_function_has_error_and_throttle_alarms() {
         }
     }
 }
+
+/// The profiles we ship unwind on panic, so that the router's panic-catching layer can turn
+/// a bug into a 500 instead of killing the Lambda sandbox or the whole server; and password
+/// hashing is optimised in every profile.
+#[test]
+fn shipped_profiles_unwind_and_hash_fast() {
+    let text = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let manifest: toml_edit::DocumentMut = text.parse().unwrap();
+    let profiles = manifest["profile"].as_table().expect("[profile.*] tables");
+    for (name, profile) in profiles.iter() {
+        assert_ne!(profile.get("panic").and_then(|p| p.as_str()), Some("abort"), "profile {name} aborts on panic");
+    }
+    for profile in ["dev", "release"] {
+        for package in ["argon2", "blake2"] {
+            let level = manifest["profile"][profile]["package"][package]["opt-level"].as_integer();
+            assert_eq!(level, Some(3), "[profile.{profile}.package.{package}] opt-level");
+        }
+    }
+}

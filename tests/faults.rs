@@ -130,7 +130,13 @@ async fn assert_unavailable_quickly(app: &TestApp, token: &str) {
 }
 
 fn admin_token(app: &TestApp) -> String {
-    app.state.tokens.sign(uuid::Uuid::now_v7(), Role::Admin, TokenType::Access, chrono::Utc::now().timestamp()).unwrap()
+    let admin = growstack::auth::Subject {
+        user: uuid::Uuid::now_v7(),
+        role: Role::Admin,
+        version: 0,
+        family: uuid::Uuid::now_v7(),
+    };
+    app.state.tokens.sign(&admin, TokenType::Access, chrono::Utc::now().timestamp()).unwrap()
 }
 
 #[tokio::test]

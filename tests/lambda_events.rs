@@ -199,7 +199,9 @@ async fn referral_and_onboarding_events_run_through_their_functions() {
     let code = app.profile(&ada.access).await.data()["referralCode"].as_str().unwrap().to_owned();
     let mut registration = TestApp::registration(&invitee);
     registration["referralCode"] = serde_json::json!(code);
-    let invitee_token = app.register(registration).await.data()["accessToken"].as_str().unwrap().to_owned();
+    let registered = app.register(registration).await;
+    let invitee_token = registered.data()["accessToken"].as_str().unwrap().to_owned();
+    app.verify(registered.data()["user"]["id"].as_str().unwrap().parse().unwrap()).await;
     let (status, body, _) = invoke(&app, "onboarding-step", &[("REPLACE_WITH_ACCESS_TOKEN", &invitee_token)]).await;
     assert_eq!(status, 200, "{body}");
     let step = event("onboarding-step", &[("REPLACE_WITH_ACCESS_TOKEN", &invitee_token)]);
@@ -222,4 +224,43 @@ async fn referral_and_onboarding_events_run_through_their_functions() {
         let (status, body, _) = invoke(&app, function, &as_admin).await;
         assert_eq!(status, 200, "{function}: {body}");
     }
+}
+
+#[tokio::test]
+async fn session_and_account_events_run_through_their_functions() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let user = app.unverified_user(&app.email("session-events")).await;
+    let as_user = [("REPLACE_WITH_ACCESS_TOKEN", user.access.as_str())];
+
+    let (status, body, _) = invoke(&app, "auth-resend-verification", &as_user).await;
+    assert_eq!(status, 200, "{body}");
+    let token = app.verification_token(user.id).await;
+    let (status, body, _) = invoke(&app, "auth-verify-email", &[("REPLACE_WITH_VERIFICATION_TOKEN", &token)]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["emailVerified"], true);
+
+    let (status, body, _) = invoke(&app, "auth-logout", &[("REPLACE_WITH_REFRESH_TOKEN", &user.refresh)]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(app.refresh(&user.refresh).await.status, http::StatusCode::UNAUTHORIZED);
+
+    let password = [as_user[0], ("REPLACE_WITH_CURRENT_PASSWORD", user.password.as_str())];
+    let (status, body, _) = invoke(&app, "users-password", &password).await;
+    assert_eq!(status, 200, "{body}");
+    let access = body["data"]["accessToken"].as_str().unwrap().to_owned();
+
+    let uid = user.id.to_string();
+    let role = [("REPLACE_WITH_ACCESS_TOKEN", admin.access.as_str()), ("0192f0c4-8a6e-7c3a-9d1e-3b5f4a2c1d0e", &uid)];
+    let (status, body, _) = invoke(&app, "users-role", &role).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["role"], "analyst");
+    assert_eq!(app.profile(&access).await.status, http::StatusCode::UNAUTHORIZED, "the role change revoked it");
+
+    let (access, _) = {
+        let r = app.login(&user.email, "a-brand-new-passphrase").await;
+        (r.data()["accessToken"].as_str().unwrap().to_owned(), ())
+    };
+    let (status, body, _) = invoke(&app, "auth-logout-all", &[("REPLACE_WITH_ACCESS_TOKEN", &access)]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(app.profile(&access).await.status, http::StatusCode::UNAUTHORIZED);
 }

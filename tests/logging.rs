@@ -38,7 +38,7 @@ async fn one_json_line_per_request() {
     let _guard = tracing::subscriber::set_default(growstack::telemetry::subscriber(move || writer.clone()));
     let app = TestApp::spawn().await;
 
-    let user = app.user("log@example.com").await;
+    let user = app.unverified_user("log@example.com").await;
     app.get_user(&user.access, &user.id.to_string()).await;
     let endpoint = growstack::app::ENDPOINTS.iter().find(|e| e.function == "health").unwrap();
     app.invoke(endpoint, event("health", &[])).await;

@@ -9,7 +9,7 @@ use axum::http::Method;
 use axum::routing::MethodRouter;
 use axum::Router;
 
-use crate::auth::{self, Tokens};
+use crate::auth::{self, Hasher, Revocations, Tokens};
 use crate::aws::Aws;
 use crate::cache::Cache;
 use crate::config::Config;
@@ -29,6 +29,8 @@ pub struct AppState {
     pub db: Db,
     pub cache: Cache,
     pub tokens: Arc<Tokens>,
+    pub revocations: Arc<Revocations>,
+    pub hasher: Hasher,
     pub aws: Aws,
     pub queues: Queues,
     pub metrics: Arc<Metrics>,
@@ -54,10 +56,14 @@ impl AppState {
     /// As [`AppState::new`], recording metrics into `metrics`.
     pub async fn with_metrics(config: Config, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
         let aws = Aws::new(&config).await;
+        let cache = Cache::new(&config)?;
+        let tokens = Tokens::new(&config);
         Ok(AppState {
             db: Db::new(&config)?,
-            cache: Cache::new(&config)?,
-            tokens: Arc::new(Tokens::new(&config)),
+            revocations: Arc::new(Revocations::new(cache.clone(), tokens.access_ttl())),
+            hasher: Hasher::new(&config),
+            cache,
+            tokens: Arc::new(tokens),
             queues: Queues {
                 email: Queue::new(aws.sqs.clone(), config.email_queue_url.clone()),
                 notification: Queue::new(aws.sqs.clone(), config.notification_queue_url.clone()),
@@ -115,11 +121,17 @@ pub const ENDPOINTS: &[Endpoint] = &[
     auth::REGISTER,
     auth::LOGIN,
     auth::REFRESH_TOKEN,
+    auth::LOGOUT,
+    auth::LOGOUT_ALL,
+    auth::VERIFY_EMAIL,
+    auth::RESEND_VERIFICATION,
     users::PROFILE_GET,
     users::PROFILE_UPDATE,
+    users::PASSWORD,
     users::LIST,
     users::GET,
     users::BLOCK,
+    users::ROLE,
     notifications::LIST,
     notifications::MARK_READ,
     notifications::SEND,

@@ -108,6 +108,17 @@ impl Cache {
         self.run("get", |mut c| async move { c.get::<_, Option<Vec<u8>>>(key).await }).await.flatten()
     }
 
+    /// A value, with a miss (`Some(None)`) told apart from Redis being unavailable (`None`).
+    pub async fn get_checked(&self, key: &str) -> Option<Option<Vec<u8>>> {
+        self.run("get", |mut c| async move { c.get::<_, Option<Vec<u8>>>(key).await }).await
+    }
+
+    /// Stores `value` under `key` for `ttl`, outside any family. Returns whether Redis took it.
+    pub async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> bool {
+        let secs = ttl.as_secs().max(1);
+        self.run("set", |mut c| async move { c.set_ex::<_, _, ()>(key, value, secs).await }).await.is_some()
+    }
+
     /// Stores `value` under `key` for the configured TTL and records the key in the `family`
     /// set, so that [`Cache::invalidate`] can drop the whole family at once.
     pub async fn put(&self, family: &str, key: &str, value: &[u8]) {
@@ -137,13 +148,28 @@ impl Cache {
         .await;
     }
 
-    /// Counts one hit against a fixed window of `window` for `bucket`. Returns the number of
-    /// seconds to wait when `max` is exceeded, `None` when allowed (or Redis is down).
-    pub async fn over_limit(&self, bucket: &str, max: u32, window: Duration) -> Option<u64> {
+    /// The key of `bucket`'s current fixed window of `window`, that window's length in ms,
+    /// and the seconds left in it.
+    fn window(&self, bucket: &str, window: Duration) -> (String, u64, u64) {
         let window_ms = window.as_millis().max(1) as u64;
         let now = now_ms();
         let window_start = now - now % window_ms;
         let key = self.key(&format!("rl:{bucket}:{window_start}"));
+        (key, window_ms, (window_start + window_ms - now).div_ceil(1000).max(1))
+    }
+
+    /// Whether `bucket` has already had `max` hits in its current window of `window`,
+    /// without counting one: the seconds to wait if so, `None` if not (or Redis is down).
+    pub async fn limit_reached(&self, bucket: &str, max: u32, window: Duration) -> Option<u64> {
+        let (key, _, retry_after) = self.window(bucket, window);
+        let count = self.run("rate_limit_peek", |mut c| async move { c.get::<_, Option<u64>>(&key).await }).await??;
+        (count >= u64::from(max)).then_some(retry_after)
+    }
+
+    /// Counts one hit against a fixed window of `window` for `bucket`. Returns the number of
+    /// seconds to wait when `max` is exceeded, `None` when allowed (or Redis is down).
+    pub async fn over_limit(&self, bucket: &str, max: u32, window: Duration) -> Option<u64> {
+        let (key, window_ms, retry_after) = self.window(bucket, window);
         let count: u64 = self
             .run("rate_limit", |mut c| async move {
                 let (count,): (u64,) = redis::pipe()
@@ -156,7 +182,7 @@ impl Cache {
                 Ok(count)
             })
             .await?;
-        (count > u64::from(max)).then(|| (window_start + window_ms - now).div_ceil(1000).max(1))
+        (count > u64::from(max)).then_some(retry_after)
     }
 
     /// Whether Redis answers a PING right now.

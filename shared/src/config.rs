@@ -1,7 +1,9 @@
 //! Configuration, read from the environment once per process (per Lambda cold start).
 //!
-//! Every setting has a local default so that `growstack serve` and the tests run against
-//! the local stack with nothing set; in Lambda the JWT secrets must be set explicitly.
+//! Every setting but the JWT secrets has a local default, so that `growstack serve` and the
+//! tests run against the local stack with little set. The secrets must always be given,
+//! except with `GROWSTACK_ENV=local`, where a missing one is made up at random (scripts/run.sh
+//! keeps a generated pair in `.local/`, so tokens survive a restart).
 
 use std::env;
 use std::fmt;
@@ -55,12 +57,23 @@ pub struct Config {
     /// Prefixes every Redis key, so that deployments (and tests) can share one Redis.
     pub redis_key_prefix: String,
     pub cache_ttl: Duration,
+    /// `GROWSTACK_ENV=local`: a development run on one machine, never a deployment.
+    pub local: bool,
     pub jwt_access_secret: Secret,
     pub jwt_refresh_secret: Secret,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
+    /// Requests per IP per window, counted apart for register, login and refresh.
     pub auth_rate_limit_max: u32,
     pub auth_rate_limit_window: Duration,
+    /// Failed logins per account per window, from any IP, before the account answers 429.
+    pub login_failures_max: u32,
+    pub login_failures_window: Duration,
+    /// Password hashes computed at once (each takes 19 MiB and a core for tens of ms);
+    /// defaults to the cores the process may use.
+    pub password_hash_concurrency: usize,
+    /// How long a request waits for a hashing slot before it is answered 503.
+    pub password_hash_wait: Duration,
     /// How many proxies in front of the server append to `X-Forwarded-For` (1 behind an
     /// ALB). 0 means the socket's peer address is the client.
     pub trusted_proxy_hops: usize,
@@ -100,8 +113,12 @@ pub struct Config {
 }
 
 const LOCAL_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/growstack";
-const LOCAL_ACCESS_SECRET: &str = "local-access-secret-change-me-0123456789abcdef";
-const LOCAL_REFRESH_SECRET: &str = "local-refresh-secret-change-me-0123456789abcdef";
+
+/// A secret for a local run that was given none: random, so nothing printed anywhere can
+/// sign a token this process accepts.
+fn random_secret() -> String {
+    hex::encode(rand::random::<[u8; 32]>())
+}
 
 impl Config {
     /// Reads the process environment.
@@ -114,18 +131,23 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let get = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
         let in_lambda = get("AWS_LAMBDA_FUNCTION_NAME").is_some();
+        let local = match get("GROWSTACK_ENV").as_deref().map(str::trim) {
+            None | Some("production") => false,
+            Some("local") => !in_lambda,
+            Some(other) => bail!("GROWSTACK_ENV must be local or production, got {other:?}"),
+        };
         let number = |key: &str, default: u64| -> anyhow::Result<u64> {
             match get(key) {
                 Some(v) => v.trim().parse().with_context(|| format!("{key} must be a whole number, got {v:?}")),
                 None => Ok(default),
             }
         };
-        let secret = |key: &str, local: &str| -> anyhow::Result<Secret> {
+        let secret = |key: &str| -> anyhow::Result<Secret> {
             match get(key) {
                 Some(v) if v.len() < 32 => bail!("{key} must be at least 32 characters"),
                 Some(v) => Ok(Secret(v)),
-                None if in_lambda => bail!("{key} must be set in Lambda"),
-                None => Ok(Secret(local.to_owned())),
+                None if local => Ok(Secret(random_secret())),
+                None => bail!("{key} is not set: set it to a random string of at least 32 characters (or GROWSTACK_ENV=local for a run on this machine)"),
             }
         };
 
@@ -165,12 +187,21 @@ impl Config {
             redis_url: Secret(get("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())),
             redis_key_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "gs:".to_owned()),
             cache_ttl: Duration::from_secs(number("CACHE_TTL_SECONDS", 60)?),
-            jwt_access_secret: secret("JWT_ACCESS_SECRET", LOCAL_ACCESS_SECRET)?,
-            jwt_refresh_secret: secret("JWT_REFRESH_SECRET", LOCAL_REFRESH_SECRET)?,
+            local,
+            jwt_access_secret: secret("JWT_ACCESS_SECRET")?,
+            jwt_refresh_secret: secret("JWT_REFRESH_SECRET")?,
             access_token_ttl: Duration::from_secs(number("JWT_ACCESS_TTL_SECONDS", 3600)?),
             refresh_token_ttl: Duration::from_secs(number("JWT_REFRESH_TTL_SECONDS", 7 * 24 * 3600)?),
             auth_rate_limit_max: number("AUTH_RATE_LIMIT_MAX", 100)? as u32,
             auth_rate_limit_window: Duration::from_secs(number("AUTH_RATE_LIMIT_WINDOW_SECONDS", 900)?),
+            login_failures_max: number("LOGIN_FAILURES_MAX", 10)? as u32,
+            login_failures_window: Duration::from_secs(number("LOGIN_FAILURES_WINDOW_SECONDS", 900)?.max(1)),
+            password_hash_concurrency: number(
+                "PASSWORD_HASH_CONCURRENCY",
+                std::thread::available_parallelism().map_or(1, |n| n.get()) as u64,
+            )?
+            .max(1) as usize,
+            password_hash_wait: Duration::from_millis(number("PASSWORD_HASH_WAIT_MS", 2000)?),
             trusted_proxy_hops: number("TRUSTED_PROXY_HOPS", 0)? as usize,
             port: number("PORT", 3000)?.try_into().context("PORT must be between 0 and 65535")?,
             referral_reward_amount: match money("REFERRAL_REWARD_AMOUNT", "500.00")? {
@@ -204,8 +235,14 @@ impl Config {
         if config.jwt_access_secret.expose() == config.jwt_refresh_secret.expose() {
             bail!("JWT_ACCESS_SECRET and JWT_REFRESH_SECRET must differ");
         }
-        if config.database_pool_size == 0 || config.auth_rate_limit_max == 0 || config.worker_concurrency == 0 {
-            bail!("DATABASE_POOL_SIZE, AUTH_RATE_LIMIT_MAX and WORKER_CONCURRENCY must be at least 1");
+        if config.database_pool_size == 0
+            || config.auth_rate_limit_max == 0
+            || config.worker_concurrency == 0
+            || config.login_failures_max == 0
+        {
+            bail!(
+                "DATABASE_POOL_SIZE, AUTH_RATE_LIMIT_MAX, LOGIN_FAILURES_MAX and WORKER_CONCURRENCY must be at least 1"
+            );
         }
         if config.auth_rate_limit_window.is_zero() {
             bail!("AUTH_RATE_LIMIT_WINDOW_SECONDS must be at least 1");
@@ -219,9 +256,32 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    /// A local run's config with `vars` set.
     fn config(vars: &[(&str, &str)]) -> anyhow::Result<Config> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        map.entry("GROWSTACK_ENV".to_owned()).or_insert_with(|| "local".to_owned());
         Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn secrets_are_required_outside_a_local_run() {
+        let e = Config::from_lookup(|_| None).unwrap_err().to_string();
+        assert!(e.contains("JWT_ACCESS_SECRET is not set"), "{e}");
+        assert!(config(&[("GROWSTACK_ENV", "production")]).is_err());
+        assert!(config(&[("GROWSTACK_ENV", "staging")]).is_err());
+        // Locally, made up at random: no secret in the repository signs a token.
+        let (a, b) = (config(&[]).unwrap(), config(&[]).unwrap());
+        assert_ne!(a.jwt_access_secret.expose(), b.jwt_access_secret.expose());
+        assert!(a.jwt_access_secret.expose().len() >= 32);
+        let (x, y) = ("x".repeat(32), "y".repeat(32));
+        let given = Config::from_lookup(|k| match k {
+            "JWT_ACCESS_SECRET" => Some(x.clone()),
+            "JWT_REFRESH_SECRET" => Some(y.clone()),
+            _ => None,
+        })
+        .unwrap();
+        assert!(!given.local);
+        assert_eq!(given.jwt_access_secret.expose(), x);
     }
 
     #[test]
@@ -240,7 +300,7 @@ mod tests {
 
     #[test]
     fn lambda_needs_secrets_and_uses_small_pools() {
-        assert!(config(&[("AWS_LAMBDA_FUNCTION_NAME", "f")]).is_err());
+        assert!(config(&[("AWS_LAMBDA_FUNCTION_NAME", "f")]).is_err(), "GROWSTACK_ENV=local means nothing in Lambda");
         let a = "a".repeat(32);
         let b = "b".repeat(32);
         let c = config(&[("AWS_LAMBDA_FUNCTION_NAME", "f"), ("JWT_ACCESS_SECRET", &a), ("JWT_REFRESH_SECRET", &b)])

@@ -16,6 +16,7 @@ pub const JOB_VERSION: u32 = 1;
 
 text_enum!(EmailTemplate {
     Welcome => "welcome",
+    VerifyEmail => "verify_email",
     ReferralInvite => "referral_invite",
     ReferralCompleted => "referral_completed",
     RewardGranted => "reward_granted",

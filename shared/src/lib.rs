@@ -9,7 +9,8 @@
 //! - [`http`]: the envelope, the JSON body extractor, client IP, request ids, request logs.
 //! - [`db`]: the writer and reader Postgres pools and the embedded migrations.
 //! - [`cache`]: Redis for cache-aside reads and rate limits; it fails open.
-//! - [`auth`]: passwords, tokens, the `AuthUser` extractors, the auth routes and rate limit.
+//! - [`auth`]: passwords under a CPU budget, tokens, rotating sessions, revocation, the
+//!   `AuthUser` extractors, the auth routes and their rate limits.
 //! - [`users`]: users, their profile and the admin user routes.
 //! - [`referrals`]: codes and links, invitations, fraud checks, rewards, stats, the tree.
 //! - [`onboarding`]: the KYC funnel, its stats and timing.
@@ -26,6 +27,7 @@
 //! - [`server`]: the always-on `growstack` binary's commands.
 //! - [`telemetry`]: JSON logs; [`metrics`]: CloudWatch EMF lines and Prometheus text.
 //! - [`tls`]: verified TLS to Postgres and Redis.
+//! - [`signing`]: HMAC-SHA256 for mailed links, stored token hashes and webhook signatures.
 
 mod macros;
 
@@ -55,6 +57,7 @@ pub mod queue;
 pub mod referrals;
 pub mod scheduler;
 pub mod server;
+pub mod signing;
 pub mod telemetry;
 pub mod tls;
 pub mod users;

@@ -19,7 +19,8 @@ const PAGE: i64 = 500;
 pub enum Task {
     /// Every minute: notifications whose `scheduledFor` has passed.
     DueNotifications,
-    /// Daily: the inactivity nudge and the KYC reminder.
+    /// Daily: the inactivity nudge and the KYC reminder, and dropping refresh tokens that
+    /// expired.
     DailyNudges,
 }
 
@@ -43,6 +44,7 @@ pub struct Report {
     pub kyc_reminders: usize,
     /// Jobs that could not be enqueued; they are left for the next run.
     pub requeued: usize,
+    pub expired_sessions_purged: u64,
 }
 
 #[derive(Clone)]
@@ -60,6 +62,7 @@ impl Scheduler {
                 Task::DailyNudges => {
                     report.inactivity_nudges = self.nudges(NudgeKind::Inactivity, &mut report.requeued).await?;
                     report.kyc_reminders = self.nudges(NudgeKind::KycReminder, &mut report.requeued).await?;
+                    report.expired_sessions_purged = crate::auth::purge_expired(&self.db.writer().await?).await?;
                 }
             }
         }

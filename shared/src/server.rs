@@ -113,7 +113,7 @@ pub async fn migrate(config: Config) -> anyhow::Result<()> {
 /// Creates the first admin (or promotes and resets an existing account): idempotent.
 pub async fn create_admin(state: &AppState, email: &str, password: String) -> anyhow::Result<User> {
     let email = Email::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let hash = Password::parse(password).map_err(|e| anyhow::anyhow!("{e}"))?.hash().await?;
+    let hash = state.hasher.hash(Password::parse(password).map_err(|e| anyhow::anyhow!("{e}"))?).await?;
     let user = users::upsert_admin(&state.db.writer().await?, &email, &hash).await?;
     users::invalidate_lists(&state.cache).await;
     Ok(user)

@@ -91,7 +91,12 @@ impl TestApp {
         client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
         let db_url = url_with_schema(&test_database_url(), &schema);
         let endpoint = aws_endpoint();
-        let aws_config = Config::from_lookup(|k| (k == "AWS_ENDPOINT_URL").then(|| endpoint.clone())).unwrap();
+        let aws_config = Config::from_lookup(|k| match k {
+            "AWS_ENDPOINT_URL" => Some(endpoint.clone()),
+            "GROWSTACK_ENV" => Some("local".to_owned()),
+            _ => None,
+        })
+        .unwrap();
         let plan = growstack::local::Plan {
             prefix: &schema,
             sender: SENDER,
@@ -112,6 +117,8 @@ impl TestApp {
             ("NOTIFICATION_QUEUE_URL", aws.notification_queue_url.as_str()),
             ("IDEMPOTENCY_TABLE", aws.idempotency_table.as_str()),
             ("EMAIL_FROM", SENDER),
+            // Random JWT secrets for this app alone.
+            ("GROWSTACK_ENV", "local"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -121,8 +128,12 @@ impl TestApp {
         }
         // Migrations always run against the real schema, even when the app under test is
         // pointed at a broken database.
-        let migrate_config =
-            Config::from_lookup(|k| if k == "DATABASE_URL" { Some(db_url.clone()) } else { None }).unwrap();
+        let migrate_config = Config::from_lookup(|k| match k {
+            "DATABASE_URL" => Some(db_url.clone()),
+            "GROWSTACK_ENV" => Some("local".to_owned()),
+            _ => None,
+        })
+        .unwrap();
         growstack::db::Db::new(&migrate_config).unwrap().migrate().await.expect("migrations apply");
         let emf: Arc<Mutex<Vec<String>>> = Arc::default();
         let lines = emf.clone();
@@ -221,8 +232,50 @@ impl TestApp {
         self.call(Method::GET, "/health", None, None).await
     }
 
-    /// Registers a new user with a unique email and returns them with their tokens.
+    /// Registers a new user and proves their address through `POST /api/auth/verify-email`
+    /// with the link the verification email carries; returns them with their tokens.
     pub async fn user(&self, email: &str) -> TestUser {
+        let user = self.unverified_user(email).await;
+        self.verify(user.id).await;
+        user
+    }
+
+    /// Verifies a user's address with the link they were sent.
+    pub async fn verify(&self, id: Uuid) {
+        let r = self.verify_email(&self.verification_token(id).await).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+
+    /// The token of the link a verification email sent to user `id` carries.
+    pub async fn verification_token(&self, id: Uuid) -> String {
+        let user = growstack::users::by_id(&self.state.db.writer().await.unwrap(), id).await.unwrap().unwrap();
+        let link = growstack::auth::verification_link(&self.state, &user);
+        link.split_once("token=").unwrap().1.to_owned()
+    }
+
+    pub async fn verify_email(&self, token: &str) -> TestResponse {
+        self.json(Method::POST, "/api/auth/verify-email", None, json!({ "token": token })).await
+    }
+
+    pub async fn logout(&self, refresh_token: &str) -> TestResponse {
+        self.json(Method::POST, "/api/auth/logout", None, json!({ "refreshToken": refresh_token })).await
+    }
+
+    pub async fn logout_all(&self, access: &str) -> TestResponse {
+        self.call(Method::POST, "/api/auth/logout-all", Some(access), None).await
+    }
+
+    pub async fn change_password(&self, access: &str, current: &str, new: &str) -> TestResponse {
+        let body = json!({ "currentPassword": current, "newPassword": new });
+        self.json(Method::PUT, "/api/users/password", Some(access), body).await
+    }
+
+    pub async fn set_role(&self, token: &str, id: &str, role: &str) -> TestResponse {
+        self.json(Method::PATCH, &format!("/api/users/{id}/role"), Some(token), json!({ "role": role })).await
+    }
+
+    /// Registers a new user with a unique email, leaving the address unverified.
+    pub async fn unverified_user(&self, email: &str) -> TestUser {
         let r = self.register(Self::registration(email)).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         TestUser {

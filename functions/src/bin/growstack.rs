@@ -33,9 +33,10 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let command = Cli::parse().command;
     growstack::telemetry::init();
     let config = Config::from_env()?;
-    match Cli::parse().command {
+    match command {
         Command::Serve => server::serve(config).await,
         Command::Migrate => server::migrate(config).await,
         Command::CreateAdmin { email, password } => {

@@ -1,5 +1,4 @@
-//! Typed extractors that handlers take as parameters: who is calling, whether they may, and
-//! whether their IP is within the auth rate limit.
+//! Typed extractors that handlers take as parameters: who is calling, and whether they may.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -9,15 +8,30 @@ use uuid::Uuid;
 use super::token::TokenType;
 use crate::app::AppState;
 use crate::error::{Error, Result};
-use crate::http::client_ip;
-use crate::users::Role;
+use crate::users::{self, Role, User};
 
-/// A caller holding a valid access token. Decoding needs no I/O; whether the user has since
-/// been blocked is checked by the handlers that load the user, and at every refresh.
+/// A caller holding a valid access token that has not been revoked (see
+/// [`super::revocation`]: one Redis round trip at most, failing open to the token's claims).
 #[derive(Clone, Copy, Debug)]
 pub struct AuthUser {
     pub id: Uuid,
     pub role: Role,
+    /// The token version the access token was issued at.
+    pub version: i32,
+}
+
+impl AuthUser {
+    /// The caller's account, from Postgres: still allowed in, and the token not revoked, even
+    /// when Redis could not say so. Routes that act on the account use this.
+    pub async fn load(&self, state: &AppState) -> Result<User> {
+        let user =
+            users::by_id(&state.db.writer().await?, self.id).await?.ok_or(Error::Unauthorized("account not found"))?;
+        user.ensure_may_sign_in()?;
+        if user.token_version > self.version {
+            return Err(Error::Unauthorized("session revoked; sign in again"));
+        }
+        Ok(user)
+    }
 }
 
 impl FromRequestParts<AppState> for AuthUser {
@@ -35,11 +49,12 @@ impl FromRequestParts<AppState> for AuthUser {
             .or_else(|| header.strip_prefix("bearer "))
             .ok_or(Error::Unauthorized("missing bearer token"))?;
         let claims = state.tokens.verify(token.trim(), TokenType::Access)?;
-        Ok(AuthUser { id: claims.sub, role: claims.role })
+        state.revocations.check(claims.sub, claims.ver).await?;
+        Ok(AuthUser { id: claims.sub, role: claims.role, version: claims.ver })
     }
 }
 
-/// A caller with the admin role.
+/// A caller with the admin role, for routes that only read.
 #[derive(Clone, Copy, Debug)]
 pub struct AdminUser(pub AuthUser);
 
@@ -55,22 +70,20 @@ impl FromRequestParts<AppState> for AdminUser {
     }
 }
 
-/// Counts the request against the auth rate limit of the caller's IP; rejects with 429 and
-/// Retry-After once the window's budget is spent. Allows everything when Redis is down.
-pub struct AuthRateLimit;
+/// An admin about to change state, loaded from Postgres: the role, block state and token
+/// version are the database's, never only the token's (fails closed when Redis is down).
+#[derive(Clone, Debug)]
+pub struct ActingAdmin(pub User);
 
-impl FromRequestParts<AppState> for AuthRateLimit {
+impl FromRequestParts<AppState> for ActingAdmin {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let ip = client_ip(&parts.headers, &parts.extensions, state.config.trusted_proxy_hops);
-        let limit = state
-            .cache
-            .over_limit(&format!("auth:{ip}"), state.config.auth_rate_limit_max, state.config.auth_rate_limit_window)
-            .await;
-        match limit {
-            Some(retry_after_secs) => Err(Error::RateLimited { retry_after_secs }),
-            None => Ok(AuthRateLimit),
+        let AdminUser(caller) = AdminUser::from_request_parts(parts, state).await?;
+        let admin = caller.load(state).await?;
+        if admin.role != Role::Admin {
+            return Err(Error::Forbidden("admin role required"));
         }
+        Ok(ActingAdmin(admin))
     }
 }

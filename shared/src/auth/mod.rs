@@ -1,12 +1,20 @@
-//! Authentication: passwords, tokens, the extractors handlers use, and the public
-//! register / login / refresh-token routes.
+//! Authentication: passwords, tokens and sessions, revocation, the extractors handlers use,
+//! and the auth routes (register, login, refresh, logout, email verification).
 
 mod extract;
+mod limits;
 mod password;
+mod revocation;
 mod routes;
+mod sessions;
 mod token;
 
-pub use extract::{AdminUser, AuthRateLimit, AuthUser};
-pub use password::{verify as verify_password, Password};
-pub use routes::{LOGIN, REFRESH_TOKEN, REGISTER};
-pub use token::{Claims, TokenPair, TokenType, Tokens};
+pub use extract::{ActingAdmin, AdminUser, AuthUser};
+pub use limits::{ensure_account_not_locked, record_failure, IpLimited, Login};
+pub use password::{Hasher, Password};
+pub use revocation::Revocations;
+pub use routes::{
+    verification_link, Session, LOGIN, LOGOUT, LOGOUT_ALL, REFRESH_TOKEN, REGISTER, RESEND_VERIFICATION, VERIFY_EMAIL,
+};
+pub use sessions::{purge_expired, start as start_session};
+pub use token::{Claims, Subject, TokenPair, TokenType, Tokens};

@@ -1,13 +1,17 @@
-//! Passwords: parsed for length, hashed with Argon2id off the async runtime.
+//! Passwords: parsed for length, hashed with Argon2id off the async runtime, and never more
+//! hashes at once than the process has cores for.
 
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use anyhow::Context;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use tokio::sync::Semaphore;
 
+use crate::config::Config;
 use crate::error::{Error, Result};
 
 /// A plaintext password that meets the length rules. Never printed.
@@ -19,28 +23,19 @@ impl Password {
     pub const MAX_CHARS: usize = 128;
 
     pub fn parse(raw: String) -> Result<Self> {
-        let chars = raw.chars().count();
-        if chars < Self::MIN_CHARS {
-            return Err(Error::invalid_field("password", "password must be at least 8 characters"));
-        }
-        if chars > Self::MAX_CHARS {
-            return Err(Error::invalid_field("password", "password must be at most 128 characters"));
-        }
-        Ok(Password(raw))
+        Self::parse_field("password", raw)
     }
 
-    /// An Argon2id PHC string (salt and parameters included).
-    pub async fn hash(self) -> Result<String> {
-        tokio::task::spawn_blocking(move || {
-            let salt = SaltString::generate(&mut OsRng);
-            Argon2::default()
-                .hash_password(self.0.as_bytes(), &salt)
-                .map(|h| h.to_string())
-                .map_err(|e| anyhow::anyhow!("hash password: {e}"))
-        })
-        .await
-        .context("hashing task")?
-        .map_err(Error::Internal)
+    /// As [`Password::parse`], naming `field` in the error.
+    pub fn parse_field(field: &str, raw: String) -> Result<Self> {
+        let chars = raw.chars().count();
+        if chars < Self::MIN_CHARS {
+            return Err(Error::invalid_field(field, format!("{field} must be at least 8 characters")));
+        }
+        if chars > Self::MAX_CHARS {
+            return Err(Error::invalid_field(field, format!("{field} must be at most 128 characters")));
+        }
+        Ok(Password(raw))
     }
 }
 
@@ -50,19 +45,61 @@ impl fmt::Debug for Password {
     }
 }
 
-/// Checks `candidate` against a stored hash. With no stored hash (unknown user) it checks
-/// against a dummy, so that "no such user" and "wrong password" take the same time.
-pub async fn verify(candidate: String, stored: Option<String>) -> Result<bool> {
-    tokio::task::spawn_blocking(move || {
-        let stored = stored.as_deref().unwrap_or_else(|| dummy_hash());
-        let Ok(parsed) = PasswordHash::new(stored) else {
-            return false;
-        };
-        Argon2::default().verify_password(candidate.as_bytes(), &parsed).is_ok()
-    })
-    .await
-    .context("verification task")
-    .map_err(Error::Internal)
+/// Hashes and checks passwords under a budget. An Argon2id hash takes 19 MiB and a core for
+/// tens of milliseconds; a flood of logins handed straight to the blocking pool grew a
+/// server to gigabytes. Here at most `concurrency` hashes run at once, and a request that
+/// cannot get a slot within `wait` is answered 503 with Retry-After.
+#[derive(Clone)]
+pub struct Hasher {
+    slots: Arc<Semaphore>,
+    wait: Duration,
+}
+
+impl Hasher {
+    pub fn new(config: &Config) -> Self {
+        Hasher { slots: Arc::new(Semaphore::new(config.password_hash_concurrency)), wait: config.password_hash_wait }
+    }
+
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+        let slot = tokio::time::timeout(self.wait, self.slots.clone().acquire_owned())
+            .await
+            .map_err(|_| Error::Unavailable(anyhow::anyhow!("no password hashing slot within {:?}", self.wait)))?
+            .context("hashing slots closed")?;
+        let result = tokio::task::spawn_blocking(move || {
+            let result = work();
+            drop(slot);
+            result
+        })
+        .await
+        .context("hashing task")?;
+        Ok(result)
+    }
+
+    /// An Argon2id PHC string (salt and parameters included).
+    pub async fn hash(&self, password: Password) -> Result<String> {
+        self.run(move || {
+            let salt = SaltString::generate(&mut OsRng);
+            Argon2::default()
+                .hash_password(password.0.as_bytes(), &salt)
+                .map(|h| h.to_string())
+                .map_err(|e| anyhow::anyhow!("hash password: {e}"))
+        })
+        .await?
+        .map_err(Error::Internal)
+    }
+
+    /// Checks `candidate` against a stored hash. With no stored hash (unknown user) it
+    /// checks against a dummy, so that "no such user" and "wrong password" take the same time.
+    pub async fn verify(&self, candidate: String, stored: Option<String>) -> Result<bool> {
+        self.run(move || {
+            let stored = stored.as_deref().unwrap_or_else(|| dummy_hash());
+            let Ok(parsed) = PasswordHash::new(stored) else {
+                return false;
+            };
+            Argon2::default().verify_password(candidate.as_bytes(), &parsed).is_ok()
+        })
+        .await
+    }
 }
 
 fn dummy_hash() -> &'static str {
@@ -77,6 +114,10 @@ fn dummy_hash() -> &'static str {
 mod tests {
     use super::*;
 
+    fn hasher(concurrency: usize, wait_ms: u64) -> Hasher {
+        Hasher { slots: Arc::new(Semaphore::new(concurrency)), wait: Duration::from_millis(wait_ms) }
+    }
+
     #[test]
     fn length_rules() {
         assert!(Password::parse("short".into()).is_err());
@@ -87,10 +128,19 @@ mod tests {
 
     #[tokio::test]
     async fn hash_then_verify() {
-        let hash = Password::parse("correct-horse".into()).unwrap().hash().await.unwrap();
+        let hasher = hasher(2, 2000);
+        let hash = hasher.hash(Password::parse("correct-horse".into()).unwrap()).await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(verify("correct-horse".into(), Some(hash.clone())).await.unwrap());
-        assert!(!verify("wrong-horse".into(), Some(hash)).await.unwrap());
-        assert!(!verify("anything".into(), None).await.unwrap());
+        assert!(hasher.verify("correct-horse".into(), Some(hash.clone())).await.unwrap());
+        assert!(!hasher.verify("wrong-horse".into(), Some(hash)).await.unwrap());
+        assert!(!hasher.verify("anything".into(), None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_request_that_cannot_get_a_slot_in_time_is_unavailable() {
+        let hasher = hasher(1, 0);
+        let _held = hasher.slots.clone().acquire_owned().await.unwrap();
+        let e = hasher.verify("anything".into(), None).await.unwrap_err();
+        assert!(matches!(e, Error::Unavailable(_)), "{e:?}");
     }
 }

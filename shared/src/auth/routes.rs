@@ -1,4 +1,5 @@
-//! `POST /api/auth/register`, `/login` and `/refresh-token`.
+//! `POST /api/auth/register`, `/login`, `/refresh-token`, `/logout`, `/logout-all`,
+//! `/verify-email` and `/resend-verification`.
 
 use axum::extract::State;
 use axum::http::Method;
@@ -6,16 +7,24 @@ use axum::response::Response;
 use axum::routing::post;
 use serde::{Deserialize, Serialize};
 
-use super::extract::AuthRateLimit;
-use super::password::{self, Password};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::extract::AuthUser;
+use super::limits::{ensure_account_not_locked, record_failure, IpLimited, Login, Refresh, Register, VerifyEmail};
+use super::password::Password;
+use super::sessions;
 use super::token::{TokenPair, TokenType};
 use crate::app::{AppState, Endpoint};
 use crate::db::Conn;
 use crate::error::{Error, Result};
 use crate::http::{created, ok, ClientInfo, JsonBody};
-use crate::jobs::{EmailTemplate, NotificationJob, NotificationType};
+use crate::jobs::{EmailJob, EmailTemplate, NotificationJob, NotificationType};
 use crate::referrals::{self, Referee, ReferralCode, ReferralStatus, Rules};
-use crate::users::{self, DeviceFingerprint, Email, NewReferral, NewUser, PersonName, Phone, User};
+use crate::signing::{LinkError, LinkSigner};
+use crate::users::{
+    self, AccountChange, DeviceFingerprint, Email, NewReferral, NewUser, PersonName, Phone, User, Verified,
+};
 
 pub const REGISTER: Endpoint =
     Endpoint { function: "auth-register", method: Method::POST, path: "/api/auth/register", route: || post(register) };
@@ -27,6 +36,31 @@ pub const REFRESH_TOKEN: Endpoint = Endpoint {
     path: "/api/auth/refresh-token",
     route: || post(refresh_token),
 };
+pub const LOGOUT: Endpoint =
+    Endpoint { function: "auth-logout", method: Method::POST, path: "/api/auth/logout", route: || post(logout) };
+pub const LOGOUT_ALL: Endpoint = Endpoint {
+    function: "auth-logout-all",
+    method: Method::POST,
+    path: "/api/auth/logout-all",
+    route: || post(logout_all),
+};
+pub const VERIFY_EMAIL: Endpoint = Endpoint {
+    function: "auth-verify-email",
+    method: Method::POST,
+    path: "/api/auth/verify-email",
+    route: || post(verify_email),
+};
+pub const RESEND_VERIFICATION: Endpoint = Endpoint {
+    function: "auth-resend-verification",
+    method: Method::POST,
+    path: "/api/auth/resend-verification",
+    route: || post(resend_verification),
+};
+
+/// How long an email verification link works.
+const VERIFICATION_TTL_SECS: i64 = 24 * 3600;
+/// Verification emails a user may ask for per hour.
+const RESENDS_PER_HOUR: u32 = 3;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -71,16 +105,17 @@ impl TryFrom<RegisterBody> for Registration {
     }
 }
 
+/// What signing in answers: the user and their tokens.
 #[derive(Serialize)]
-struct Session {
-    user: User,
+pub struct Session {
+    pub user: User,
     #[serde(flatten)]
-    tokens: TokenPair,
+    pub tokens: TokenPair,
 }
 
 #[tracing::instrument(skip_all)]
 async fn register(
-    _: AuthRateLimit,
+    _: IpLimited<Register>,
     client: ClientInfo,
     State(state): State<AppState>,
     JsonBody(body): JsonBody<RegisterBody>,
@@ -92,7 +127,7 @@ async fn register(
     };
     // No pooled connection is held while the password hashes: a burst of sign-ups must not
     // starve every other request of connections.
-    let password_hash = registration.password.hash().await?;
+    let password_hash = state.hasher.hash(registration.password).await?;
     let conn = state.db.writer().await?;
     let user = users::create(&conn, &registration.user, &password_hash, &client.ip, referral.as_ref()).await?;
     users::invalidate_lists(&state.cache).await;
@@ -102,13 +137,38 @@ async fn register(
         fraud_score = user.fraud_score,
         "user registered"
     );
-    // The account exists whatever happens to the welcome message; a failure here is logged
-    // for an operator rather than undoing a good registration.
+    // The account exists whatever happens to these messages; a failure here is logged for
+    // an operator rather than undoing a good registration (the user can ask for another
+    // verification email).
     if let Err(e) = state.queues.notification.send(&welcome(&user)).await {
         tracing::error!(user_id = %user.id, error = format!("{e:#}"), "welcome notification not enqueued");
     }
-    let tokens = state.tokens.issue(user.id, user.role)?;
+    if let Err(e) = send_verification(&state, &user).await {
+        tracing::error!(user_id = %user.id, error = format!("{e:#}"), "verification email not enqueued");
+    }
+    let tokens = sessions::start(&conn, &state.tokens, &user).await?;
     Ok(created(Session { user, tokens }))
+}
+
+fn verification_signer(state: &AppState) -> LinkSigner {
+    LinkSigner::new(state.config.jwt_refresh_secret.expose().as_bytes(), "verify-email")
+}
+
+/// The link that proves `user` owns their address: signed, for 24 hours, and useless once
+/// the address is verified.
+pub fn verification_link(state: &AppState, user: &User) -> String {
+    let token = verification_signer(state).sign(&(user.id, &user.email), VERIFICATION_TTL_SECS);
+    format!("{}/verify-email?token={token}", state.config.app_base_url.trim_end_matches('/'))
+}
+
+async fn send_verification(state: &AppState, user: &User) -> anyhow::Result<()> {
+    let job = EmailJob {
+        id: Uuid::now_v7(),
+        to: user.email.clone(),
+        template: EmailTemplate::VerifyEmail,
+        data: json!({ "firstName": user.first_name, "verifyLink": verification_link(state, user) }),
+    };
+    state.queues.email.send(&job).await
 }
 
 /// Checks a sign-up with a referral code: the code must be a live user's, a referral of
@@ -173,12 +233,14 @@ struct LoginBody {
 
 #[tracing::instrument(skip_all)]
 async fn login(
-    _: AuthRateLimit,
+    _: IpLimited<Login>,
     client: ClientInfo,
     State(state): State<AppState>,
     JsonBody(body): JsonBody<LoginBody>,
 ) -> Result<Response> {
     const WRONG: Error = Error::Unauthorized("invalid email or password");
+    let account = body.email.trim().to_lowercase();
+    ensure_account_not_locked(&state, &account).await?;
     // A malformed email cannot belong to anyone; answer as for any unknown email.
     let email = Email::parse(&body.email).ok();
     let user = match &email {
@@ -186,13 +248,15 @@ async fn login(
         None => None,
     };
     let stored = user.as_ref().map(|u| u.password_hash.clone());
-    if !password::verify(body.password, stored).await? {
+    if !state.hasher.verify(body.password, stored).await? {
+        record_failure(&state, &account).await;
         return Err(WRONG);
     }
     let user = user.ok_or(WRONG)?;
     user.ensure_may_sign_in()?;
-    let user = users::touch_last_active(&state.db.writer().await?, user.id, &client.ip).await?.ok_or(WRONG)?;
-    let tokens = state.tokens.issue(user.id, user.role)?;
+    let conn = state.db.writer().await?;
+    let user = users::touch_last_active(&conn, user.id, &client.ip).await?.ok_or(WRONG)?;
+    let tokens = sessions::start(&conn, &state.tokens, &user).await?;
     Ok(ok(Session { user, tokens }))
 }
 
@@ -204,15 +268,84 @@ struct RefreshBody {
 
 #[tracing::instrument(skip_all)]
 async fn refresh_token(
-    _: AuthRateLimit,
+    _: IpLimited<Refresh>,
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<RefreshBody>,
+) -> Result<Response> {
+    let (user, tokens) = sessions::rotate(&state.db.writer().await?, &state.tokens, &body.refresh_token).await?;
+    Ok(ok(Session { user, tokens }))
+}
+
+/// Ends the session the refresh token belongs to (its whole family).
+#[tracing::instrument(skip_all)]
+async fn logout(
+    _: IpLimited<Refresh>,
     State(state): State<AppState>,
     JsonBody(body): JsonBody<RefreshBody>,
 ) -> Result<Response> {
     let claims = state.tokens.verify(&body.refresh_token, TokenType::Refresh)?;
-    let conn = state.db.writer().await?;
-    let user = users::by_id(&conn, claims.sub).await?.ok_or(Error::Unauthorized("invalid token"))?;
-    user.ensure_may_sign_in()?;
-    // The role comes from the database, so a promotion or demotion takes effect at refresh.
-    let tokens = state.tokens.issue(user.id, user.role)?;
-    Ok(ok(Session { user, tokens }))
+    let family = sessions::family_of(&claims)?;
+    sessions::end_family(&state.db.writer().await?, claims.sub, family).await?;
+    Ok(ok(json!({ "loggedOut": true })))
+}
+
+/// Ends every session of the caller, access tokens included.
+#[tracing::instrument(skip_all, fields(user_id = %caller.id))]
+async fn logout_all(caller: AuthUser, State(state): State<AppState>) -> Result<Response> {
+    caller.load(&state).await?;
+    let user = users::change_account(&state.db.writer().await?, caller.id, &AccountChange::default())
+        .await?
+        .ok_or(Error::Unauthorized("account not found"))?;
+    state.revocations.publish(&user).await;
+    Ok(ok(json!({ "loggedOut": true })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyBody {
+    token: String,
+}
+
+/// Proves the address: the token from the emailed link, once.
+#[tracing::instrument(skip_all)]
+async fn verify_email(
+    _: IpLimited<VerifyEmail>,
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<VerifyBody>,
+) -> Result<Response> {
+    let (user, email): (Uuid, String) = verification_signer(&state).verify(&body.token).map_err(|e| match e {
+        LinkError::Expired => Error::invalid_field("token", "the link has expired; ask for a new one"),
+        LinkError::Invalid => Error::invalid_field("token", "the link is not valid"),
+    })?;
+    let verified = users::verify_email(&state.db.writer().await?, user, &email).await?;
+    let (user, completed) = match verified {
+        Verified::Now { user, completed_referral } => (user, completed_referral),
+        Verified::Already => return Err(Error::Conflict("this link has been used: the address is verified")),
+        Verified::Gone => return Err(Error::invalid_field("token", "the link is not valid")),
+    };
+    if let Some((referral, referrer, friend)) = completed {
+        referrals::notify_completed(&state, referral, referrer, &friend).await;
+    }
+    users::invalidate_lists(&state.cache).await;
+    Ok(ok(json!({ "emailVerified": true, "user": user })))
+}
+
+/// Sends the verification email again, a few times an hour at most.
+#[tracing::instrument(skip_all, fields(user_id = %caller.id))]
+async fn resend_verification(
+    _: IpLimited<VerifyEmail>,
+    caller: AuthUser,
+    State(state): State<AppState>,
+) -> Result<Response> {
+    let user = caller.load(&state).await?;
+    if user.email_verified() {
+        return Err(Error::Conflict("the address is already verified"));
+    }
+    let hour = std::time::Duration::from_secs(3600);
+    if let Some(retry_after_secs) = state.cache.over_limit(&format!("resend:{}", user.id), RESENDS_PER_HOUR, hour).await
+    {
+        return Err(Error::RateLimited { retry_after_secs });
+    }
+    send_verification(&state, &user).await.map_err(Error::Unavailable)?;
+    Ok(ok(json!({ "sent": true })))
 }

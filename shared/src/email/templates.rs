@@ -88,6 +88,16 @@ pub fn render(template: EmailTemplate, data: &Value, links: &Links) -> Result<Re
             Some(("Open the app".to_owned(), format!("{base}/login"))),
             None,
         ),
+        EmailTemplate::VerifyEmail => (
+            "Confirm your email address".to_owned(),
+            vec![
+                "Confirm that this address is yours to finish setting up your account. The link works once, for 24 hours."
+                    .to_owned(),
+                "If you did not sign up for GrowStack, ignore this email.".to_owned(),
+            ],
+            Some(("Confirm your email".to_owned(), required(data, "verifyLink")?)),
+            None,
+        ),
         EmailTemplate::ReferralInvite => {
             let inviter = field(data, "inviterName", "A friend");
             let link = required(data, "referralLink")?;
@@ -163,6 +173,7 @@ mod tests {
             "firstName": "Ada", "email": "ada+x@example.com", "inviterName": "Grace",
             "referralLink": "https://app.example.com/r/ABC123", "friendName": "Alan",
             "amount": "500.00", "currency": "NGN", "title": "Hello", "content": "Body",
+            "verifyLink": "https://app.example.com/verify-email?token=t",
         });
         for template in EmailTemplate::ALL {
             let r = render(*template, &data, &links()).unwrap();

@@ -30,8 +30,9 @@ pub enum Moved {
 }
 
 /// Moves the user to `step` if it lies ahead of their current one, records the step with
-/// its time, sets the KYC status at the end, and completes a pending referral of theirs:
-/// one statement, so all of it happens or none.
+/// its time, sets the KYC status at the end, and completes a pending referral of theirs
+/// when their address is verified (else verification completes it): one statement, so all
+/// of it happens or none.
 #[tracing::instrument(skip_all, fields(user_id = %user, step = step.as_str()))]
 pub async fn advance(conn: &Conn, user: Uuid, step: OnboardingStep) -> Result<Moved> {
     let row = conn
@@ -44,13 +45,14 @@ pub async fn advance(conn: &Conn, user: Uuid, step: OnboardingStep) -> Result<Mo
                     last_active_at = now(), updated_at = now()
                 WHERE id = $1 AND NOT blocked AND status = 'active'
                   AND array_position($3::text[], onboarding_step) < array_position($3::text[], $2::text)
-                RETURNING id, kyc_status, first_name
+                RETURNING id, kyc_status, first_name, email_verified_at
              ), recorded AS (
                 INSERT INTO onboarding_events (id, user_id, step) SELECT $4, id, $2 FROM moved
                 ON CONFLICT (user_id, step) DO NOTHING
              ), completed AS (
                 UPDATE referrals r SET status = 'completed', updated_at = now()
                 FROM moved WHERE $2 = 'kyc_complete' AND r.referred_user_id = moved.id AND r.status = 'pending'
+                  AND moved.email_verified_at IS NOT NULL
                 RETURNING r.id, r.referrer_id
              )
              SELECT (SELECT onboarding_step FROM current), (SELECT blocked FROM current),

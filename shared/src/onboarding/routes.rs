@@ -12,8 +12,8 @@ use crate::app::{AppState, Endpoint};
 use crate::auth::{AdminUser, AuthUser};
 use crate::error::{Error, Result};
 use crate::http::{ok, DateRange, JsonBody, QueryParams};
-use crate::jobs::{EmailTemplate, NotificationJob, NotificationType};
-use crate::users::{self, OnboardingStep};
+use crate::referrals;
+use crate::users::OnboardingStep;
 
 pub const STEP: Endpoint =
     Endpoint { function: "onboarding-step", method: Method::POST, path: "/api/onboarding/step", route: || post(step) };
@@ -36,6 +36,9 @@ struct StepBody {
 async fn step(caller: AuthUser, State(state): State<AppState>, JsonBody(body): JsonBody<StepBody>) -> Result<Response> {
     let step = OnboardingStep::parse(&body.step)
         .ok_or_else(|| Error::invalid_field("step", "step must be one of email, phone, bvn, selfie, kyc_complete"))?;
+    if step == OnboardingStep::Email {
+        return Err(Error::Forbidden("the email step completes when the address is verified"));
+    }
     let moved = repo::advance(&state.db.writer().await?, caller.id, step).await?;
     let (kyc_status, completed) = match moved {
         Moved::NoSuchUser => return Err(Error::NotFound("user not found")),
@@ -49,20 +52,7 @@ async fn step(caller: AuthUser, State(state): State<AppState>, JsonBody(body): J
         Moved::Forward { kyc_status, completed_referral } => (kyc_status, completed_referral),
     };
     if let Some((referral, referrer, friend)) = completed {
-        tracing::info!(referral_id = %referral, "referral completed");
-        users::invalidate_lists(&state.cache).await;
-        let job = NotificationJob::by_email(
-            referrer,
-            NotificationType::ReferralReward,
-            EmailTemplate::ReferralCompleted,
-            "Your referral is complete",
-            format!("{friend} finished signing up. Claim your referral reward in the app."),
-            json!({ "friendName": friend, "referralId": referral }),
-        );
-        // The referral is completed and claimable whatever happens to the message about it.
-        if let Err(e) = state.queues.notification.send(&job).await {
-            tracing::error!(referral_id = %referral, error = format!("{e:#}"), "referral notification not enqueued");
-        }
+        referrals::notify_completed(&state, referral, referrer, &friend).await;
     }
     Ok(ok(json!({ "onboardingStep": step.as_str(), "kycStatus": kyc_status })))
 }

@@ -39,11 +39,22 @@ pub const STATS: Endpoint =
 pub const TREE: Endpoint =
     Endpoint { function: "referrals-tree", method: Method::GET, path: "/api/referrals/tree", route: || get(tree) };
 
-/// The caller, loaded: blocked users get no referral features.
-async fn me(state: &AppState, caller: &AuthUser) -> Result<users::User> {
-    let user = users::by_id(&state.db.writer().await?, caller.id).await?.ok_or(Error::NotFound("user not found"))?;
-    user.ensure_may_sign_in()?;
-    Ok(user)
+/// Tells a referrer that their referral completed: an inbox notification, delivered by
+/// email. The referral is completed and claimable whatever happens to the message.
+pub async fn notify_completed(state: &AppState, referral: Uuid, referrer: Uuid, friend: &str) {
+    tracing::info!(referral_id = %referral, "referral completed");
+    users::invalidate_lists(&state.cache).await;
+    let job = NotificationJob::by_email(
+        referrer,
+        NotificationType::ReferralReward,
+        EmailTemplate::ReferralCompleted,
+        "Your referral is complete",
+        format!("{friend} finished signing up. Claim your referral reward in the app."),
+        json!({ "friendName": friend, "referralId": referral }),
+    );
+    if let Err(e) = state.queues.notification.send(&job).await {
+        tracing::error!(referral_id = %referral, error = format!("{e:#}"), "referral notification not enqueued");
+    }
 }
 
 fn link_for(state: &AppState, code: &str) -> String {
@@ -52,13 +63,13 @@ fn link_for(state: &AppState, code: &str) -> String {
 
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]
 async fn code(caller: AuthUser, State(state): State<AppState>) -> Result<Response> {
-    let user = me(&state, &caller).await?;
+    let user = caller.load(&state).await?;
     Ok(ok(json!({ "code": user.referral_code })))
 }
 
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]
 async fn link(caller: AuthUser, State(state): State<AppState>) -> Result<Response> {
-    let user = me(&state, &caller).await?;
+    let user = caller.load(&state).await?;
     Ok(ok(json!({ "code": user.referral_code, "link": link_for(&state, &user.referral_code) })))
 }
 
@@ -101,7 +112,8 @@ async fn invite(
     JsonBody(body): JsonBody<InviteBody>,
 ) -> Result<Response> {
     let email = Email::parse(&body.email)?;
-    let user = me(&state, &caller).await?;
+    let user = caller.load(&state).await?;
+    user.ensure_email_verified()?;
     if email.as_str() == user.email {
         return Err(Error::invalid_field("email", "you cannot invite yourself"));
     }
@@ -153,7 +165,8 @@ async fn claim_reward(
 }
 
 async fn pay(state: &AppState, caller: AuthUser, referral_id: Uuid) -> Result<(StatusCode, Value)> {
-    let user = me(state, &caller).await?;
+    let user = caller.load(state).await?;
+    user.ensure_email_verified()?;
     let payout = Payout {
         amount: state.config.referral_reward_amount,
         currency: state.config.referral_reward_currency.clone(),

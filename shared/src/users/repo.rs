@@ -2,14 +2,15 @@
 
 use uuid::Uuid;
 
-use super::types::{Email, NewUser, ProfileUpdate, User};
+use super::types::{Email, NewUser, ProfileUpdate, Role, User};
 use crate::cache::Cache;
 use crate::db::Conn;
 use crate::error::{unique_violation, Error, Result};
 use crate::referrals::{ReferralCode, ReferralStatus};
 
 const COLUMNS: &str = "id, email, phone, password_hash, first_name, last_name, role, status, onboarding_step, \
-     kyc_status, referral_code, referred_by, device_fingerprint, last_active_at, fraud_score, blocked, created_at, updated_at";
+     kyc_status, referral_code, referred_by, device_fingerprint, last_active_at, fraud_score, blocked, \
+     email_verified_at, token_version, created_at, updated_at";
 
 /// The cache family holding every cached page of the admin user list.
 pub const LIST_CACHE_FAMILY: &str = "{users-list}:keys";
@@ -152,14 +153,76 @@ pub async fn update_profile(conn: &Conn, id: Uuid, update: &ProfileUpdate) -> Re
     one(row)
 }
 
-#[tracing::instrument(skip_all, fields(user_id = %id, blocked))]
-pub async fn set_blocked(conn: &Conn, id: Uuid, blocked: bool) -> Result<Option<User>> {
-    one(conn
-        .query_opt(
-            &format!("UPDATE users SET blocked = $2, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"),
-            &[&id, &blocked],
-        )
-        .await?)
+/// A change to an account that ends all of its sessions: each given field is set, the token
+/// version is bumped (so every access token issued before dies) and every refresh token is
+/// revoked, in one statement.
+#[derive(Debug, Default)]
+pub struct AccountChange<'a> {
+    pub blocked: Option<bool>,
+    pub role: Option<Role>,
+    pub password_hash: Option<&'a str>,
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %id))]
+pub async fn change_account(conn: &Conn, id: Uuid, change: &AccountChange<'_>) -> Result<Option<User>> {
+    let sql = format!(
+        "WITH changed AS (
+            UPDATE users SET token_version = token_version + 1,
+                blocked = COALESCE($2, blocked), role = COALESCE($3, role),
+                password_hash = COALESCE($4, password_hash), updated_at = now()
+            WHERE id = $1 RETURNING {COLUMNS}
+         ), revoked AS (
+            UPDATE refresh_tokens SET revoked_at = now(), updated_at = now()
+            WHERE user_id = $1 AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM changed)
+         )
+         SELECT {COLUMNS} FROM changed"
+    );
+    one(conn.query_opt(&sql, &[&id, &change.blocked, &change.role.map(Role::as_str), &change.password_hash]).await?)
+}
+
+/// What verifying an address did.
+pub enum Verified {
+    /// Verified now; when this completed a referral (the user had finished KYC first), its
+    /// id and referrer, and the user's first name.
+    Now { user: Box<User>, completed_referral: Option<(Uuid, Uuid, String)> },
+    /// The address was verified before: the link has been used.
+    Already,
+    /// The user no longer exists or changed address.
+    Gone,
+}
+
+/// Marks `email` as `user`'s verified address, records the email step's time, and
+/// completes the user's pending referral if their KYC is already done: one statement.
+#[tracing::instrument(skip_all, fields(user_id = %user))]
+pub async fn verify_email(conn: &Conn, user: Uuid, email: &str) -> Result<Verified> {
+    let sql = format!(
+        "WITH verified AS (
+            UPDATE users SET email_verified_at = now(), updated_at = now()
+            WHERE id = $1 AND email = $2 AND email_verified_at IS NULL
+            RETURNING {COLUMNS}
+         ), recorded AS (
+            INSERT INTO onboarding_events (id, user_id, step) SELECT $3, id, 'email' FROM verified
+            ON CONFLICT (user_id, step) DO NOTHING
+         ), completed AS (
+            UPDATE referrals r SET status = 'completed', updated_at = now() FROM verified v
+            WHERE r.referred_user_id = v.id AND r.status = 'pending' AND v.kyc_status = 'successful'
+              AND NOT v.blocked
+            RETURNING r.id, r.referrer_id
+         )
+         SELECT v.*, (SELECT id FROM completed) AS completed_id, (SELECT referrer_id FROM completed) AS referrer_id,
+                EXISTS (SELECT 1 FROM users WHERE id = $1 AND email = $2) AS exists
+         FROM (SELECT 1) one LEFT JOIN verified v ON true"
+    );
+    let row = conn.query_one(&sql, &[&user, &email, &Uuid::now_v7()]).await?;
+    let id: Option<Uuid> = row.get("id");
+    if id.is_none() {
+        return Ok(if row.get("exists") { Verified::Already } else { Verified::Gone });
+    }
+    let user = Box::new(User::from_row(&row)?);
+    let referral: Option<Uuid> = row.get("completed_id");
+    let referrer: Option<Uuid> = row.get("referrer_id");
+    let completed_referral = referral.zip(referrer).map(|(r, by)| (r, by, user.first_name.clone()));
+    Ok(Verified::Now { user, completed_referral })
 }
 
 /// Creates the admin, or makes an existing account with that email an active, unblocked

@@ -1,4 +1,5 @@
-//! `GET|PUT /api/users/profile` for the caller; the admin list, lookup and block.
+//! `GET|PUT /api/users/profile` and `PUT /api/users/password` for the caller; the admin
+//! list, lookup, block and role change.
 
 use axum::extract::State;
 use axum::http::Method;
@@ -7,10 +8,10 @@ use axum::routing::{get, patch, put};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::repo;
-use super::types::{DeviceFingerprint, PersonName, Phone, ProfileUpdate};
+use super::repo::{self, AccountChange};
+use super::types::{DeviceFingerprint, PersonName, Phone, ProfileUpdate, Role, StaffView};
 use crate::app::{AppState, Endpoint};
-use crate::auth::{AdminUser, AuthUser};
+use crate::auth::{self, ActingAdmin, AdminUser, AuthUser, Password};
 use crate::error::{Error, Result};
 use crate::http::{envelope_bytes, json_bytes, ok, JsonBody, PathParams, QueryParams};
 
@@ -28,13 +29,18 @@ pub const GET: Endpoint =
     Endpoint { function: "users-get", method: Method::GET, path: "/api/users/{id}", route: || get(by_id) };
 pub const BLOCK: Endpoint =
     Endpoint { function: "users-block", method: Method::PATCH, path: "/api/users/{id}/block", route: || patch(block) };
+pub const ROLE: Endpoint =
+    Endpoint { function: "users-role", method: Method::PATCH, path: "/api/users/{id}/role", route: || patch(role) };
+pub const PASSWORD: Endpoint = Endpoint {
+    function: "users-password",
+    method: Method::PUT,
+    path: "/api/users/password",
+    route: || put(change_password),
+};
 
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]
 async fn profile(caller: AuthUser, State(state): State<AppState>) -> Result<Response> {
-    let conn = state.db.writer().await?;
-    let user = repo::by_id(&conn, caller.id).await?.ok_or(Error::NotFound("user not found"))?;
-    user.ensure_may_sign_in()?;
-    Ok(ok(user))
+    Ok(ok(caller.load(&state).await?))
 }
 
 #[derive(Deserialize)]
@@ -74,9 +80,8 @@ async fn update_profile(
     JsonBody(body): JsonBody<ProfileBody>,
 ) -> Result<Response> {
     let update = ProfileUpdate::try_from(body)?;
+    caller.load(&state).await?;
     let conn = state.db.writer().await?;
-    let current = repo::by_id(&conn, caller.id).await?.ok_or(Error::NotFound("user not found"))?;
-    current.ensure_may_sign_in()?;
     let user = repo::update_profile(&conn, caller.id, &update).await?.ok_or(Error::NotFound("user not found"))?;
     repo::invalidate_lists(&state.cache).await;
     Ok(ok(user))
@@ -130,7 +135,7 @@ async fn by_id(
     PathParams(path): PathParams<UserPath>,
 ) -> Result<Response> {
     let user = repo::by_id(&state.db.reader().await?, path.id).await?.ok_or(Error::NotFound("user not found"))?;
-    Ok(ok(user))
+    Ok(ok(StaffView::from(&user)))
 }
 
 #[derive(Deserialize)]
@@ -144,20 +149,76 @@ fn yes() -> bool {
     true
 }
 
+/// Applies an admin's change to another account, ending that account's sessions; nobody
+/// changes their own block state or role.
+async fn change_other(state: &AppState, admin: &ActingAdmin, id: Uuid, change: AccountChange<'_>) -> Result<Response> {
+    if id == admin.0.id {
+        return Err(Error::Forbidden("nobody may change their own block state or role"));
+    }
+    let user =
+        repo::change_account(&state.db.writer().await?, id, &change).await?.ok_or(Error::NotFound("user not found"))?;
+    state.revocations.publish(&user).await;
+    repo::invalidate_lists(&state.cache).await;
+    tracing::info!(admin_id = %admin.0.id, user_id = %id, ?change, "account changed by an admin");
+    Ok(ok(StaffView::from(&user)))
+}
+
 #[tracing::instrument(skip_all, fields(user_id = %path.id))]
 async fn block(
-    AdminUser(admin): AdminUser,
+    admin: ActingAdmin,
     State(state): State<AppState>,
     PathParams(path): PathParams<UserPath>,
     JsonBody(body): JsonBody<BlockBody>,
 ) -> Result<Response> {
-    if path.id == admin.id && body.blocked {
-        return Err(Error::validation("admins cannot block themselves"));
+    change_other(&state, &admin, path.id, AccountChange { blocked: Some(body.blocked), ..Default::default() }).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleBody {
+    role: String,
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %path.id))]
+async fn role(
+    admin: ActingAdmin,
+    State(state): State<AppState>,
+    PathParams(path): PathParams<UserPath>,
+    JsonBody(body): JsonBody<RoleBody>,
+) -> Result<Response> {
+    let role = Role::parse(&body.role)
+        .ok_or_else(|| Error::invalid_field("role", "role must be one of admin, marketer, analyst, user"))?;
+    change_other(&state, &admin, path.id, AccountChange { role: Some(role), ..Default::default() }).await
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PasswordBody {
+    current_password: String,
+    new_password: String,
+}
+
+/// Changes the caller's password, given the current one; every session ends, and this
+/// device gets a new one.
+#[tracing::instrument(skip_all, fields(user_id = %caller.id))]
+async fn change_password(
+    _: auth::IpLimited<auth::Login>,
+    caller: AuthUser,
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<PasswordBody>,
+) -> Result<Response> {
+    let new_password = Password::parse_field("newPassword", body.new_password)?;
+    let user = caller.load(&state).await?;
+    auth::ensure_account_not_locked(&state, &user.email).await?;
+    if !state.hasher.verify(body.current_password, Some(user.password_hash.clone())).await? {
+        auth::record_failure(&state, &user.email).await;
+        return Err(Error::invalid_field("currentPassword", "the current password is not right"));
     }
-    let user = repo::set_blocked(&state.db.writer().await?, path.id, body.blocked)
-        .await?
-        .ok_or(Error::NotFound("user not found"))?;
-    repo::invalidate_lists(&state.cache).await;
-    tracing::info!(admin_id = %admin.id, blocked = body.blocked, "user block changed");
-    Ok(ok(user))
+    let hash = state.hasher.hash(new_password).await?;
+    let conn = state.db.writer().await?;
+    let change = AccountChange { password_hash: Some(&hash), ..Default::default() };
+    let user = repo::change_account(&conn, user.id, &change).await?.ok_or(Error::Unauthorized("account not found"))?;
+    state.revocations.publish(&user).await;
+    let tokens = auth::start_session(&conn, &state.tokens, &user).await?;
+    Ok(ok(auth::Session { user, tokens }))
 }

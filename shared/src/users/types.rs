@@ -140,10 +140,32 @@ pub struct User {
     pub referred_by: Option<Uuid>,
     pub device_fingerprint: Option<String>,
     pub last_active_at: Option<DateTime<Utc>>,
+    /// Staff only (see [`StaffView`]): telling a fraud farm its score teaches it what fires.
+    #[serde(skip)]
     pub fraud_score: i32,
     pub blocked: bool,
+    /// When the user proved the address is theirs; `None` until then.
+    pub email_verified_at: Option<DateTime<Utc>>,
+    /// Stamped into access tokens; bumped to revoke them all.
+    #[serde(skip)]
+    pub token_version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A user as staff see them: with the fraud score the user's own answers leave out.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StaffView<'a> {
+    #[serde(flatten)]
+    pub user: &'a User,
+    pub fraud_score: i32,
+}
+
+impl<'a> From<&'a User> for StaffView<'a> {
+    fn from(user: &'a User) -> Self {
+        StaffView { user, fraud_score: user.fraud_score }
+    }
 }
 
 impl User {
@@ -169,9 +191,23 @@ impl User {
             last_active_at: row.try_get("last_active_at").map_err(anyhow::Error::new)?,
             fraud_score: row.try_get("fraud_score").map_err(anyhow::Error::new)?,
             blocked: row.try_get("blocked").map_err(anyhow::Error::new)?,
+            email_verified_at: row.try_get("email_verified_at").map_err(anyhow::Error::new)?,
+            token_version: row.try_get("token_version").map_err(anyhow::Error::new)?,
             created_at: row.try_get("created_at").map_err(anyhow::Error::new)?,
             updated_at: row.try_get("updated_at").map_err(anyhow::Error::new)?,
         })
+    }
+
+    pub fn email_verified(&self) -> bool {
+        self.email_verified_at.is_some()
+    }
+
+    /// Inviting and rewards wait until the address is proven to be the user's.
+    pub fn ensure_email_verified(&self) -> Result<()> {
+        if !self.email_verified() {
+            return Err(Error::Forbidden("verify your email address first"));
+        }
+        Ok(())
     }
 
     /// Blocked, suspended and deleted users may not sign in or use their account.

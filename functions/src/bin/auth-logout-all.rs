@@ -1,0 +1,5 @@
+//! Lambda function `auth-logout-all`: POST /api/auth/logout-all.
+#[tokio::main]
+async fn main() -> Result<(), growstack::lambda::Error> {
+    growstack::lambda::run_http(&growstack::auth::LOGOUT_ALL).await
+}
