@@ -278,6 +278,7 @@ async fn the_referral_tree_is_one_statement() {
     assert_eq!(c["referrals"][0]["id"], ids[3].to_string());
     assert_eq!(c["referrals"][0]["referrals"], json!([]));
     assert_eq!(c["referralStatus"], "pending");
+    assert_eq!((&c["fraudScore"], &c["fraudReasons"]), (&json!(0), &json!([])), "staff see the fraud signals");
 
     for bad in ["depth=0", "depth=11", "depth=x", ""] {
         let r = app

@@ -259,6 +259,9 @@ pub struct TreeRow {
     pub first_name: String,
     pub last_name: String,
     pub referral_status: Option<String>,
+    /// The referral's fraud score and the signals that fired (staff only).
+    pub fraud_score: Option<i32>,
+    pub fraud_reasons: Option<Value>,
     pub joined_at: DateTime<Utc>,
 }
 
@@ -273,7 +276,8 @@ pub async fn tree(conn: &Conn, root: Uuid, depth: i32) -> Result<Vec<TreeRow>> {
                 SELECT u.id, u.referred_by, t.depth + 1 FROM users u JOIN tree t ON u.referred_by = t.id
                 WHERE t.depth < $2
              )
-             SELECT t.id, t.parent, t.depth, u.email, u.first_name, u.last_name, r.status, u.created_at
+             SELECT t.id, t.parent, t.depth, u.email, u.first_name, u.last_name, r.status, u.created_at,
+                    r.fraud_score, r.metadata->'fraud'->'reasons'
              FROM tree t JOIN users u ON u.id = t.id
              LEFT JOIN referrals r ON r.referred_user_id = t.id
              ORDER BY t.depth, u.created_at, t.id",
@@ -291,6 +295,8 @@ pub async fn tree(conn: &Conn, root: Uuid, depth: i32) -> Result<Vec<TreeRow>> {
             last_name: r.get(5),
             referral_status: r.get(6),
             joined_at: r.get(7),
+            fraud_score: r.get(8),
+            fraud_reasons: r.get(9),
         })
         .collect())
 }

@@ -257,6 +257,8 @@ fn nest(rows: &[TreeRow]) -> Option<Value> {
             "lastName": row.last_name,
             "depth": row.depth,
             "referralStatus": row.referral_status,
+            "fraudScore": row.fraud_score,
+            "fraudReasons": row.fraud_reasons,
             "joinedAt": row.joined_at,
             "referrals": kids,
         })
