@@ -8,7 +8,7 @@ use growstack::app::ENDPOINTS;
 use serde_yaml_ng::Value;
 
 /// Functions that serve no HTTP route.
-const NON_HTTP: &[&str] = &["migrate", "email-worker", "notification-worker", "scheduler"];
+const NON_HTTP: &[&str] = &["migrate", "email-worker", "notification-worker", "scheduler", "ses-feedback"];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -17,6 +17,25 @@ async fn invoke(app: &TestApp, function: &str, replacements: &[(&str, &str)]) ->
     (status, lambda_body(&response), response)
 }
 
+/// The KYC webhook's event for `user`, signed as the provider would sign it.
+async fn invoke_kyc_webhook(app: &TestApp, user: &str, event_id: &str) -> (u64, Value, Value) {
+    let now = chrono::Utc::now();
+    let mut payload = event(
+        "webhooks-kyc",
+        &[
+            ("REPLACE_WITH_USER_ID", user),
+            ("REPLACE_WITH_EVENT_ID", event_id),
+            ("REPLACE_WITH_OCCURRED_AT", &now.to_rfc3339()),
+        ],
+    );
+    let body = payload["body"].as_str().unwrap().to_owned();
+    let signature =
+        growstack::kyc::signature::sign(growstack_tests::KYC_SECRET.as_bytes(), body.as_bytes(), now.timestamp());
+    payload["headers"]["x-growstack-signature"] = Value::String(signature);
+    let response = app.invoke(endpoint("webhooks-kyc"), payload).await;
+    (response["statusCode"].as_u64().unwrap(), lambda_body(&response), response)
+}
+
 #[tokio::test]
 async fn every_event_runs_through_its_function() {
     let app = TestApp::spawn().await;
@@ -204,10 +223,12 @@ async fn referral_and_onboarding_events_run_through_their_functions() {
     app.verify(registered.data()["user"]["id"].as_str().unwrap().parse().unwrap()).await;
     let (status, body, _) = invoke(&app, "onboarding-step", &[("REPLACE_WITH_ACCESS_TOKEN", &invitee_token)]).await;
     assert_eq!(status, 200, "{body}");
-    let step = event("onboarding-step", &[("REPLACE_WITH_ACCESS_TOKEN", &invitee_token)]);
-    let step = serde_json::to_string(&step).unwrap().replace(r#"\"phone\""#, r#"\"kyc_complete\""#);
-    let response = app.invoke(endpoint("onboarding-step"), serde_json::from_str(&step).unwrap()).await;
-    assert_eq!(response["statusCode"], 200, "{response}");
+    let invitee_id = registered.data()["user"]["id"].as_str().unwrap().to_owned();
+    let (status, body, _) = invoke_kyc_webhook(&app, &invitee_id, "1").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["applied"], true);
+    let (status, body, _) = invoke_kyc_webhook(&app, &invitee_id, "1").await;
+    assert_eq!((status, &body["data"]["duplicate"]), (200, &serde_json::json!(true)), "replayed");
 
     let listed = app.call(http::Method::GET, "/api/referrals?status=completed", Some(&ada.access), None).await;
     let referral = listed.data()["referrals"][0]["id"].as_str().unwrap().to_owned();
@@ -263,4 +284,61 @@ async fn session_and_account_events_run_through_their_functions() {
     let (status, body, _) = invoke(&app, "auth-logout-all", &[("REPLACE_WITH_ACCESS_TOKEN", &access)]).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(app.profile(&access).await.status, http::StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn ledger_and_unsubscribe_events_run_through_their_functions() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let ada = app.user(&app.email("ledger-ada")).await;
+    let code = app.profile(&ada.access).await.data()["referralCode"].as_str().unwrap().to_owned();
+    let mut registration = TestApp::registration(&app.email("ledger-grace"));
+    registration["referralCode"] = serde_json::json!(code);
+    let grace = app.register(registration).await.data()["user"]["id"].as_str().unwrap().to_owned();
+    app.verify(grace.parse().unwrap()).await;
+    let (status, body, _) = invoke_kyc_webhook(&app, &grace, "ledger-1").await;
+    assert_eq!(status, 200, "{body}");
+    let referral: uuid::Uuid = app.pg().await.query_one("SELECT id FROM referrals", &[]).await.unwrap().get(0);
+    let r = app
+        .json(
+            http::Method::POST,
+            "/api/referrals/claim-reward",
+            Some(&ada.access),
+            serde_json::json!({ "referralId": referral }),
+        )
+        .await;
+    assert_eq!(r.status, http::StatusCode::OK, "{}", r.body);
+
+    let as_admin = ("REPLACE_WITH_ACCESS_TOKEN", admin.access.as_str());
+    let response = app.invoke(endpoint("admin-rewards-list"), event("admin-rewards-list", &[as_admin])).await;
+    assert_eq!(response["statusCode"], 200, "{response}");
+    let csv = response["body"].as_str().unwrap();
+    assert_eq!(csv.lines().count(), 2, "a header and the referrer's available reward: {csv}");
+    let reward: uuid::Uuid = app.pg().await.query_one("SELECT id FROM rewards", &[]).await.unwrap().get(0);
+    let (status, body, _) =
+        invoke(&app, "admin-rewards-update", &[as_admin, ("REPLACE_WITH_REWARD_ID", &reward.to_string())]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["status"], "paid");
+    let (status, body, _) =
+        invoke(&app, "admin-referrals-update", &[as_admin, ("REPLACE_WITH_REFERRAL_ID", &referral.to_string())]).await;
+    assert_eq!(status, 409, "its reward is paid out: {body}");
+
+    let token = growstack::email::unsubscribe_url(
+        "",
+        app.state.config.jwt_refresh_secret.expose().as_bytes(),
+        &ada.email,
+        growstack::email::Category::Inactivity,
+    );
+    let token = token.split_once("token=").unwrap().1.to_owned();
+    let (status, body, _) =
+        invoke(&app, "notifications-unsubscribe", &[("REPLACE_WITH_UNSUBSCRIBE_TOKEN", &token)]).await;
+    assert_eq!(status, 200, "{body}");
+    let response = app
+        .invoke(
+            endpoint("notifications-unsubscribe-page"),
+            event("notifications-unsubscribe-page", &[("REPLACE_WITH_UNSUBSCRIBE_TOKEN", &token)]),
+        )
+        .await;
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert!(response["body"].as_str().unwrap().contains("unsubscribed"));
 }

@@ -418,9 +418,9 @@ async fn daily_nudges_reach_the_right_users_once_a_day() {
     set("UPDATE users SET last_active_at = now() - interval '8 days', blocked = true WHERE id = $1", users[4]).await;
     set("UPDATE users SET created_at = now() - interval '30 days', last_active_at = now(), onboarding_step = 'kyc_complete' WHERE id = $1", users[5]).await;
 
-    let report = app.state.scheduler().run(&[Task::DailyNudges]).await.unwrap();
+    let report = app.state.scheduler().run(&[Task::InactivityNudges, Task::KycReminders]).await.unwrap();
     assert_eq!((report.inactivity_nudges, report.kyc_reminders), (2, 2), "{report:?}");
-    let again = app.state.scheduler().run(&[Task::DailyNudges]).await.unwrap();
+    let again = app.state.scheduler().run(&[Task::InactivityNudges, Task::KycReminders]).await.unwrap();
     assert_eq!((again.inactivity_nudges, again.kyc_reminders), (0, 0), "at most one per user per day");
 
     app.run_workers().await;

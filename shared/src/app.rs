@@ -14,13 +14,13 @@ use crate::aws::Aws;
 use crate::cache::Cache;
 use crate::config::Config;
 use crate::db::Db;
-use crate::email::{EmailWorker, Links};
+use crate::email::{EmailWorker, FeedbackHandler, Links};
 use crate::idempotency::Idempotency;
 use crate::metrics::Metrics;
 use crate::notifications::NotificationWorker;
 use crate::queue::Queue;
 use crate::scheduler::Scheduler;
-use crate::{health, notifications, onboarding, referrals, users};
+use crate::{email, health, kyc, notifications, onboarding, referrals, rewards, users};
 
 /// What every handler may use. Cheap to clone: everything inside is shared.
 #[derive(Clone)]
@@ -81,6 +81,9 @@ impl AppState {
     pub fn email_worker(&self) -> EmailWorker {
         EmailWorker {
             ses: self.aws.ses.clone(),
+            db: self.db.clone(),
+            link_secret: self.config.jwt_refresh_secret.clone(),
+            api_base_url: self.config.api_base_url.clone(),
             idempotency: self.idempotency(),
             from: self.config.email_from.clone(),
             configuration_set: self.config.ses_configuration_set.clone(),
@@ -98,6 +101,10 @@ impl AppState {
             concurrency: self.config.worker_concurrency,
             metrics: self.metrics.clone(),
         }
+    }
+
+    pub fn ses_feedback(&self) -> FeedbackHandler {
+        FeedbackHandler { db: self.db.clone() }
     }
 
     pub fn scheduler(&self) -> Scheduler {
@@ -138,6 +145,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
     notifications::BATCH,
     notifications::INACTIVITY_NUDGE,
     notifications::KYC_REMINDER,
+    email::UNSUBSCRIBE,
+    email::UNSUBSCRIBE_PAGE,
     referrals::CODE,
     referrals::LINK,
     referrals::LIST,
@@ -145,9 +154,13 @@ pub const ENDPOINTS: &[Endpoint] = &[
     referrals::CLAIM_REWARD,
     referrals::STATS,
     referrals::TREE,
+    referrals::ADMIN_UPDATE,
     onboarding::STEP,
     onboarding::STATS,
     onboarding::TIME_STATS,
+    kyc::WEBHOOK,
+    rewards::ADMIN_LIST,
+    rewards::ADMIN_UPDATE,
 ];
 
 /// The router serving `endpoints`, with the middleware every request gets.

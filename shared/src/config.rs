@@ -96,6 +96,15 @@ pub struct Config {
     pub referral_reward_currency: String,
     /// What the referred user gets too (double-sided rewards); zero for none.
     pub referred_reward_amount: Decimal,
+    /// Hours after a referral completes before its rewards can be claimed or paid.
+    pub reward_hold_hours: i32,
+    /// Invitations one user may send per day.
+    pub referral_invites_per_day: i64,
+    /// The secret the KYC provider signs its callbacks with; unset, the webhook refuses all.
+    pub kyc_webhook_secret: Option<Secret>,
+    /// Where the API is reached from outside, for links in emails that the API serves
+    /// (unsubscribe); defaults to `app_base_url`.
+    pub api_base_url: String,
     /// A referral link is this followed by the code.
     pub referral_link_base: String,
     /// Hours within which the same address cannot be invited again by the same referrer.
@@ -210,6 +219,17 @@ impl Config {
             },
             referral_reward_currency: currency()?,
             referred_reward_amount: money("REFERRED_REWARD_AMOUNT", "0")?,
+            reward_hold_hours: number("REWARD_HOLD_HOURS", 0)?.min(24 * 365) as i32,
+            referral_invites_per_day: number("REFERRAL_INVITES_PER_DAY", 20)? as i64,
+            kyc_webhook_secret: match get("KYC_WEBHOOK_SECRET") {
+                Some(v) if v.len() < 32 => bail!("KYC_WEBHOOK_SECRET must be at least 32 characters"),
+                other => other.map(Secret),
+            },
+            api_base_url: get("API_BASE_URL")
+                .or_else(|| get("APP_BASE_URL"))
+                .unwrap_or_else(|| "http://localhost:3000".to_owned())
+                .trim_end_matches('/')
+                .to_owned(),
             referral_link_base: get("REFERRAL_LINK_BASE").unwrap_or_else(|| {
                 format!(
                     "{}/r/",

@@ -19,6 +19,9 @@ pub enum Error {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(&'static str),
+    /// A conflict whose message and details depend on the state found.
+    #[error("{message}")]
+    ConflictDetail { message: String, details: Value },
     #[error("too many requests, retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("request body exceeds {limit} bytes")]
@@ -47,7 +50,7 @@ impl Error {
             Error::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
             Error::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
-            Error::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
+            Error::Conflict(_) | Error::ConflictDetail { .. } => (StatusCode::CONFLICT, "CONFLICT"),
             Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
             Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"),
             Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
@@ -66,8 +69,11 @@ impl IntoResponse for Error {
             _ => {}
         }
         let mut error = json!({ "code": code, "message": self.to_string() });
-        if let Error::Validation { details: Some(details), .. } = &self {
-            error["details"] = details.clone();
+        match &self {
+            Error::Validation { details: Some(details), .. } | Error::ConflictDetail { details, .. } => {
+                error["details"] = details.clone();
+            }
+            _ => {}
         }
         let mut response = (status, axum::Json(json!({ "success": false, "error": error }))).into_response();
         let retry_after = match &self {

@@ -2,6 +2,7 @@
 //! or the migration. State is built once per cold start, with no network call; connections
 //! open on first use.
 
+use aws_lambda_events::event::sns::SnsEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
@@ -41,6 +42,20 @@ async fn run_sqs(worker: impl SqsWorker) -> Result<(), Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let worker = worker.clone();
         async move { Ok::<SqsBatchResponse, Error>(worker.handle(event.payload).await) }
+    }))
+    .await
+}
+
+/// The SES feedback handler, triggered by the SNS topic SES publishes bounces and
+/// complaints to.
+pub async fn run_ses_feedback() -> Result<(), Error> {
+    let handler = state().await?.ses_feedback();
+    lambda_runtime::run(service_fn(|event: LambdaEvent<SnsEvent>| {
+        let handler = handler.clone();
+        async move {
+            let suppressed = handler.handle(event.payload).await.map_err(|e| Error::from(format!("{e:#}")))?;
+            Ok::<Value, Error>(serde_json::json!({ "suppressed": suppressed }))
+        }
     }))
     .await
 }

@@ -12,8 +12,10 @@
 //! - [`auth`]: passwords under a CPU budget, tokens, rotating sessions, revocation, the
 //!   `AuthUser` extractors, the auth routes and their rate limits.
 //! - [`users`]: users, their profile and the admin user routes.
-//! - [`referrals`]: codes and links, invitations, fraud checks, rewards, stats, the tree.
+//! - [`referrals`]: codes and links, invitations, fraud checks, claims, stats, the tree.
+//! - [`rewards`]: the reward ledger, its holds, payouts, voids, audit and export.
 //! - [`onboarding`]: the KYC funnel, its stats and timing.
+//! - [`kyc`]: the KYC provider's signed callback, the only source of a verified identity.
 //! - [`notifications`]: the inbox, admin sends, and the notification worker.
 //! - [`email`]: email templates and the worker that sends them through SES.
 //! - [`jobs`]: the typed, versioned jobs on the queues; [`queue`] sends them, [`worker`]
@@ -48,6 +50,7 @@ pub mod health;
 pub mod http;
 pub mod idempotency;
 pub mod jobs;
+pub mod kyc;
 pub mod lambda;
 pub mod local;
 pub mod metrics;
@@ -55,6 +58,7 @@ pub mod notifications;
 pub mod onboarding;
 pub mod queue;
 pub mod referrals;
+pub mod rewards;
 pub mod scheduler;
 pub mod server;
 pub mod signing;

@@ -1,5 +1,7 @@
-//! The scheduler, run by EventBridge schedules in AWS and by a timer in the server:
-//! dispatches scheduled notifications when they fall due, and sends the daily nudges.
+//! The scheduler, run by EventBridge schedules in AWS and by timers in the server:
+//! dispatches scheduled notifications when they fall due, sends the daily nudges, and keeps
+//! house. Each task runs on its own schedule, and the nudges resume from a stored cursor,
+//! so a run cut short neither starves another task nor starts again from the oldest users.
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
@@ -19,19 +21,35 @@ const PAGE: i64 = 500;
 pub enum Task {
     /// Every minute: notifications whose `scheduledFor` has passed.
     DueNotifications,
-    /// Daily: the inactivity nudge and the KYC reminder, and dropping refresh tokens that
-    /// expired.
-    DailyNudges,
+    /// Daily: the inactivity nudge.
+    InactivityNudges,
+    /// Daily: the KYC reminder.
+    KycReminders,
+    /// Daily: dropping refresh tokens a day past their expiry.
+    Housekeeping,
 }
 
 impl Task {
-    /// The task a schedule's payload names: `{"task": …}` (the schedule's input) or an
-    /// EventBridge event with the task in its `detail`. With neither, every task runs.
+    pub const ALL: [Task; 4] = [Task::DueNotifications, Task::InactivityNudges, Task::KycReminders, Task::Housekeeping];
+
+    /// The tasks a schedule's payload names: `{"task": …}` (the schedule's input) or an
+    /// EventBridge event with the task in its `detail`. With neither, every task runs;
+    /// `daily-nudges` (the earlier single daily schedule) runs the daily ones.
     pub fn from_event(event: &Value) -> anyhow::Result<Vec<Task>> {
         let task = event.get("task").or_else(|| event.get("detail").and_then(|d| d.get("task")));
         match task {
-            None => Ok(vec![Task::DueNotifications, Task::DailyNudges]),
+            None => Ok(Task::ALL.to_vec()),
+            Some(t) if t == "daily-nudges" => Ok(vec![Task::InactivityNudges, Task::KycReminders, Task::Housekeeping]),
             Some(t) => Ok(vec![serde_json::from_value(t.clone()).context("unknown scheduler task")?]),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Task::DueNotifications => "due-notifications",
+            Task::InactivityNudges => "inactivity-nudges",
+            Task::KycReminders => "kyc-reminders",
+            Task::Housekeeping => "housekeeping",
         }
     }
 }
@@ -44,6 +62,8 @@ pub struct Report {
     pub kyc_reminders: usize,
     /// Jobs that could not be enqueued; they are left for the next run.
     pub requeued: usize,
+    /// Scheduled notifications given up as failed after their last dispatch attempt.
+    pub given_up: u64,
     pub expired_sessions_purged: u64,
 }
 
@@ -59,10 +79,14 @@ impl Scheduler {
         for task in tasks {
             match task {
                 Task::DueNotifications => self.due_notifications(&mut report).await?,
-                Task::DailyNudges => {
-                    report.inactivity_nudges = self.nudges(NudgeKind::Inactivity, &mut report.requeued).await?;
-                    report.kyc_reminders = self.nudges(NudgeKind::KycReminder, &mut report.requeued).await?;
-                    report.expired_sessions_purged = crate::auth::purge_expired(&self.db.writer().await?).await?;
+                Task::InactivityNudges => {
+                    report.inactivity_nudges = self.nudges(*task, NudgeKind::Inactivity, &mut report.requeued).await?
+                }
+                Task::KycReminders => {
+                    report.kyc_reminders = self.nudges(*task, NudgeKind::KycReminder, &mut report.requeued).await?
+                }
+                Task::Housekeeping => {
+                    report.expired_sessions_purged = crate::auth::purge_expired(&self.db.writer().await?).await?
                 }
             }
         }
@@ -72,6 +96,7 @@ impl Scheduler {
 
     async fn due_notifications(&self, report: &mut Report) -> anyhow::Result<()> {
         let conn = self.db.writer().await?;
+        report.given_up = notifications::give_up_dispatching(&conn).await?;
         loop {
             let due = notifications::claim_due(&conn, PAGE).await?;
             if due.is_empty() {
@@ -94,9 +119,9 @@ impl Scheduler {
         self.notification_queue.send_batch(jobs).await.failed.into_iter().map(|(id, _)| id).collect()
     }
 
-    async fn nudges(&self, kind: NudgeKind, requeued: &mut usize) -> anyhow::Result<usize> {
+    async fn nudges(&self, task: Task, kind: NudgeKind, requeued: &mut usize) -> anyhow::Result<usize> {
         let conn = self.db.writer().await?;
-        let mut after = Uuid::nil();
+        let mut after = notifications::cursor(&conn, task.name()).await?.unwrap_or(Uuid::nil());
         let mut sent = 0;
         loop {
             let (last, users) = notifications::claim_nudges(&conn, kind, after, PAGE).await?;
@@ -112,8 +137,15 @@ impl Scheduler {
                 sent += jobs.len() - failed_users.len();
             }
             match last {
-                Some(last) => after = last,
-                None => return Ok(sent),
+                Some(last) => {
+                    after = last;
+                    notifications::save_cursor(&conn, task.name(), Some(after)).await?;
+                }
+                None => {
+                    // Through to the last user: the next run starts from the first again.
+                    notifications::save_cursor(&conn, task.name(), None).await?;
+                    return Ok(sent);
+                }
             }
         }
     }
@@ -128,10 +160,14 @@ mod tests {
     fn tasks_from_events() {
         assert_eq!(Task::from_event(&json!({"task": "due-notifications"})).unwrap(), vec![Task::DueNotifications]);
         assert_eq!(
-            Task::from_event(&json!({"detail-type": "Scheduled Event", "detail": {"task": "daily-nudges"}})).unwrap(),
-            vec![Task::DailyNudges]
+            Task::from_event(&json!({"detail-type": "Scheduled Event", "detail": {"task": "kyc-reminders"}})).unwrap(),
+            vec![Task::KycReminders]
         );
-        assert_eq!(Task::from_event(&json!({})).unwrap().len(), 2);
+        assert_eq!(Task::from_event(&json!({"task": "daily-nudges"})).unwrap().len(), 3);
+        assert_eq!(Task::from_event(&json!({})).unwrap().len(), 4);
+        for task in Task::ALL {
+            assert_eq!(Task::from_event(&json!({ "task": task.name() })).unwrap(), vec![task]);
+        }
         assert!(Task::from_event(&json!({"task": "reboot"})).is_err());
     }
 }

@@ -63,9 +63,12 @@ pub fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
         config.notification_queue_url.clone(),
         state.notification_worker(),
     ));
-    for (task, every) in
-        [(Task::DueNotifications, state.config.scheduler_interval), (Task::DailyNudges, state.config.nudge_interval)]
-    {
+    // Each task on a timer of its own, as each has a schedule of its own in AWS.
+    for task in Task::ALL {
+        let every = match task {
+            Task::DueNotifications => state.config.scheduler_interval,
+            _ => state.config.nudge_interval,
+        };
         let scheduler = state.scheduler();
         tasks.push(tokio::spawn(async move {
             let mut ticks = tokio::time::interval(every);

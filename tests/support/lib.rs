@@ -28,6 +28,9 @@ pub fn aws_endpoint() -> String {
     std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:5001".to_owned())
 }
 
+/// The secret the tests' KYC provider signs its callbacks with.
+pub const KYC_SECRET: &str = "test-kyc-webhook-secret-0123456789abcdef";
+
 /// The sender the tests' SES identity verifies.
 pub const SENDER: &str = "noreply@growstack.test";
 
@@ -119,6 +122,7 @@ impl TestApp {
             ("EMAIL_FROM", SENDER),
             // Random JWT secrets for this app alone.
             ("GROWSTACK_ENV", "local"),
+            ("KYC_WEBHOOK_SECRET", KYC_SECRET),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -255,6 +259,31 @@ impl TestApp {
 
     pub async fn verify_email(&self, token: &str) -> TestResponse {
         self.json(Method::POST, "/api/auth/verify-email", None, json!({ "token": token })).await
+    }
+
+    /// Posts a KYC provider callback with `body`, signed at `timestamp` with `secret`.
+    pub async fn kyc_callback(&self, body: &str, secret: &str, timestamp: i64) -> TestResponse {
+        let signature = growstack::kyc::signature::sign(secret.as_bytes(), body.as_bytes(), timestamp);
+        let request = Request::post("/api/webhooks/kyc")
+            .header("content-type", "application/json")
+            .header("x-growstack-signature", signature)
+            .body(Body::from(body.to_owned()))
+            .unwrap();
+        self.send(request).await
+    }
+
+    /// The KYC provider's verdict on `user` (`successful` or `failed`), signed now.
+    pub async fn kyc(&self, user: Uuid, status: &str) -> TestResponse {
+        let body = json!({
+            "eventId": format!("evt_{}", Uuid::now_v7().simple()),
+            "userId": user,
+            "status": status,
+            "reference": "kyc-ref-1",
+            "occurredAt": chrono::Utc::now().to_rfc3339(),
+        });
+        let r = self.kyc_callback(&body.to_string(), KYC_SECRET, chrono::Utc::now().timestamp()).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r
     }
 
     pub async fn logout(&self, refresh_token: &str) -> TestResponse {

@@ -317,15 +317,18 @@ async fn verify_email(
         LinkError::Expired => Error::invalid_field("token", "the link has expired; ask for a new one"),
         LinkError::Invalid => Error::invalid_field("token", "the link is not valid"),
     })?;
-    let verified = users::verify_email(&state.db.writer().await?, user, &email).await?;
-    let (user, completed) = match verified {
-        Verified::Now { user, completed_referral } => (user, completed_referral),
+    let conn = state.db.writer().await?;
+    let verified = users::verify_email(&conn, user, &email).await?;
+    if !matches!(verified, Verified::Gone) {
+        // A user whose KYC was confirmed first completes their referral now. Also after a
+        // repeated link: if the first attempt failed between its two statements, this heals it.
+        referrals::complete_if_ready(&state, &conn, user).await?;
+    }
+    let user = match verified {
+        Verified::Now(user) => user,
         Verified::Already => return Err(Error::Conflict("this link has been used: the address is verified")),
         Verified::Gone => return Err(Error::invalid_field("token", "the link is not valid")),
     };
-    if let Some((referral, referrer, friend)) = completed {
-        referrals::notify_completed(&state, referral, referrer, &friend).await;
-    }
     users::invalidate_lists(&state.cache).await;
     Ok(ok(json!({ "emailVerified": true, "user": user })))
 }

@@ -1,7 +1,14 @@
-//! Email: the templates and the worker that sends them through SES.
+//! Email: the templates, the worker that sends them through SES, the suppression list (opt-outs,
+//! bounces, complaints) and the unsubscribe routes that feed it.
 
+mod feedback;
+mod routes;
+mod suppressions;
 mod templates;
 mod worker;
 
-pub use templates::{render, Links, Rendered};
+pub use feedback::FeedbackHandler;
+pub use routes::{unsubscribe_url, UNSUBSCRIBE, UNSUBSCRIBE_PAGE};
+pub use suppressions::{is_suppressed, suppress, Category, Reason};
+pub use templates::{category, render, Links, Rendered};
 pub use worker::EmailWorker;

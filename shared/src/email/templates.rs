@@ -4,7 +4,26 @@
 
 use serde_json::Value;
 
+use super::suppressions::Category;
 use crate::jobs::{EmailTemplate, JobError};
+
+/// The marketing category a template belongs to (people can opt out of it), or `None` for
+/// transactional mail (verification, rewards, notices), which always goes.
+pub fn category(template: EmailTemplate) -> Option<Category> {
+    match template {
+        EmailTemplate::ReferralInvite => Some(Category::Invitations),
+        EmailTemplate::KycReminder => Some(Category::KycReminders),
+        EmailTemplate::InactivityNudge => Some(Category::Inactivity),
+        EmailTemplate::Welcome
+        | EmailTemplate::VerifyEmail
+        | EmailTemplate::ReferralCompleted
+        | EmailTemplate::RewardGranted
+        | EmailTemplate::Notification => None,
+    }
+}
+
+/// How much of an inviter's name an invitation shows.
+const INVITER_NAME_CHARS: usize = 40;
 
 /// Links the templates point to, from config.
 #[derive(Clone, Debug)]
@@ -18,7 +37,7 @@ pub struct Rendered {
     pub subject: String,
     pub html: String,
     pub text: String,
-    /// `List-Unsubscribe` header value, for the nudges people can opt out of.
+    /// `List-Unsubscribe` header value, for the mail people can opt out of.
     pub list_unsubscribe: Option<String>,
 }
 
@@ -55,8 +74,13 @@ fn required(data: &Value, key: &str) -> Result<String, JobError> {
     Ok(value)
 }
 
-/// Paragraphs of plain text → (HTML, text).
-fn body(greeting: &str, paragraphs: &[String], action: Option<(&str, &str)>) -> (String, String) {
+/// Paragraphs of plain text → (HTML, text), with an unsubscribe footer when given.
+fn body(
+    greeting: &str,
+    paragraphs: &[String],
+    action: Option<(&str, &str)>,
+    unsubscribe: Option<&str>,
+) -> (String, String) {
     let mut html = format!(
         "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5\"><p>{}</p>",
         escape(greeting)
@@ -71,22 +95,36 @@ fn body(greeting: &str, paragraphs: &[String], action: Option<(&str, &str)>) -> 
         html.push_str(&format!("<p><a href=\"{}\">{}</a></p>", escape(url), escape(label)));
         text.push_str(&format!("{label}: {url}\n\n"));
     }
-    html.push_str("<p>— The GrowStack team</p></body></html>");
+    html.push_str("<p>— The GrowStack team</p>");
     text.push_str("— The GrowStack team\n");
+    if let Some(url) = unsubscribe {
+        html.push_str(&format!(
+            "<p style=\"font-size:smaller\">Don't want these emails? <a href=\"{}\">Unsubscribe</a>.</p>",
+            escape(url)
+        ));
+        text.push_str(&format!("\nDon't want these emails? Unsubscribe: {url}\n"));
+    }
+    html.push_str("</body></html>");
     (html, text)
 }
 
-pub fn render(template: EmailTemplate, data: &Value, links: &Links) -> Result<Rendered, JobError> {
+/// Renders `template` with `data`. Subjects are fixed texts: nothing a user typed reaches a
+/// subject line. `unsubscribe` is the opt-out URL for marketing templates.
+pub fn render(
+    template: EmailTemplate,
+    data: &Value,
+    links: &Links,
+    unsubscribe: Option<&str>,
+) -> Result<Rendered, JobError> {
     let name = field(data, "firstName", "there");
     let greeting = format!("Hi {name},");
     let base = links.app_base_url.trim_end_matches('/');
-    let unsubscribe = || Some(format!("<{base}/unsubscribe?email={}>", urlencode(&field(data, "email", ""))));
-    let (subject, paragraphs, action, list_unsubscribe) = match template {
+    let unsubscribe = unsubscribe.filter(|_| category(template).is_some());
+    let (subject, paragraphs, action) = match template {
         EmailTemplate::Welcome => (
             "Welcome to GrowStack".to_owned(),
             vec!["Your account is ready. Finish verifying your identity to unlock everything.".to_owned()],
             Some(("Open the app".to_owned(), format!("{base}/login"))),
-            None,
         ),
         EmailTemplate::VerifyEmail => (
             "Confirm your email address".to_owned(),
@@ -96,16 +134,14 @@ pub fn render(template: EmailTemplate, data: &Value, links: &Links) -> Result<Re
                 "If you did not sign up for GrowStack, ignore this email.".to_owned(),
             ],
             Some(("Confirm your email".to_owned(), required(data, "verifyLink")?)),
-            None,
         ),
         EmailTemplate::ReferralInvite => {
-            let inviter = field(data, "inviterName", "A friend");
+            let inviter: String = field(data, "inviterName", "A friend").chars().take(INVITER_NAME_CHARS).collect();
             let link = required(data, "referralLink")?;
             (
-                format!("{inviter} invited you to GrowStack"),
+                "You're invited to GrowStack".to_owned(),
                 vec![format!("{inviter} thinks you'll like GrowStack. Sign up with their link to get started.")],
                 Some(("Accept the invitation".to_owned(), link)),
-                None,
             )
         }
         EmailTemplate::ReferralCompleted => {
@@ -114,7 +150,6 @@ pub fn render(template: EmailTemplate, data: &Value, links: &Links) -> Result<Re
                 "Your referral is complete".to_owned(),
                 vec![format!("{friend} finished signing up. Claim your referral reward in the app.")],
                 Some(("Claim your reward".to_owned(), format!("{base}/referrals"))),
-                None,
             )
         }
         EmailTemplate::RewardGranted => {
@@ -124,38 +159,26 @@ pub fn render(template: EmailTemplate, data: &Value, links: &Links) -> Result<Re
                 "You've earned a referral reward".to_owned(),
                 vec![format!("We've credited {currency} {amount} to your account. Thank you for spreading the word.")],
                 None,
-                None,
             )
         }
         EmailTemplate::KycReminder => (
             "Finish verifying your identity".to_owned(),
             vec!["You're a few steps away from a fully verified account. It takes about two minutes.".to_owned()],
             Some(("Continue verification".to_owned(), format!("{base}/onboarding"))),
-            unsubscribe(),
         ),
         EmailTemplate::InactivityNudge => (
             "We miss you".to_owned(),
             vec!["It's been a while. Here's what's new since your last visit.".to_owned()],
             Some(("Open the app".to_owned(), format!("{base}/login"))),
-            unsubscribe(),
         ),
         EmailTemplate::Notification => {
             let title = required(data, "title")?;
-            (title, vec![required(data, "content")?], None, None)
+            (title, vec![required(data, "content")?], None)
         }
     };
     let action = action.as_ref().map(|(label, url)| (label.as_str(), url.as_str()));
-    let (html, text) = body(&greeting, &paragraphs, action);
-    Ok(Rendered { subject, html, text, list_unsubscribe })
-}
-
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            b => format!("%{b:02X}"),
-        })
-        .collect()
+    let (html, text) = body(&greeting, &paragraphs, action, unsubscribe);
+    Ok(Rendered { subject, html, text, list_unsubscribe: unsubscribe.map(|url| format!("<{url}>")) })
 }
 
 #[cfg(test)]
@@ -175,34 +198,43 @@ mod tests {
             "amount": "500.00", "currency": "NGN", "title": "Hello", "content": "Body",
             "verifyLink": "https://app.example.com/verify-email?token=t",
         });
+        let url = "https://api.example.com/api/notifications/unsubscribe?token=t";
         for template in EmailTemplate::ALL {
-            let r = render(*template, &data, &links()).unwrap();
+            let r = render(*template, &data, &links(), Some(url)).unwrap();
             assert!(!r.subject.is_empty());
             assert!(r.html.starts_with("<!doctype html>") && r.html.contains("Hi Ada,"), "{template:?}");
             assert!(r.text.contains("Hi Ada,") && !r.text.contains('<'), "{template:?}");
-            let nudge = matches!(template, EmailTemplate::KycReminder | EmailTemplate::InactivityNudge);
-            assert_eq!(r.list_unsubscribe.is_some(), nudge, "{template:?}");
+            let marketing = category(*template).is_some();
+            assert_eq!(r.list_unsubscribe.is_some(), marketing, "{template:?}");
+            assert_eq!(r.text.contains(url), marketing, "{template:?}: the link is in the body too");
         }
-        let nudge = render(EmailTemplate::InactivityNudge, &data, &links()).unwrap();
-        assert_eq!(
-            nudge.list_unsubscribe.unwrap(),
-            "<https://app.example.com/unsubscribe?email=ada%2Bx%40example.com>"
-        );
+        let nudge = render(EmailTemplate::InactivityNudge, &data, &links(), Some(url)).unwrap();
+        assert_eq!(nudge.list_unsubscribe.unwrap(), format!("<{url}>"));
+    }
+
+    #[test]
+    fn invitations_keep_the_inviters_words_out_of_the_subject() {
+        let name = format!("<b>FREE MONEY</b> {}", "x".repeat(100));
+        let data = json!({ "inviterName": name, "referralLink": "https://app.example.com/r/ABC123" });
+        let r = render(EmailTemplate::ReferralInvite, &data, &links(), None).unwrap();
+        assert_eq!(r.subject, "You're invited to GrowStack");
+        assert!(r.html.contains("&lt;b&gt;FREE MONEY&lt;/b&gt;") && !r.html.contains("<b>FREE"));
+        assert!(r.text.contains(&format!("<b>FREE MONEY</b> {} thinks", "x".repeat(22))), "cut to 40: {}", r.text);
     }
 
     #[test]
     fn user_values_are_escaped_in_html() {
-        let r = render(EmailTemplate::Welcome, &json!({"firstName": "<script>x</script>"}), &links()).unwrap();
+        let r = render(EmailTemplate::Welcome, &json!({"firstName": "<script>x</script>"}), &links(), None).unwrap();
         assert!(r.html.contains("&lt;script&gt;") && !r.html.contains("<script>"));
         assert!(r.text.contains("<script>"), "the text part is plain");
     }
 
     #[test]
     fn missing_required_data_is_poison() {
-        assert!(matches!(render(EmailTemplate::ReferralInvite, &json!({}), &links()), Err(JobError::Poison(_))));
-        assert!(matches!(render(EmailTemplate::RewardGranted, &json!({}), &links()), Err(JobError::Poison(_))));
+        assert!(matches!(render(EmailTemplate::ReferralInvite, &json!({}), &links(), None), Err(JobError::Poison(_))));
+        assert!(matches!(render(EmailTemplate::RewardGranted, &json!({}), &links(), None), Err(JobError::Poison(_))));
         assert_eq!(
-            render(EmailTemplate::Welcome, &json!({}), &links()).unwrap().text.lines().next(),
+            render(EmailTemplate::Welcome, &json!({}), &links(), None).unwrap().text.lines().next(),
             Some("Hi there,")
         );
     }

@@ -4,7 +4,11 @@ use anyhow::Context;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageHeader};
 
-use super::templates::{render, Links};
+use super::routes::unsubscribe_url;
+use super::suppressions;
+use super::templates::{category, render, Links};
+use crate::config::Secret;
+use crate::db::Db;
 use crate::idempotency::Idempotency;
 use crate::jobs::{decode, EmailJob, JobError};
 use crate::users::Email;
@@ -13,6 +17,11 @@ use crate::worker::{process_batch, SqsWorker};
 #[derive(Clone)]
 pub struct EmailWorker {
     pub ses: aws_sdk_sesv2::Client,
+    /// For the suppression list.
+    pub db: Db,
+    /// Signs the unsubscribe links.
+    pub link_secret: Secret,
+    pub api_base_url: String,
     pub idempotency: Idempotency,
     pub from: String,
     pub configuration_set: Option<String>,
@@ -39,7 +48,10 @@ impl EmailWorker {
         tracing::Span::current().record("job_id", tracing::field::display(job.id));
         self.idempotency
             .once(&format!("email#{}", job.id), async {
-                let message_id = self.send(&job).await?;
+                let Some(message_id) = self.send(&job).await? else {
+                    tracing::info!(job_id = %job.id, template = job.template.as_str(), "email suppressed");
+                    return Ok(Some("suppressed".to_owned()));
+                };
                 self.metrics.email_sent(job.template.as_str());
                 tracing::info!(job_id = %job.id, template = job.template.as_str(), "email sent");
                 Ok(Some(message_id))
@@ -47,14 +59,21 @@ impl EmailWorker {
             .await
     }
 
-    /// Renders and sends; returns SES's message id.
-    async fn send(&self, job: &EmailJob) -> Result<String, JobError> {
+    /// Renders and sends; returns SES's message id, or `None` when the address must not get
+    /// this mail (it bounced or complained, or opted out of this category).
+    async fn send(&self, job: &EmailJob) -> Result<Option<String>, JobError> {
         let to = Email::parse(&job.to).map_err(|_| JobError::Poison("recipient is not an email address".into()))?;
+        let category = category(job.template);
+        if suppressions::is_suppressed(&self.db.writer().await?, to.as_str(), category).await? {
+            return Ok(None);
+        }
         let mut data = job.data.clone();
         if let Some(map) = data.as_object_mut() {
             map.entry("email").or_insert_with(|| to.as_str().into());
         }
-        let rendered = render(job.template, &data, &self.links)?;
+        let unsubscribe =
+            category.map(|c| unsubscribe_url(&self.api_base_url, self.link_secret.expose().as_bytes(), to.as_str(), c));
+        let rendered = render(job.template, &data, &self.links, unsubscribe.as_deref())?;
         let mut message = Message::builder()
             .subject(content(&rendered.subject)?)
             .body(Body::builder().html(content(&rendered.html)?).text(content(&rendered.text)?).build());
@@ -81,6 +100,6 @@ impl EmailWorker {
             .send()
             .await
             .context("SES SendEmail")?;
-        Ok(output.message_id.unwrap_or_default())
+        Ok(Some(output.message_id.unwrap_or_default()))
     }
 }

@@ -5,6 +5,9 @@ mod repo;
 mod routes;
 mod worker;
 
-pub use repo::{claim_due, claim_nudges, unclaim, unclaim_nudges, Notification, NudgeKind};
+pub use repo::{
+    claim_due, claim_nudges, cursor, give_up_dispatching, save_cursor, unclaim, unclaim_nudges, Notification,
+    NudgeKind, MAX_DISPATCH_ATTEMPTS,
+};
 pub use routes::{nudge_job, BATCH, INACTIVITY_NUDGE, KYC_REMINDER, LIST, MARK_READ, MAX_BATCH, SEND};
 pub use worker::{NotificationWorker, CHANNEL_NOT_CONFIGURED};

@@ -188,19 +188,58 @@ pub async fn claim_due(conn: &Conn, limit: i64) -> Result<Vec<Notification>> {
     let rows = conn
         .query(
             &format!(
-                "UPDATE notifications SET dispatched_at = now(), updated_at = now()
+                "UPDATE notifications SET dispatched_at = now(), dispatch_attempts = dispatch_attempts + 1,
+                    updated_at = now()
                  WHERE id IN (
                     SELECT id FROM notifications
                     WHERE status = 'pending' AND scheduled_for IS NOT NULL AND scheduled_for <= now()
                       AND (dispatched_at IS NULL OR dispatched_at < now() - interval '5 minutes')
+                      AND dispatch_attempts < $2
                     ORDER BY scheduled_for LIMIT $1
                     FOR UPDATE SKIP LOCKED)
                  RETURNING {COLUMNS}"
             ),
-            &[&limit],
+            &[&limit, &MAX_DISPATCH_ATTEMPTS],
         )
         .await?;
     Ok(rows.iter().map(Notification::from_row).collect())
+}
+
+/// Times a scheduled notification is dispatched before it is given up.
+pub const MAX_DISPATCH_ATTEMPTS: i32 = 5;
+
+/// Marks failed the scheduled notifications dispatched the most times allowed whose last
+/// lease lapsed without the worker taking them. Returns how many.
+pub async fn give_up_dispatching(conn: &Conn) -> Result<u64> {
+    conn.execute(
+        "UPDATE notifications SET status = 'failed', updated_at = now(),
+            failure_reason = 'not delivered after ' || dispatch_attempts || ' dispatch attempts'
+         WHERE status = 'pending' AND scheduled_for IS NOT NULL AND dispatch_attempts >= $1
+           AND dispatched_at < now() - interval '5 minutes'",
+        &[&MAX_DISPATCH_ATTEMPTS],
+    )
+    .await
+}
+
+/// Where a scheduler task stopped last, if it did not finish.
+pub async fn cursor(conn: &Conn, task: &str) -> Result<Option<Uuid>> {
+    Ok(conn.query_opt("SELECT after_id FROM scheduler_cursors WHERE task = $1", &[&task]).await?.map(|r| r.get(0)))
+}
+
+/// Records where a task got to; `None` once it went through to the end.
+pub async fn save_cursor(conn: &Conn, task: &str, after: Option<Uuid>) -> Result<()> {
+    match after {
+        Some(after) => {
+            conn.execute(
+                "INSERT INTO scheduler_cursors (task, after_id) VALUES ($1, $2)
+                 ON CONFLICT (task) DO UPDATE SET after_id = EXCLUDED.after_id, updated_at = now()",
+                &[&task, &after],
+            )
+            .await?
+        }
+        None => conn.execute("DELETE FROM scheduler_cursors WHERE task = $1", &[&task]).await?,
+    };
+    Ok(())
 }
 
 /// Puts back claimed notifications whose jobs could not be enqueued, for the next run.

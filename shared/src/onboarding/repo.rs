@@ -15,11 +15,9 @@ fn steps() -> Vec<&'static str> {
 
 /// What recording a step did.
 pub enum Moved {
-    /// The user moved on; when this completed a referral, its id, referrer and the user's
-    /// first name (for the referrer's notification).
+    /// The user moved on.
     Forward {
         kyc_status: String,
-        completed_referral: Option<(Uuid, Uuid, String)>,
     },
     /// Not forward of the user's current step (or the user is blocked): nothing changed.
     Refused {
@@ -29,48 +27,35 @@ pub enum Moved {
     NoSuchUser,
 }
 
-/// Moves the user to `step` if it lies ahead of their current one, records the step with
-/// its time, sets the KYC status at the end, and completes a pending referral of theirs
-/// when their address is verified (else verification completes it): one statement, so all
-/// of it happens or none.
+/// Moves the user to `step` if it lies ahead of their current one and records the step
+/// with its time and the client's metadata: one statement, so both happen or neither. The
+/// steps a client may report stop short of `kyc_complete`, which only the KYC provider's
+/// callback sets (see [`crate::kyc`]).
 #[tracing::instrument(skip_all, fields(user_id = %user, step = step.as_str()))]
-pub async fn advance(conn: &Conn, user: Uuid, step: OnboardingStep) -> Result<Moved> {
+pub async fn advance(conn: &Conn, user: Uuid, step: OnboardingStep, metadata: &serde_json::Value) -> Result<Moved> {
     let row = conn
         .query_one(
             "WITH current AS (
                 SELECT onboarding_step, blocked OR status <> 'active' AS blocked FROM users WHERE id = $1
              ), moved AS (
-                UPDATE users SET onboarding_step = $2,
-                    kyc_status = CASE WHEN $2 = 'kyc_complete' THEN 'successful' ELSE kyc_status END,
-                    last_active_at = now(), updated_at = now()
+                UPDATE users SET onboarding_step = $2, last_active_at = now(), updated_at = now()
                 WHERE id = $1 AND NOT blocked AND status = 'active'
                   AND array_position($3::text[], onboarding_step) < array_position($3::text[], $2::text)
-                RETURNING id, kyc_status, first_name, email_verified_at
+                RETURNING id, kyc_status
              ), recorded AS (
-                INSERT INTO onboarding_events (id, user_id, step) SELECT $4, id, $2 FROM moved
+                INSERT INTO onboarding_events (id, user_id, step, metadata) SELECT $4, id, $2, $5 FROM moved
                 ON CONFLICT (user_id, step) DO NOTHING
-             ), completed AS (
-                UPDATE referrals r SET status = 'completed', updated_at = now()
-                FROM moved WHERE $2 = 'kyc_complete' AND r.referred_user_id = moved.id AND r.status = 'pending'
-                  AND moved.email_verified_at IS NOT NULL
-                RETURNING r.id, r.referrer_id
              )
              SELECT (SELECT onboarding_step FROM current), (SELECT blocked FROM current),
-                    (SELECT kyc_status FROM moved), (SELECT first_name FROM moved),
-                    (SELECT id FROM completed), (SELECT referrer_id FROM completed)",
-            &[&user, &step.as_str(), &steps(), &Uuid::now_v7()],
+                    (SELECT kyc_status FROM moved)",
+            &[&user, &step.as_str(), &steps(), &Uuid::now_v7(), metadata],
         )
         .await?;
     let current: Option<String> = row.get(0);
     let Some(current) = current.as_deref().and_then(OnboardingStep::parse) else { return Ok(Moved::NoSuchUser) };
     let kyc_status: Option<String> = row.get(2);
     Ok(match kyc_status {
-        Some(kyc_status) => {
-            let first_name: String = row.get(3);
-            let referral: Option<Uuid> = row.get(4);
-            let referrer: Option<Uuid> = row.get(5);
-            Moved::Forward { kyc_status, completed_referral: referral.zip(referrer).map(|(r, by)| (r, by, first_name)) }
-        }
+        Some(kyc_status) => Moved::Forward { kyc_status },
         None => Moved::Refused { current, blocked: row.get::<_, Option<bool>>(1).unwrap_or(false) },
     })
 }

@@ -12,7 +12,6 @@ use crate::app::{AppState, Endpoint};
 use crate::auth::{AdminUser, AuthUser};
 use crate::error::{Error, Result};
 use crate::http::{ok, DateRange, JsonBody, QueryParams};
-use crate::referrals;
 use crate::users::OnboardingStep;
 
 pub const STEP: Endpoint =
@@ -30,17 +29,32 @@ pub const TIME_STATS: Endpoint = Endpoint {
 #[serde(deny_unknown_fields)]
 struct StepBody {
     step: String,
+    /// Whatever the app wants kept with the step (the Node version's `metadata`).
+    #[serde(default)]
+    metadata: Option<serde_json::Value>,
 }
+
+/// Most bytes of step metadata kept.
+const MAX_METADATA_BYTES: usize = 4096;
 
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]
 async fn step(caller: AuthUser, State(state): State<AppState>, JsonBody(body): JsonBody<StepBody>) -> Result<Response> {
     let step = OnboardingStep::parse(&body.step)
         .ok_or_else(|| Error::invalid_field("step", "step must be one of email, phone, bvn, selfie, kyc_complete"))?;
-    if step == OnboardingStep::Email {
-        return Err(Error::Forbidden("the email step completes when the address is verified"));
+    match step {
+        OnboardingStep::Email => return Err(Error::Forbidden("the email step completes when the address is verified")),
+        OnboardingStep::KycComplete => {
+            return Err(Error::Forbidden("KYC completes when the KYC provider confirms it, not on the app's word"))
+        }
+        _ => {}
     }
-    let moved = repo::advance(&state.db.writer().await?, caller.id, step).await?;
-    let (kyc_status, completed) = match moved {
+    let metadata = match body.metadata {
+        None | Some(serde_json::Value::Null) => json!({}),
+        Some(m @ serde_json::Value::Object(_)) if m.to_string().len() <= MAX_METADATA_BYTES => m,
+        Some(_) => return Err(Error::invalid_field("metadata", "metadata must be a JSON object of at most 4 KiB")),
+    };
+    let moved = repo::advance(&state.db.writer().await?, caller.id, step, &metadata).await?;
+    let kyc_status = match moved {
         Moved::NoSuchUser => return Err(Error::NotFound("user not found")),
         Moved::Refused { blocked: true, .. } => return Err(Error::Forbidden("account is blocked")),
         Moved::Refused { current, .. } => {
@@ -49,11 +63,8 @@ async fn step(caller: AuthUser, State(state): State<AppState>, JsonBody(body): J
                 format!("onboarding moves forward only: {} is not after {}", step.as_str(), current.as_str()),
             ))
         }
-        Moved::Forward { kyc_status, completed_referral } => (kyc_status, completed_referral),
+        Moved::Forward { kyc_status } => kyc_status,
     };
-    if let Some((referral, referrer, friend)) = completed {
-        referrals::notify_completed(&state, referral, referrer, &friend).await;
-    }
     Ok(ok(json!({ "onboardingStep": step.as_str(), "kycStatus": kyc_status })))
 }
 

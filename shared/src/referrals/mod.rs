@@ -8,5 +8,5 @@ mod routes;
 
 pub use code::ReferralCode;
 pub use fraud::{assess, ensure_not_self, is_disposable, Assessment, History, Referee, Referrer, Rules};
-pub use repo::{history, referrer_by_code, Referral, ReferralStatus, Stats};
-pub use routes::{notify_completed, CLAIM_REWARD, CODE, INVITE, LINK, LIST, STATS, TREE};
+pub use repo::{history, referrer_by_code, Completed, Payout, Referral, ReferralStatus, Stats};
+pub use routes::{complete_if_ready, payout, ADMIN_UPDATE, CLAIM_REWARD, CODE, INVITE, LINK, LIST, STATS, TREE};

@@ -103,10 +103,10 @@ pub async fn invite(
     let row = conn
         .query_opt(
             &format!(
-                "INSERT INTO referrals (id, referrer_id, referred_email, code, status, metadata)
-                 SELECT $1, u.id, $3, u.referral_code, 'pending', $5 FROM users u WHERE u.id = $2
+                "INSERT INTO referrals (id, referrer_id, referred_email, code, status, metadata, invited_at)
+                 SELECT $1, u.id, $3, u.referral_code, 'pending', $5, now() FROM users u WHERE u.id = $2
                  ON CONFLICT (referrer_id, referred_email) WHERE referred_user_id IS NULL AND referred_email IS NOT NULL
-                 DO UPDATE SET created_at = now(), updated_at = now(), metadata = EXCLUDED.metadata
+                 DO UPDATE SET created_at = now(), updated_at = now(), invited_at = now(), metadata = EXCLUDED.metadata
                  WHERE referrals.created_at <= now() - make_interval(hours => $4)
                  RETURNING {COLUMNS}"
             ),
@@ -114,6 +114,17 @@ pub async fn invite(
         )
         .await?;
     row.as_ref().map(Referral::from_row).transpose()
+}
+
+/// Invitations the referrer has sent in the last 24 hours.
+pub async fn invitations_today(conn: &Conn, referrer: Uuid) -> Result<i64> {
+    Ok(conn
+        .query_one(
+            "SELECT count(*) FROM referrals WHERE referrer_id = $1 AND invited_at > now() - interval '1 day'",
+            &[&referrer],
+        )
+        .await?
+        .get(0))
 }
 
 /// Withdraws an invitation whose email could not be sent, so that it can be retried at once.
@@ -156,55 +167,179 @@ pub async fn page(
     Ok((rows.iter().map(Referral::from_row).collect::<Result<_>>()?, total))
 }
 
-/// The reward to pay on a claim.
+/// What a completed referral pays, and when.
 pub struct Payout {
+    /// The referrer's reward, written when they claim.
     pub amount: Decimal,
     pub currency: String,
-    /// Zero when the referred user gets nothing.
+    /// The referred user's reward, written when the referral completes; zero for none.
     pub referred_amount: Decimal,
+    /// Hours after completion before a claim is accepted and a reward can be paid out.
+    pub hold_hours: i32,
 }
 
-/// Moves the caller's completed referral to rewarded and records the rewards, in one
-/// conditional statement: however many claims race, one finds it `completed`.
+/// A referral that has just completed: its id and referrer, and the referred user's first
+/// name (for the referrer's notification).
+pub struct Completed {
+    pub referral: Uuid,
+    pub referrer: Uuid,
+    pub friend: String,
+}
+
+/// Completes the pending referral of `user` if they are ready: KYC confirmed by the
+/// provider, address verified, account in good standing; and writes the referred side's
+/// reward, held for `hold_hours`. Idempotent, so every path that may make a user ready (the
+/// KYC callback, email verification) calls it, and a retry is harmless.
+#[tracing::instrument(skip_all, fields(user_id = %user))]
+pub async fn complete_if_ready(conn: &Conn, user: Uuid, payout: &Payout) -> Result<Option<Completed>> {
+    let row = conn
+        .query_opt(
+            "WITH ready AS (
+                SELECT id, first_name FROM users
+                WHERE id = $1 AND kyc_status = 'successful' AND email_verified_at IS NOT NULL
+                  AND NOT blocked AND status = 'active'
+             ), completed AS (
+                UPDATE referrals r SET status = 'completed', completed_at = now(), updated_at = now()
+                FROM ready WHERE r.referred_user_id = ready.id AND r.status = 'pending'
+                RETURNING r.id, r.referrer_id, r.referred_user_id
+             ), referred_reward AS (
+                INSERT INTO rewards (id, referral_id, user_id, side, amount, currency, status, available_at)
+                SELECT $2, id, referred_user_id, 'referred', $3::numeric, $4::text,
+                       CASE WHEN $5::int > 0 THEN 'pending' ELSE 'available' END, now() + make_interval(hours => $5::int)
+                FROM completed WHERE $3::numeric > 0
+                ON CONFLICT (referral_id, side) DO NOTHING
+             )
+             SELECT c.id, c.referrer_id, ready.first_name FROM completed c CROSS JOIN ready",
+            &[&user, &Uuid::now_v7(), &payout.referred_amount, &payout.currency, &payout.hold_hours],
+        )
+        .await?;
+    Ok(row.map(|r| Completed { referral: r.get(0), referrer: r.get(1), friend: r.get(2) }))
+}
+
+/// Moves the caller's completed referral to rewarded and writes the referrer's reward, in
+/// one conditional statement: however many claims race, one finds it `completed`. Only
+/// once the hold has passed, and only while the referred user is verified and in good
+/// standing.
 #[tracing::instrument(skip_all, fields(referral_id = %referral))]
 pub async fn claim(conn: &Conn, referrer: Uuid, referral: Uuid, payout: &Payout) -> Result<Option<Referral>> {
     let row = conn
         .query_opt(
             &format!(
                 "WITH claimed AS (
-                    UPDATE referrals SET status = 'rewarded', reward_amount = $3::numeric, reward_currency = $4::text,
+                    UPDATE referrals r SET status = 'rewarded', reward_amount = $3::numeric, reward_currency = $4::text,
                         reward_paid_at = now(), updated_at = now()
-                    WHERE id = $1 AND referrer_id = $2 AND status = 'completed'
+                    WHERE r.id = $1 AND r.referrer_id = $2 AND r.status = 'completed'
+                      AND r.completed_at <= now() - make_interval(hours => $5::int)
+                      AND EXISTS (SELECT 1 FROM users u WHERE u.id = r.referred_user_id AND NOT u.blocked
+                                  AND u.status = 'active' AND u.email_verified_at IS NOT NULL)
                     RETURNING {COLUMNS}
                  ), paid AS (
-                    INSERT INTO rewards (id, referral_id, user_id, side, amount, currency)
-                    SELECT $5::uuid, id, referrer_id, 'referrer', $3::numeric, $4::text FROM claimed
-                    UNION ALL
-                    SELECT $6::uuid, id, referred_user_id, 'referred', $7::numeric, $4::text FROM claimed
-                    WHERE $7::numeric > 0 AND referred_user_id IS NOT NULL
+                    INSERT INTO rewards (id, referral_id, user_id, side, amount, currency, status, available_at)
+                    SELECT $6::uuid, id, referrer_id, 'referrer', $3::numeric, $4::text, 'available', now() FROM claimed
                  )
                  SELECT * FROM claimed"
             ),
-            &[
-                &referral,
-                &referrer,
-                &payout.amount,
-                &payout.currency,
-                &Uuid::now_v7(),
-                &Uuid::now_v7(),
-                &payout.referred_amount,
-            ],
+            &[&referral, &referrer, &payout.amount, &payout.currency, &payout.hold_hours, &Uuid::now_v7()],
         )
         .await?;
     row.as_ref().map(Referral::from_row).transpose()
 }
 
-/// The status of the caller's referral, to explain a claim that changed nothing.
-pub async fn status_of(conn: &Conn, referrer: Uuid, referral: Uuid) -> Result<Option<ReferralStatus>> {
+/// Why a claim changed nothing.
+pub enum Refusal {
+    NotFound,
+    Status(ReferralStatus),
+    /// Still in its hold: claimable from then.
+    Held(DateTime<Utc>),
+    ReferredBlocked,
+    ReferredUnverified,
+}
+
+/// Explains a claim that changed nothing.
+pub async fn refusal(conn: &Conn, referrer: Uuid, referral: Uuid, hold_hours: i32) -> Result<Refusal> {
     let row = conn
-        .query_opt("SELECT status FROM referrals WHERE id = $1 AND referrer_id = $2", &[&referral, &referrer])
+        .query_opt(
+            "SELECT r.status, r.completed_at + make_interval(hours => $3::int),
+                    COALESCE(u.blocked OR u.status <> 'active', true), u.email_verified_at IS NOT NULL
+             FROM referrals r LEFT JOIN users u ON u.id = r.referred_user_id
+             WHERE r.id = $1 AND r.referrer_id = $2",
+            &[&referral, &referrer, &hold_hours],
+        )
         .await?;
-    Ok(row.and_then(|r| ReferralStatus::parse(r.get(0))))
+    let Some(row) = row else { return Ok(Refusal::NotFound) };
+    let status = ReferralStatus::parse(row.get(0)).unwrap_or(ReferralStatus::Pending);
+    let claimable_from: Option<DateTime<Utc>> = row.get(1);
+    Ok(match status {
+        ReferralStatus::Completed if row.get::<_, bool>(2) => Refusal::ReferredBlocked,
+        ReferralStatus::Completed if !row.get::<_, bool>(3) => Refusal::ReferredUnverified,
+        ReferralStatus::Completed => match claimable_from {
+            Some(from) if from > Utc::now() => Refusal::Held(from),
+            _ => Refusal::Status(status),
+        },
+        other => Refusal::Status(other),
+    })
+}
+
+/// What an admin's failing of a referral did.
+pub enum FailOutcome {
+    /// Failed now, with this many outstanding rewards voided.
+    Failed(Referral, i64),
+    AlreadyFailed,
+    /// A reward of it has been paid out: too late to fail it.
+    Paid,
+    NotFound,
+}
+
+/// Fails a referral (an admin's fraud finding), voids its rewards not yet paid out, and
+/// audits the referral and every voided reward: one statement. Refused once a reward of
+/// the referral has been paid out.
+#[tracing::instrument(skip_all, fields(referral_id = %referral))]
+pub async fn fail(conn: &Conn, referral: Uuid, actor: Uuid, reason: &str) -> Result<FailOutcome> {
+    let row = conn
+        .query_one(
+            &format!(
+                "WITH target AS (
+                    SELECT r.id, r.status, to_jsonb(r) AS row FROM referrals r WHERE r.id = $1 FOR UPDATE
+                 ), paid AS (
+                    SELECT 1 FROM rewards WHERE referral_id = $1 AND status = 'paid'
+                 ), failed AS (
+                    UPDATE referrals r SET status = 'failed', updated_at = now(),
+                        metadata = r.metadata || jsonb_build_object('failedBy', $2::text, 'failReason', $3::text)
+                    FROM target t WHERE r.id = t.id AND t.status <> 'failed' AND NOT EXISTS (SELECT 1 FROM paid)
+                    RETURNING r.*
+                 ), outstanding AS (
+                    SELECT w.id, to_jsonb(w) AS row FROM rewards w
+                    WHERE w.referral_id IN (SELECT id FROM failed) AND w.status IN ('pending', 'available')
+                    FOR UPDATE
+                 ), voided AS (
+                    UPDATE rewards w SET status = 'voided', voided_at = now(), void_reason = $3, updated_at = now()
+                    FROM outstanding o WHERE w.id = o.id
+                    RETURNING w.*
+                 ), audit AS (
+                    INSERT INTO audit_log (id, actor_id, entity, entity_id, action, before, after)
+                    SELECT $4::uuid, $5::uuid, 'referral', f.id, 'failed', (SELECT row FROM target), to_jsonb(f)
+                    FROM failed f
+                    UNION ALL
+                    SELECT gen_random_uuid(), $5::uuid, 'reward', v.id, 'voided', o.row, to_jsonb(v)
+                    FROM voided v JOIN outstanding o ON o.id = v.id
+                 )
+                 SELECT (SELECT status FROM target) AS found, EXISTS (SELECT 1 FROM paid) AS paid,
+                        (SELECT count(*) FROM voided) AS voided, f.{cols}
+                 FROM (SELECT 1) one LEFT JOIN failed f ON true",
+                cols = COLUMNS.replace(", ", ", f.")
+            ),
+            &[&referral, &actor.to_string(), &reason, &Uuid::now_v7(), &actor],
+        )
+        .await?;
+    let found: Option<String> = row.get("found");
+    let failed: Option<Uuid> = row.get("id");
+    Ok(match (found.as_deref(), failed) {
+        (None, _) => FailOutcome::NotFound,
+        (Some(_), Some(_)) => FailOutcome::Failed(Referral::from_row(&row)?, row.get("voided")),
+        (Some("failed"), None) => FailOutcome::AlreadyFailed,
+        (Some(_), None) if row.get::<_, bool>("paid") => FailOutcome::Paid,
+        (Some(_), None) => FailOutcome::AlreadyFailed,
+    })
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -218,7 +353,8 @@ pub struct Stats {
     pub total_rewards: Decimal,
 }
 
-/// The referrer's referrals created in [from, to), counted by status in SQL.
+/// The referrer's referrals created in [from, to), counted by status in SQL; their rewards
+/// summed from the ledger, voided ones left out.
 #[tracing::instrument(skip_all)]
 pub async fn stats(
     conn: &Conn,
@@ -229,14 +365,17 @@ pub async fn stats(
     let row = conn
         .query_one(
             "SELECT count(*),
-                    count(*) FILTER (WHERE status = 'pending'),
-                    count(*) FILTER (WHERE status = 'completed'),
-                    count(*) FILTER (WHERE status = 'rewarded'),
-                    count(*) FILTER (WHERE status = 'failed'),
-                    COALESCE(sum(reward_amount) FILTER (WHERE status = 'rewarded'), 0)::numeric(12, 2)
-             FROM referrals
-             WHERE referrer_id = $1 AND ($2::timestamptz IS NULL OR created_at >= $2)
-               AND ($3::timestamptz IS NULL OR created_at < $3)",
+                    count(*) FILTER (WHERE r.status = 'pending'),
+                    count(*) FILTER (WHERE r.status = 'completed'),
+                    count(*) FILTER (WHERE r.status = 'rewarded'),
+                    count(*) FILTER (WHERE r.status = 'failed'),
+                    COALESCE((SELECT sum(w.amount) FROM rewards w JOIN referrals wr ON wr.id = w.referral_id
+                              WHERE wr.referrer_id = $1 AND w.user_id = $1 AND w.status <> 'voided'
+                                AND ($2::timestamptz IS NULL OR wr.created_at >= $2)
+                                AND ($3::timestamptz IS NULL OR wr.created_at < $3)), 0)::numeric(12, 2)
+             FROM referrals r
+             WHERE r.referrer_id = $1 AND ($2::timestamptz IS NULL OR r.created_at >= $2)
+               AND ($3::timestamptz IS NULL OR r.created_at < $3)",
             &[&referrer, &from, &to],
         )
         .await?;

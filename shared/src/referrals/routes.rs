@@ -6,16 +6,18 @@ use std::collections::HashMap;
 use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::repo::{self, Payout, ReferralStatus, TreeRow};
+use super::repo::{self, FailOutcome, Payout, ReferralStatus, Refusal, TreeRow};
 use crate::app::{AppState, Endpoint};
-use crate::auth::{AdminUser, AuthUser};
+use crate::auth::{ActingAdmin, AdminUser, AuthUser};
+use crate::db::Conn;
+use crate::email;
 use crate::error::{Error, Result};
-use crate::http::{created, ok, ClientInfo, DateRange, JsonBody, Paging, QueryParams};
+use crate::http::{created, ok, ClientInfo, DateRange, JsonBody, Paging, PathParams, QueryParams};
 use crate::idempotency::MaybeIdempotencyKey;
 use crate::jobs::{EmailJob, EmailTemplate, NotificationJob, NotificationType};
 use crate::users::{self, Email};
@@ -36,26 +38,14 @@ pub const CLAIM_REWARD: Endpoint = Endpoint {
 };
 pub const STATS: Endpoint =
     Endpoint { function: "referrals-stats", method: Method::GET, path: "/api/referrals/stats", route: || get(stats) };
+pub const ADMIN_UPDATE: Endpoint = Endpoint {
+    function: "admin-referrals-update",
+    method: Method::PATCH,
+    path: "/api/admin/referrals/{id}",
+    route: || patch(admin_update),
+};
 pub const TREE: Endpoint =
     Endpoint { function: "referrals-tree", method: Method::GET, path: "/api/referrals/tree", route: || get(tree) };
-
-/// Tells a referrer that their referral completed: an inbox notification, delivered by
-/// email. The referral is completed and claimable whatever happens to the message.
-pub async fn notify_completed(state: &AppState, referral: Uuid, referrer: Uuid, friend: &str) {
-    tracing::info!(referral_id = %referral, "referral completed");
-    users::invalidate_lists(&state.cache).await;
-    let job = NotificationJob::by_email(
-        referrer,
-        NotificationType::ReferralReward,
-        EmailTemplate::ReferralCompleted,
-        "Your referral is complete",
-        format!("{friend} finished signing up. Claim your referral reward in the app."),
-        json!({ "friendName": friend, "referralId": referral }),
-    );
-    if let Err(e) = state.queues.notification.send(&job).await {
-        tracing::error!(referral_id = %referral, error = format!("{e:#}"), "referral notification not enqueued");
-    }
-}
 
 fn link_for(state: &AppState, code: &str) -> String {
     format!("{}{code}", state.config.referral_link_base)
@@ -121,6 +111,13 @@ async fn invite(
     if users::by_email(&conn, &email).await?.is_some() {
         return Err(Error::Conflict("this address already has an account"));
     }
+    if email::is_suppressed(&conn, email.as_str(), Some(email::Category::Invitations)).await? {
+        return Err(Error::Conflict("this address does not accept invitations"));
+    }
+    // Counted in Postgres, not Redis: a limit on what we mail must not fail open.
+    if repo::invitations_today(&conn, user.id).await? >= state.config.referral_invites_per_day {
+        return Err(Error::RateLimited { retry_after_secs: 3600 });
+    }
     let metadata = json!({ "ip": client.ip, "userAgent": client.user_agent, "source": "invite" });
     let window = state.config.referral_invite_window_hours;
     let referral = repo::invite(&conn, user.id, &email, window, &metadata)
@@ -167,47 +164,117 @@ async fn claim_reward(
 async fn pay(state: &AppState, caller: AuthUser, referral_id: Uuid) -> Result<(StatusCode, Value)> {
     let user = caller.load(state).await?;
     user.ensure_email_verified()?;
-    let payout = Payout {
-        amount: state.config.referral_reward_amount,
-        currency: state.config.referral_reward_currency.clone(),
-        referred_amount: state.config.referred_reward_amount,
-    };
+    let payout = payout(state);
     let conn = state.db.writer().await?;
     let Some(referral) = repo::claim(&conn, user.id, referral_id, &payout).await? else {
-        return Err(match repo::status_of(&conn, user.id, referral_id).await? {
-            None => Error::NotFound("referral not found"),
-            Some(ReferralStatus::Pending) => Error::Conflict("the referral is not completed yet"),
-            Some(ReferralStatus::Rewarded) => Error::Conflict("the reward was already paid"),
-            Some(ReferralStatus::Failed) => Error::Conflict("the referral failed its fraud checks"),
-            Some(ReferralStatus::Completed) => Error::Conflict("the referral changed; try again"),
+        return Err(match repo::refusal(&conn, user.id, referral_id, payout.hold_hours).await? {
+            Refusal::NotFound => Error::NotFound("referral not found"),
+            Refusal::Held(from) => Error::ConflictDetail {
+                message: format!("the reward is on hold; it can be claimed from {}", from.to_rfc3339()),
+                details: json!({ "claimableFrom": from }),
+            },
+            Refusal::ReferredBlocked => Error::Conflict("the referred account is not in good standing"),
+            Refusal::ReferredUnverified => Error::Conflict("the referred user has not verified their email"),
+            Refusal::Status(ReferralStatus::Pending) => Error::Conflict("the referral is not completed yet"),
+            Refusal::Status(ReferralStatus::Rewarded) => Error::Conflict("the reward was already paid"),
+            Refusal::Status(ReferralStatus::Failed) => Error::Conflict("the referral failed its fraud checks"),
+            Refusal::Status(ReferralStatus::Completed) => Error::Conflict("the referral changed; try again"),
         });
     };
     tracing::info!(referral_id = %referral.id, amount = %payout.amount, "referral reward paid");
     state.metrics.reward_paid(&payout.currency, payout.amount.try_into().unwrap_or(0.0));
     users::invalidate_lists(&state.cache).await;
-    let mut paid = vec![(user.id, payout.amount)];
-    if let Some(referred) = referral.referred_user_id.filter(|_| !payout.referred_amount.is_zero()) {
-        paid.push((referred, payout.referred_amount));
-    }
-    let jobs: Vec<NotificationJob> = paid
-        .iter()
-        .map(|(user, amount)| {
-            NotificationJob::by_email(
-                *user,
-                NotificationType::ReferralReward,
-                EmailTemplate::RewardGranted,
-                "You've earned a referral reward",
-                format!("We've credited {} {amount} to your account.", payout.currency),
-                json!({ "amount": amount.to_string(), "currency": payout.currency }),
-            )
-        })
-        .collect();
-    // The reward is paid and recorded whatever happens to the messages about it.
-    let report = state.queues.notification.send_batch(&jobs).await;
-    if !report.failed.is_empty() {
-        tracing::error!(referral_id = %referral.id, "reward notifications not enqueued");
+    // The reward is paid and recorded whatever happens to the message about it.
+    if let Err(e) = state.queues.notification.send(&reward_notice(user.id, payout.amount, &payout.currency)).await {
+        tracing::error!(referral_id = %referral.id, error = format!("{e:#}"), "reward notification not enqueued");
     }
     Ok((StatusCode::OK, serde_json::to_value(referral).map_err(anyhow::Error::new)?))
+}
+
+/// What a completed referral pays, from the configuration.
+pub fn payout(state: &AppState) -> Payout {
+    Payout {
+        amount: state.config.referral_reward_amount,
+        currency: state.config.referral_reward_currency.clone(),
+        referred_amount: state.config.referred_reward_amount,
+        hold_hours: state.config.reward_hold_hours,
+    }
+}
+
+fn reward_notice(user: Uuid, amount: rust_decimal::Decimal, currency: &str) -> NotificationJob {
+    NotificationJob::by_email(
+        user,
+        NotificationType::ReferralReward,
+        EmailTemplate::RewardGranted,
+        "You've earned a referral reward",
+        format!("We've credited {currency} {amount} to your account."),
+        json!({ "amount": amount.to_string(), "currency": currency }),
+    )
+}
+
+/// Completes `user`'s referral if they are now ready (see [`repo::complete_if_ready`]) and
+/// tells both sides: the referrer that they can claim, the referred user of their reward.
+/// The referral is completed whatever happens to the messages.
+pub async fn complete_if_ready(state: &AppState, conn: &Conn, user: Uuid) -> Result<()> {
+    let payout = payout(state);
+    let Some(done) = repo::complete_if_ready(conn, user, &payout).await? else { return Ok(()) };
+    tracing::info!(referral_id = %done.referral, "referral completed");
+    users::invalidate_lists(&state.cache).await;
+    let mut jobs = vec![NotificationJob::by_email(
+        done.referrer,
+        NotificationType::ReferralReward,
+        EmailTemplate::ReferralCompleted,
+        "Your referral is complete",
+        format!("{} finished signing up. Claim your referral reward in the app.", done.friend),
+        json!({ "friendName": done.friend, "referralId": done.referral }),
+    )];
+    if !payout.referred_amount.is_zero() {
+        jobs.push(reward_notice(user, payout.referred_amount, &payout.currency));
+    }
+    if !state.queues.notification.send_batch(&jobs).await.failed.is_empty() {
+        tracing::error!(referral_id = %done.referral, "referral notifications not enqueued");
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminUpdateBody {
+    status: String,
+    reason: String,
+}
+
+#[derive(Deserialize)]
+struct ReferralPath {
+    id: Uuid,
+}
+
+/// An admin fails a referral found fraudulent, while none of its rewards is paid out; its
+/// outstanding rewards are voided.
+#[tracing::instrument(skip_all, fields(referral_id = %path.id))]
+async fn admin_update(
+    ActingAdmin(admin): ActingAdmin,
+    State(state): State<AppState>,
+    PathParams(path): PathParams<ReferralPath>,
+    JsonBody(body): JsonBody<AdminUpdateBody>,
+) -> Result<Response> {
+    if body.status != "failed" {
+        return Err(Error::invalid_field("status", "status must be failed"));
+    }
+    let reason = body.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 || reason.chars().any(char::is_control) {
+        return Err(Error::invalid_field("reason", "reason must be 1 to 500 characters"));
+    }
+    match repo::fail(&state.db.writer().await?, path.id, admin.id, reason).await? {
+        FailOutcome::Failed(referral, voided) => {
+            tracing::info!(admin_id = %admin.id, voided, "referral failed by an admin");
+            users::invalidate_lists(&state.cache).await;
+            Ok(ok(json!({ "referral": referral, "voidedRewards": voided })))
+        }
+        FailOutcome::NotFound => Err(Error::NotFound("referral not found")),
+        FailOutcome::AlreadyFailed => Err(Error::Conflict("the referral has already failed")),
+        FailOutcome::Paid => Err(Error::Conflict("a reward of this referral has been paid out")),
+    }
 }
 
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]

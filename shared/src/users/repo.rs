@@ -182,17 +182,16 @@ pub async fn change_account(conn: &Conn, id: Uuid, change: &AccountChange<'_>) -
 
 /// What verifying an address did.
 pub enum Verified {
-    /// Verified now; when this completed a referral (the user had finished KYC first), its
-    /// id and referrer, and the user's first name.
-    Now { user: Box<User>, completed_referral: Option<(Uuid, Uuid, String)> },
+    /// Verified now.
+    Now(Box<User>),
     /// The address was verified before: the link has been used.
     Already,
     /// The user no longer exists or changed address.
     Gone,
 }
 
-/// Marks `email` as `user`'s verified address, records the email step's time, and
-/// completes the user's pending referral if their KYC is already done: one statement.
+/// Marks `email` as `user`'s verified address and records the email step's time: one
+/// statement.
 #[tracing::instrument(skip_all, fields(user_id = %user))]
 pub async fn verify_email(conn: &Conn, user: Uuid, email: &str) -> Result<Verified> {
     let sql = format!(
@@ -203,14 +202,8 @@ pub async fn verify_email(conn: &Conn, user: Uuid, email: &str) -> Result<Verifi
          ), recorded AS (
             INSERT INTO onboarding_events (id, user_id, step) SELECT $3, id, 'email' FROM verified
             ON CONFLICT (user_id, step) DO NOTHING
-         ), completed AS (
-            UPDATE referrals r SET status = 'completed', updated_at = now() FROM verified v
-            WHERE r.referred_user_id = v.id AND r.status = 'pending' AND v.kyc_status = 'successful'
-              AND NOT v.blocked
-            RETURNING r.id, r.referrer_id
          )
-         SELECT v.*, (SELECT id FROM completed) AS completed_id, (SELECT referrer_id FROM completed) AS referrer_id,
-                EXISTS (SELECT 1 FROM users WHERE id = $1 AND email = $2) AS exists
+         SELECT v.*, EXISTS (SELECT 1 FROM users WHERE id = $1 AND email = $2) AS exists
          FROM (SELECT 1) one LEFT JOIN verified v ON true"
     );
     let row = conn.query_one(&sql, &[&user, &email, &Uuid::now_v7()]).await?;
@@ -218,11 +211,7 @@ pub async fn verify_email(conn: &Conn, user: Uuid, email: &str) -> Result<Verifi
     if id.is_none() {
         return Ok(if row.get("exists") { Verified::Already } else { Verified::Gone });
     }
-    let user = Box::new(User::from_row(&row)?);
-    let referral: Option<Uuid> = row.get("completed_id");
-    let referrer: Option<Uuid> = row.get("referrer_id");
-    let completed_referral = referral.zip(referrer).map(|(r, by)| (r, by, user.first_name.clone()));
-    Ok(Verified::Now { user, completed_referral })
+    Ok(Verified::Now(Box::new(User::from_row(&row)?)))
 }
 
 /// Creates the admin, or makes an existing account with that email an active, unblocked

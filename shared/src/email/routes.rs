@@ -1,0 +1,91 @@
+//! `POST /api/notifications/unsubscribe?token=` (RFC 8058 one-click, what mail clients send
+//! for `List-Unsubscribe-Post`) and `GET` of the same link (what a person's click sends).
+//! The signed token names the address and the category; either records the opt-out.
+
+use axum::extract::State;
+use axum::http::{header, Method};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::suppressions::{self, Category, Reason};
+use crate::app::{AppState, Endpoint};
+use crate::error::{Error, Result};
+use crate::http::{ok, QueryParams};
+use crate::signing::{LinkError, LinkSigner};
+
+pub const UNSUBSCRIBE: Endpoint = Endpoint {
+    function: "notifications-unsubscribe",
+    method: Method::POST,
+    path: "/api/notifications/unsubscribe",
+    route: || post(unsubscribe),
+};
+pub const UNSUBSCRIBE_PAGE: Endpoint = Endpoint {
+    function: "notifications-unsubscribe-page",
+    method: Method::GET,
+    path: "/api/notifications/unsubscribe",
+    route: || get(unsubscribe_page),
+};
+
+/// An unsubscribe link works for a year: mail is kept, and read, long after it is sent.
+const LINK_TTL_SECS: i64 = 365 * 24 * 3600;
+
+#[derive(Serialize, Deserialize)]
+struct Opt {
+    email: String,
+    category: Category,
+}
+
+fn signer(secret: &[u8]) -> LinkSigner {
+    LinkSigner::new(secret, "unsubscribe")
+}
+
+/// The one-click unsubscribe URL for `email` and `category`.
+pub fn unsubscribe_url(api_base_url: &str, secret: &[u8], email: &str, category: Category) -> String {
+    let token = signer(secret).sign(&Opt { email: email.to_lowercase(), category }, LINK_TTL_SECS);
+    format!("{}/api/notifications/unsubscribe?token={token}", api_base_url.trim_end_matches('/'))
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+async fn record(state: &AppState, token: Option<&str>) -> Result<Opt> {
+    let token = token.filter(|t| !t.is_empty()).ok_or_else(|| Error::invalid_field("token", "token is required"))?;
+    let opt: Opt = signer(state.config.jwt_refresh_secret.expose().as_bytes()).verify(token).map_err(|e| match e {
+        LinkError::Expired => Error::invalid_field("token", "the link has expired"),
+        LinkError::Invalid => Error::invalid_field("token", "the link is not valid"),
+    })?;
+    if opt.category == Category::All {
+        return Err(Error::invalid_field("token", "the link is not valid"));
+    }
+    suppressions::suppress(&state.db.writer().await?, &opt.email, opt.category, Reason::Unsubscribe).await?;
+    tracing::info!(category = opt.category.as_str(), "unsubscribed");
+    Ok(opt)
+}
+
+#[tracing::instrument(skip_all)]
+async fn unsubscribe(State(state): State<AppState>, QueryParams(q): QueryParams<TokenQuery>) -> Result<Response> {
+    let opt = record(&state, q.token.as_deref()).await?;
+    Ok(ok(json!({ "unsubscribed": true, "category": opt.category })))
+}
+
+/// The page a person lands on from the link in the email.
+#[tracing::instrument(skip_all)]
+async fn unsubscribe_page(State(state): State<AppState>, QueryParams(q): QueryParams<TokenQuery>) -> Result<Response> {
+    let opt = record(&state, q.token.as_deref()).await?;
+    let what = match opt.category {
+        Category::Invitations => "invitations from other GrowStack users",
+        Category::KycReminders => "reminders to finish verifying your identity",
+        Category::Inactivity | Category::All => "news and reminders when you have been away",
+    };
+    let page = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
+         <title>Unsubscribed</title></head><body style=\"font-family:sans-serif;max-width:32rem;margin:3rem auto\">\
+         <h1>You're unsubscribed</h1><p>We won't send you {what} any more. Messages about your account, such as \
+         rewards and security, still reach you.</p></body></html>"
+    );
+    Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response())
+}

@@ -1,0 +1,67 @@
+//! All of KYC's SQL.
+
+use uuid::Uuid;
+
+use super::routes::{KycCallback, KycOutcome};
+use crate::db::Conn;
+use crate::error::Result;
+
+/// Whether a callback with this event id was already taken.
+pub async fn seen(conn: &Conn, event_id: &str) -> Result<bool> {
+    Ok(conn.query_opt("SELECT 1 FROM kyc_events WHERE event_id = $1", &[&event_id]).await?.is_some())
+}
+
+/// Applies the provider's verdict to the user: `successful` sets the KYC status and the
+/// `kyc_complete` step (recording its time); `failed` records the failure, never undoing a
+/// success. Returns whether the user exists. Idempotent.
+#[tracing::instrument(skip_all, fields(user_id = %callback.user_id))]
+pub async fn apply(conn: &Conn, callback: &KycCallback) -> Result<bool> {
+    let row = conn
+        .query_one(
+            "WITH moved AS (
+                UPDATE users SET
+                    kyc_status = CASE WHEN $2 = 'successful' THEN 'successful'
+                                      WHEN kyc_status = 'successful' THEN kyc_status ELSE 'failed' END,
+                    onboarding_step = CASE WHEN $2 = 'successful' THEN 'kyc_complete' ELSE onboarding_step END,
+                    updated_at = now()
+                WHERE id = $1
+                RETURNING id
+             ), recorded AS (
+                INSERT INTO onboarding_events (id, user_id, step, metadata)
+                SELECT $3, id, 'kyc_complete', jsonb_build_object('reference', $4::text) FROM moved WHERE $2 = 'successful'
+                ON CONFLICT (user_id, step) DO NOTHING
+             )
+             SELECT EXISTS (SELECT 1 FROM moved)",
+            &[&callback.user_id, &callback.status.as_str(), &Uuid::now_v7(), &callback.reference],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// Records the callback as taken, last, so that a callback that failed half-way is applied
+/// again when the provider retries it.
+pub async fn record(conn: &Conn, callback: &KycCallback, applied: bool) -> Result<()> {
+    conn.execute(
+        "INSERT INTO kyc_events (event_id, user_id, status, reference, occurred_at, applied)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
+        &[
+            &callback.event_id,
+            &callback.user_id,
+            &callback.status.as_str(),
+            &callback.reference,
+            &callback.occurred_at,
+            &applied,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+impl KycOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KycOutcome::Successful => "successful",
+            KycOutcome::Failed => "failed",
+        }
+    }
+}
