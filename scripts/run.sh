@@ -11,16 +11,18 @@ if [ -z "$(local_psql -c "SELECT 1 FROM pg_database WHERE datname = 'growstack'"
 fi
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres:postgres@127.0.0.1:5432/growstack}"
 export PORT="${PORT:-3000}"
-# A local run: random JWT secrets, made once and kept in .local/ so that tokens survive a
-# restart (the server refuses to start without secrets unless GROWSTACK_ENV=local).
+# A local run: random secrets (the JWT keys, the KYC webhook's), made once and kept in
+# .local/ so that tokens survive a restart (the server refuses to start without JWT secrets
+# unless GROWSTACK_ENV=local). Variables already set win.
 export GROWSTACK_ENV=local
-if [ ! -s "$LOCAL/secrets.env" ]; then
-  log "generating local JWT secrets into $LOCAL/secrets.env"
-  ( umask 077
-    printf 'JWT_ACCESS_SECRET=%s\nJWT_REFRESH_SECRET=%s\n' \
-      "$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" "$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" \
-      >"$LOCAL/secrets.env" )
-fi
+random_secret() { od -An -N32 -tx1 /dev/urandom | tr -d ' \n'; }
+touch "$LOCAL/secrets.env" && chmod 600 "$LOCAL/secrets.env"
+for key in JWT_ACCESS_SECRET JWT_REFRESH_SECRET KYC_WEBHOOK_SECRET; do
+  if ! grep -q "^$key=" "$LOCAL/secrets.env"; then
+    log "generating $key into $LOCAL/secrets.env"
+    printf '%s=%s\n' "$key" "$(random_secret)" >>"$LOCAL/secrets.env"
+  fi
+done
 while IFS='=' read -r key value; do
   [ -n "${!key:-}" ] || export "$key=$value"
 done <"$LOCAL/secrets.env"
