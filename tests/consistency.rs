@@ -5,10 +5,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use growstack::app::ENDPOINTS;
+use growstack::uses::{Resource, BACKGROUND};
 use serde_yaml_ng::Value;
-
-/// Functions that serve no HTTP route.
-const NON_HTTP: &[&str] = &["migrate", "email-worker", "notification-worker", "scheduler", "ses-feedback"];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -93,7 +91,8 @@ fn every_route_has_one_function_one_binary_and_one_event() {
 
 #[test]
 fn nothing_exists_without_a_route_or_a_reason() {
-    let routed: BTreeSet<&str> = ENDPOINTS.iter().map(|e| e.function).chain(NON_HTTP.iter().copied()).collect();
+    let routed: BTreeSet<&str> =
+        ENDPOINTS.iter().map(|e| e.function).chain(BACKGROUND.iter().map(|b| b.function)).collect();
     let in_template: BTreeSet<String> = template_functions().into_iter().map(|(_, binary, _)| binary).collect();
     let binaries = files(&root().join("functions/src/bin"), "rs");
     let events = files(&root().join("events"), "json");
@@ -243,4 +242,73 @@ fn shipped_profiles_unwind_and_hash_fast() {
             assert_eq!(level, Some(3), "[profile.{profile}.package.{package}] opt-level");
         }
     }
+}
+
+/// What a function's `Policies` in template.yaml grant, in terms of [`Resource`]. A policy
+/// this does not recognise fails the test: teach it here, and declare the use in the code.
+fn granted(id: &str, function: &Value) -> BTreeSet<Resource> {
+    let mut granted = BTreeSet::new();
+    for policy in function["Properties"]["Policies"].as_sequence().into_iter().flatten() {
+        let (name, body) = policy.as_mapping().and_then(|m| m.iter().next()).expect("a policy is a one-key map");
+        let resource = match name.as_str().unwrap() {
+            "SQSSendMessagePolicy" => match target(&body["QueueName"]).as_deref() {
+                Some("EmailQueue") => Resource::EmailQueue,
+                Some("NotificationQueue") => Resource::NotificationQueue,
+                other => panic!("{id}: SQSSendMessagePolicy on unknown queue {other:?}"),
+            },
+            "DynamoDBCrudPolicy" => match target(&body["TableName"]).as_deref() {
+                Some("IdempotencyTable") => Resource::IdempotencyTable,
+                other => panic!("{id}: DynamoDBCrudPolicy on unknown table {other:?}"),
+            },
+            "Statement" => {
+                let actions: Vec<String> = body
+                    .as_sequence()
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|s| match &s["Action"] {
+                        Value::Sequence(list) => list.iter().filter_map(|a| a.as_str().map(str::to_owned)).collect(),
+                        other => other.as_str().map(|a| vec![a.to_owned()]).unwrap_or_default(),
+                    })
+                    .collect();
+                assert_eq!(actions, vec!["ses:SendEmail".to_owned()], "{id}: unrecognised statement");
+                Resource::SesSend
+            }
+            other => panic!("{id}: unrecognised policy {other}"),
+        };
+        assert!(granted.insert(resource), "{id}: {resource:?} granted twice");
+    }
+    granted
+}
+
+/// Every function's IAM policy grants exactly what its code declares it uses — no more, no
+/// less — and the declarations are checked against what the code really does by the router
+/// (see `growstack::uses`) in every test that drives an endpoint.
+#[test]
+fn every_function_is_granted_exactly_what_its_code_uses() {
+    let template = template();
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for (id, r) in template["Resources"].as_mapping().unwrap() {
+        if r["Type"].as_str() != Some("AWS::Serverless::Function") || r["Properties"].get("InlineCode").is_some() {
+            continue;
+        }
+        let id = id.as_str().unwrap();
+        let binary = r["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        let declared: BTreeSet<Resource> = ENDPOINTS
+            .iter()
+            .find(|e| e.function == binary)
+            .map(|e| e.uses)
+            .or_else(|| BACKGROUND.iter().find(|b| b.function == binary).map(|b| b.uses))
+            .unwrap_or_else(|| panic!("{binary} declares nothing: add it to ENDPOINTS or uses::BACKGROUND"))
+            .iter()
+            .copied()
+            .collect();
+        let granted = granted(id, r);
+        if granted != declared {
+            wrong.push(format!("{id} ({binary}): the code uses {declared:?}, the template grants {granted:?}"));
+        }
+        checked += 1;
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert_eq!(checked, ENDPOINTS.len() + BACKGROUND.len());
 }

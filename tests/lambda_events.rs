@@ -2,10 +2,16 @@
 //! `sam local invoke -e events/<function>.json` would, against real Postgres and Redis.
 
 use growstack::app::ENDPOINTS;
+use growstack::uses::recording;
 use growstack::worker::SqsWorker;
 use growstack::Endpoint;
 use growstack_tests::{event, lambda_body, TestApp};
 use serde_json::Value;
+
+/// What the background function `name` declares it uses.
+fn declared(name: &str) -> std::collections::BTreeSet<growstack::uses::Resource> {
+    growstack::uses::BACKGROUND.iter().find(|b| b.function == name).unwrap().uses.iter().copied().collect()
+}
 
 fn endpoint(function: &str) -> &'static Endpoint {
     ENDPOINTS.iter().find(|e| e.function == function).unwrap_or_else(|| panic!("no endpoint {function}"))
@@ -161,8 +167,9 @@ async fn worker_and_scheduler_events_run_through_their_handlers() {
         ],
     ))
     .unwrap();
-    let response = app.state.email_worker().handle(email_event.clone()).await;
+    let (response, used) = recording(app.state.email_worker().handle(email_event.clone())).await;
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    assert_eq!(used, declared("email-worker"), "what the email worker uses is what it declares");
     // Delivered again, as SQS may: still one email each.
     assert!(app.state.email_worker().handle(email_event).await.batch_item_failures.is_empty());
     assert_eq!(growstack_tests::emails_to(&to1).await.len(), 1);
@@ -173,8 +180,9 @@ async fn worker_and_scheduler_events_run_through_their_handlers() {
         &[("REPLACE_WITH_JOB_ID_1", &job1), ("REPLACE_WITH_JOB_ID_2", &job2), ("REPLACE_WITH_USER_ID", &uid)],
     ))
     .unwrap();
-    let response = app.state.notification_worker().handle(notification_event).await;
+    let (response, used) = recording(app.state.notification_worker().handle(notification_event)).await;
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    assert_eq!(used, declared("notification-worker"));
     let statuses: Vec<(String, String)> = app
         .pg()
         .await
@@ -197,6 +205,29 @@ async fn worker_and_scheduler_events_run_through_their_handlers() {
     let bad =
         lambda_runtime::LambdaEvent::new(serde_json::json!({"task": "reboot"}), lambda_runtime::Context::default());
     assert!(growstack::lambda::scheduler_handler(&app.state.scheduler(), bad).await.is_err());
+
+    // With something due, every task: the scheduler uses what it declares.
+    app.pg()
+        .await
+        .execute(
+            "INSERT INTO notifications (id, user_id, type, channel, title, content, scheduled_for)
+             VALUES ($1, $2, 'custom', 'email', 'Later', 'Hello', now() - interval '1 minute')",
+            &[&uuid::Uuid::now_v7(), &user.id],
+        )
+        .await
+        .unwrap();
+    let (report, used) = recording(app.state.scheduler().run(&growstack::scheduler::Task::ALL)).await;
+    assert_eq!(report.unwrap().dispatched, 1);
+    assert_eq!(used, declared("scheduler"));
+
+    let feedback: aws_lambda_events::event::sns::SnsEvent = serde_json::from_value(event(
+        "ses-feedback",
+        &[("REPLACE_WITH_BOUNCED_EMAIL", &to1), ("REPLACE_WITH_COMPLAINED_EMAIL", &to2)],
+    ))
+    .unwrap();
+    let (suppressed, used) = recording(app.state.ses_feedback().handle(feedback)).await;
+    assert_eq!(suppressed.unwrap(), 2);
+    assert_eq!(used, declared("ses-feedback"));
 }
 
 #[tokio::test]
@@ -341,4 +372,27 @@ async fn ledger_and_unsubscribe_events_run_through_their_functions() {
         .await;
     assert_eq!(response["statusCode"], 200, "{response}");
     assert!(response["body"].as_str().unwrap().contains("unsubscribed"));
+}
+
+/// An endpoint whose handler sends to the email queue but declares nothing.
+const UNDECLARED: Endpoint = Endpoint {
+    function: "undeclared",
+    method: http::Method::GET,
+    path: "/undeclared",
+    route: || {
+        axum::routing::get(|| async {
+            growstack::uses::record(growstack::uses::Resource::EmailQueue);
+            "sent"
+        })
+    },
+    uses: &[],
+};
+
+#[tokio::test]
+async fn a_use_the_endpoint_does_not_declare_fails_the_request_in_tests() {
+    let app = TestApp::spawn().await;
+    let router = growstack::app::router_for([&UNDECLARED], app.state.clone());
+    let request = http::Request::get("/undeclared").body(axum::body::Body::empty()).unwrap();
+    let response = tower::ServiceExt::oneshot(router, request).await.unwrap();
+    assert_eq!(response.status(), http::StatusCode::INTERNAL_SERVER_ERROR);
 }

@@ -20,6 +20,7 @@ use crate::metrics::Metrics;
 use crate::notifications::NotificationWorker;
 use crate::queue::Queue;
 use crate::scheduler::Scheduler;
+use crate::uses::Resource;
 use crate::{email, health, kyc, notifications, onboarding, referrals, rewards, users};
 
 /// What every handler may use. Cheap to clone: everything inside is shared.
@@ -65,8 +66,12 @@ impl AppState {
             cache,
             tokens: Arc::new(tokens),
             queues: Queues {
-                email: Queue::new(aws.sqs.clone(), config.email_queue_url.clone()),
-                notification: Queue::new(aws.sqs.clone(), config.notification_queue_url.clone()),
+                email: Queue::new(aws.sqs.clone(), config.email_queue_url.clone(), Resource::EmailQueue),
+                notification: Queue::new(
+                    aws.sqs.clone(),
+                    config.notification_queue_url.clone(),
+                    Resource::NotificationQueue,
+                ),
             },
             aws,
             metrics,
@@ -120,6 +125,8 @@ pub struct Endpoint {
     /// In the syntax axum and API Gateway share: `/api/users/{id}`.
     pub path: &'static str,
     pub route: fn() -> MethodRouter<AppState>,
+    /// What AWS it uses, which its function's IAM policy must grant (and nothing more).
+    pub uses: &'static [Resource],
 }
 
 /// Every endpoint, in the order of the API reference.
@@ -167,7 +174,13 @@ pub const ENDPOINTS: &[Endpoint] = &[
 pub fn router_for<'a>(endpoints: impl IntoIterator<Item = &'a Endpoint>, state: AppState) -> Router {
     endpoints
         .into_iter()
-        .fold(Router::new(), |router, endpoint| router.route(endpoint.path, (endpoint.route)()))
+        .fold(Router::new(), |router, endpoint| {
+            let function = endpoint.function;
+            let declared = endpoint.uses;
+            let route = (endpoint.route)()
+                .layer(axum::middleware::from_fn(move |req, next| check_uses(function, declared, req, next)));
+            router.route(endpoint.path, route)
+        })
         .fallback(crate::http::not_found)
         // A bug that panics answers 500 in the envelope (and is logged as one) instead of
         // dropping the connection or failing the Lambda invocation.
@@ -176,6 +189,29 @@ pub fn router_for<'a>(endpoints: impl IntoIterator<Item = &'a Endpoint>, state: 
         }))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::http::log_request))
         .with_state(state)
+}
+
+/// Runs the request recording what AWS it uses; a use its endpoint does not declare is
+/// logged as an error, and in debug builds (the tests) answered 500, so that the template's
+/// policies, checked against the declarations, cannot fall behind the code.
+async fn check_uses(
+    function: &'static str,
+    declared: &'static [Resource],
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (response, used) = crate::uses::recording(next.run(req)).await;
+    let undeclared = crate::uses::undeclared(&used, declared);
+    if undeclared.is_empty() {
+        return response;
+    }
+    tracing::error!(function, ?undeclared, "the function used AWS resources its endpoint does not declare");
+    if cfg!(debug_assertions) {
+        return axum::response::IntoResponse::into_response(crate::Error::Internal(anyhow::anyhow!(
+            "{function} used {undeclared:?} without declaring it"
+        )));
+    }
+    response
 }
 
 /// The server's Prometheus endpoint, served on its own port, off the public listener.

@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::app::{AppState, Endpoint};
 
 pub const HEALTH: Endpoint =
-    Endpoint { function: "health", method: Method::GET, path: "/health", route: || get(health) };
+    Endpoint { function: "health", method: Method::GET, path: "/health", route: || get(health), uses: &[] };
 
 async fn postgres_up(state: &AppState) -> bool {
     let check = async { state.db.writer().await?.query_one("SELECT 1", &[]).await };

@@ -71,6 +71,7 @@ impl Idempotency {
 
     /// Claims `key` for this attempt.
     pub async fn claim(&self, key: &str) -> anyhow::Result<Claim> {
+        crate::uses::record(crate::uses::Resource::IdempotencyTable);
         let now = Utc::now().timestamp();
         let owner = uuid::Uuid::now_v7().to_string();
         let put = self

@@ -25,6 +25,8 @@
 //! - [`aws`]: the AWS SDK clients; [`local`]: creating the queues, table and sender on moto.
 //! - [`health`]: the public health check.
 //! - [`app`]: shared state, the endpoint registry and the router built from it.
+//! - [`uses`]: what AWS each function uses, declared beside its route and recorded at run
+//!   time, so that its IAM policy is checked against the code.
 //! - [`lambda`]: running one endpoint (or the migration) as a Lambda function.
 //! - [`server`]: the always-on `growstack` binary's commands.
 //! - [`telemetry`]: JSON logs; [`metrics`]: CloudWatch EMF lines and Prometheus text.
@@ -65,6 +67,7 @@ pub mod signing;
 pub mod telemetry;
 pub mod tls;
 pub mod users;
+pub mod uses;
 pub mod worker;
 
 pub use app::{AppState, Endpoint};

@@ -11,6 +11,7 @@ use futures::stream::{self, StreamExt};
 use uuid::Uuid;
 
 use crate::jobs::{encode, Job};
+use crate::uses::{record, Resource};
 
 /// SQS takes at most ten entries per SendMessageBatch.
 const BATCH: usize = 10;
@@ -22,6 +23,8 @@ const ATTEMPTS: usize = 3;
 pub struct Queue {
     client: Client,
     url: Option<String>,
+    /// Which queue it is, for the record of what each function uses.
+    resource: Resource,
 }
 
 /// What a batch send did.
@@ -36,8 +39,8 @@ pub struct BatchReport {
 
 impl Queue {
     /// A queue at `url`; with no URL configured every send fails with a clear error.
-    pub fn new(client: Client, url: Option<String>) -> Self {
-        Queue { client, url }
+    pub fn new(client: Client, url: Option<String>, resource: Resource) -> Self {
+        Queue { client, url, resource }
     }
 
     pub fn url(&self) -> anyhow::Result<&str> {
@@ -45,6 +48,7 @@ impl Queue {
     }
 
     pub async fn send<J: Job>(&self, job: &J) -> anyhow::Result<()> {
+        record(self.resource);
         self.client
             .send_message()
             .queue_url(self.url()?)
@@ -57,6 +61,7 @@ impl Queue {
 
     /// Enqueues every job; see [`BatchReport`] for what happened to each.
     pub async fn send_batch<J: Job>(&self, jobs: &[J]) -> BatchReport {
+        record(self.resource);
         let url = match self.url() {
             Ok(url) => url,
             Err(e) => {

@@ -25,36 +25,56 @@ use crate::signing::{LinkError, LinkSigner};
 use crate::users::{
     self, AccountChange, DeviceFingerprint, Email, NewReferral, NewUser, PersonName, Phone, User, Verified,
 };
+use crate::uses::Resource;
 
-pub const REGISTER: Endpoint =
-    Endpoint { function: "auth-register", method: Method::POST, path: "/api/auth/register", route: || post(register) };
-pub const LOGIN: Endpoint =
-    Endpoint { function: "auth-login", method: Method::POST, path: "/api/auth/login", route: || post(login) };
+pub const REGISTER: Endpoint = Endpoint {
+    function: "auth-register",
+    method: Method::POST,
+    path: "/api/auth/register",
+    route: || post(register),
+    uses: &[Resource::NotificationQueue, Resource::EmailQueue],
+};
+pub const LOGIN: Endpoint = Endpoint {
+    function: "auth-login",
+    method: Method::POST,
+    path: "/api/auth/login",
+    route: || post(login),
+    uses: &[],
+};
 pub const REFRESH_TOKEN: Endpoint = Endpoint {
     function: "auth-refresh-token",
     method: Method::POST,
     path: "/api/auth/refresh-token",
     route: || post(refresh_token),
+    uses: &[],
 };
-pub const LOGOUT: Endpoint =
-    Endpoint { function: "auth-logout", method: Method::POST, path: "/api/auth/logout", route: || post(logout) };
+pub const LOGOUT: Endpoint = Endpoint {
+    function: "auth-logout",
+    method: Method::POST,
+    path: "/api/auth/logout",
+    route: || post(logout),
+    uses: &[],
+};
 pub const LOGOUT_ALL: Endpoint = Endpoint {
     function: "auth-logout-all",
     method: Method::POST,
     path: "/api/auth/logout-all",
     route: || post(logout_all),
+    uses: &[],
 };
 pub const VERIFY_EMAIL: Endpoint = Endpoint {
     function: "auth-verify-email",
     method: Method::POST,
     path: "/api/auth/verify-email",
     route: || post(verify_email),
+    uses: &[Resource::NotificationQueue],
 };
 pub const RESEND_VERIFICATION: Endpoint = Endpoint {
     function: "auth-resend-verification",
     method: Method::POST,
     path: "/api/auth/resend-verification",
     route: || post(resend_verification),
+    uses: &[Resource::EmailQueue],
 };
 
 /// How long an email verification link works.

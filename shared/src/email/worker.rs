@@ -90,6 +90,7 @@ impl EmailWorker {
                         .context("header")?,
                 );
         }
+        crate::uses::record(crate::uses::Resource::SesSend);
         let output = self
             .ses
             .send_email()

@@ -15,9 +15,15 @@ use crate::app::{AppState, Endpoint};
 use crate::error::{Error, Result};
 use crate::http::{ok, parse_json, BODY_LIMIT};
 use crate::referrals;
+use crate::uses::Resource;
 
-pub const WEBHOOK: Endpoint =
-    Endpoint { function: "webhooks-kyc", method: Method::POST, path: "/api/webhooks/kyc", route: || post(webhook) };
+pub const WEBHOOK: Endpoint = Endpoint {
+    function: "webhooks-kyc",
+    method: Method::POST,
+    path: "/api/webhooks/kyc",
+    route: || post(webhook),
+    uses: &[Resource::NotificationQueue],
+};
 
 /// The header the provider signs with.
 pub const SIGNATURE_HEADER: &str = "x-growstack-signature";

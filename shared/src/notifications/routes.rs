@@ -17,38 +17,49 @@ use crate::error::{Error, Result};
 use crate::http::{ok, JsonBody, Paging, PathParams, QueryParams};
 use crate::jobs::{Channel, EmailTemplate, NotificationJob, NotificationType};
 use crate::users;
+use crate::uses::Resource;
 
-pub const LIST: Endpoint =
-    Endpoint { function: "notifications-list", method: Method::GET, path: "/api/notifications", route: || get(list) };
+pub const LIST: Endpoint = Endpoint {
+    function: "notifications-list",
+    method: Method::GET,
+    path: "/api/notifications",
+    route: || get(list),
+    uses: &[],
+};
 pub const MARK_READ: Endpoint = Endpoint {
     function: "notifications-mark-read",
     method: Method::PUT,
     path: "/api/notifications/{id}/read",
     route: || put(mark_read),
+    uses: &[],
 };
 pub const SEND: Endpoint = Endpoint {
     function: "notifications-send",
     method: Method::POST,
     path: "/api/notifications/send",
     route: || post(send),
+    uses: &[Resource::NotificationQueue],
 };
 pub const BATCH: Endpoint = Endpoint {
     function: "notifications-batch",
     method: Method::POST,
     path: "/api/notifications/batch",
     route: || post(batch),
+    uses: &[Resource::NotificationQueue],
 };
 pub const INACTIVITY_NUDGE: Endpoint = Endpoint {
     function: "notifications-inactivity-nudge",
     method: Method::POST,
     path: "/api/notifications/inactivity-nudge/{userId}",
     route: || post(inactivity_nudge),
+    uses: &[Resource::NotificationQueue],
 };
 pub const KYC_REMINDER: Endpoint = Endpoint {
     function: "notifications-kyc-reminder",
     method: Method::POST,
     path: "/api/notifications/kyc-reminder/{userId}",
     route: || post(kyc_reminder),
+    uses: &[Resource::NotificationQueue],
 };
 
 /// Most users one batch request may address.

@@ -14,15 +14,26 @@ use crate::error::{Error, Result};
 use crate::http::{ok, DateRange, JsonBody, QueryParams};
 use crate::users::OnboardingStep;
 
-pub const STEP: Endpoint =
-    Endpoint { function: "onboarding-step", method: Method::POST, path: "/api/onboarding/step", route: || post(step) };
-pub const STATS: Endpoint =
-    Endpoint { function: "onboarding-stats", method: Method::GET, path: "/api/onboarding/stats", route: || get(stats) };
+pub const STEP: Endpoint = Endpoint {
+    function: "onboarding-step",
+    method: Method::POST,
+    path: "/api/onboarding/step",
+    route: || post(step),
+    uses: &[],
+};
+pub const STATS: Endpoint = Endpoint {
+    function: "onboarding-stats",
+    method: Method::GET,
+    path: "/api/onboarding/stats",
+    route: || get(stats),
+    uses: &[],
+};
 pub const TIME_STATS: Endpoint = Endpoint {
     function: "onboarding-time-stats",
     method: Method::GET,
     path: "/api/onboarding/time-stats",
     route: || get(time_stats),
+    uses: &[],
 };
 
 #[derive(Deserialize)]

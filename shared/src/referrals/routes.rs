@@ -21,31 +21,64 @@ use crate::http::{created, ok, ClientInfo, DateRange, JsonBody, Paging, PathPara
 use crate::idempotency::MaybeIdempotencyKey;
 use crate::jobs::{EmailJob, EmailTemplate, NotificationJob, NotificationType};
 use crate::users::{self, Email};
+use crate::uses::Resource;
 
-pub const CODE: Endpoint =
-    Endpoint { function: "referrals-code", method: Method::GET, path: "/api/referrals/code", route: || get(code) };
-pub const LINK: Endpoint =
-    Endpoint { function: "referrals-link", method: Method::GET, path: "/api/referrals/link", route: || get(link) };
-pub const LIST: Endpoint =
-    Endpoint { function: "referrals-list", method: Method::GET, path: "/api/referrals", route: || get(list) };
-pub const INVITE: Endpoint =
-    Endpoint { function: "referrals-invite", method: Method::POST, path: "/api/referrals", route: || post(invite) };
+pub const CODE: Endpoint = Endpoint {
+    function: "referrals-code",
+    method: Method::GET,
+    path: "/api/referrals/code",
+    route: || get(code),
+    uses: &[],
+};
+pub const LINK: Endpoint = Endpoint {
+    function: "referrals-link",
+    method: Method::GET,
+    path: "/api/referrals/link",
+    route: || get(link),
+    uses: &[],
+};
+pub const LIST: Endpoint = Endpoint {
+    function: "referrals-list",
+    method: Method::GET,
+    path: "/api/referrals",
+    route: || get(list),
+    uses: &[],
+};
+pub const INVITE: Endpoint = Endpoint {
+    function: "referrals-invite",
+    method: Method::POST,
+    path: "/api/referrals",
+    route: || post(invite),
+    uses: &[Resource::EmailQueue],
+};
 pub const CLAIM_REWARD: Endpoint = Endpoint {
     function: "referrals-claim-reward",
     method: Method::POST,
     path: "/api/referrals/claim-reward",
     route: || post(claim_reward),
+    uses: &[Resource::NotificationQueue, Resource::IdempotencyTable],
 };
-pub const STATS: Endpoint =
-    Endpoint { function: "referrals-stats", method: Method::GET, path: "/api/referrals/stats", route: || get(stats) };
+pub const STATS: Endpoint = Endpoint {
+    function: "referrals-stats",
+    method: Method::GET,
+    path: "/api/referrals/stats",
+    route: || get(stats),
+    uses: &[],
+};
 pub const ADMIN_UPDATE: Endpoint = Endpoint {
     function: "admin-referrals-update",
     method: Method::PATCH,
     path: "/api/admin/referrals/{id}",
     route: || patch(admin_update),
+    uses: &[],
 };
-pub const TREE: Endpoint =
-    Endpoint { function: "referrals-tree", method: Method::GET, path: "/api/referrals/tree", route: || get(tree) };
+pub const TREE: Endpoint = Endpoint {
+    function: "referrals-tree",
+    method: Method::GET,
+    path: "/api/referrals/tree",
+    route: || get(tree),
+    uses: &[],
+};
 
 fn link_for(state: &AppState, code: &str) -> String {
     format!("{}{code}", state.config.referral_link_base)

@@ -18,13 +18,19 @@ use crate::db::Conn;
 use crate::error::{Error, Result};
 use crate::http::{ok, DateRange, JsonBody, Paging, PathParams, QueryParams};
 
-pub const ADMIN_LIST: Endpoint =
-    Endpoint { function: "admin-rewards-list", method: Method::GET, path: "/api/admin/rewards", route: || get(list) };
+pub const ADMIN_LIST: Endpoint = Endpoint {
+    function: "admin-rewards-list",
+    method: Method::GET,
+    path: "/api/admin/rewards",
+    route: || get(list),
+    uses: &[],
+};
 pub const ADMIN_UPDATE: Endpoint = Endpoint {
     function: "admin-rewards-update",
     method: Method::PATCH,
     path: "/api/admin/rewards/{id}",
     route: || patch(update),
+    uses: &[],
 };
 
 /// Rows per statement while streaming the CSV export.
