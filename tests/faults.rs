@@ -147,6 +147,9 @@ async fn postgres_refusing_connections_is_a_fast_503() {
     let started = Instant::now();
     assert_unavailable_quickly(&app, &token).await;
     assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    // Not ready, but alive: the load balancer keeps the instance.
+    let live = app.call(http::Method::GET, "/health/live", None, None).await;
+    assert_eq!(live.status, StatusCode::OK, "{}", live.body);
 }
 
 #[tokio::test]

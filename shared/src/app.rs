@@ -228,5 +228,7 @@ pub fn metrics_router(state: AppState) -> Router {
 
 /// The whole API, as the always-on server runs it.
 pub fn router(state: AppState) -> Router {
-    router_for(ENDPOINTS, state)
+    // Liveness is the server's alone (Lambda has its own), and kept out of the request logs
+    // and metrics, which the load balancer's probes every few seconds would only clutter.
+    router_for(ENDPOINTS, state).route("/health/live", axum::routing::get(health::live))
 }

@@ -1,5 +1,8 @@
-//! `GET /health`: whether Postgres and Redis answer. Redis being down degrades the service
-//! (no cache, no rate limits) but does not fail it; Postgres being down does.
+//! `GET /health`: whether Postgres and Redis answer (readiness). Redis being down degrades
+//! the service (no cache, no rate limits) but does not fail it; Postgres being down does.
+//! `GET /health/live` (the server only): whether the process answers at all (liveness), for
+//! the load balancer and the Auto Scaling group, so a database outage does not make them
+//! replace every instance.
 
 use std::time::Duration;
 
@@ -30,4 +33,9 @@ async fn health(State(state): State<AppState>) -> Response {
         let error = json!({ "code": "SERVICE_UNAVAILABLE", "message": "database unreachable", "details": checks });
         (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "success": false, "error": error }))).into_response()
     }
+}
+
+/// Liveness: 200 whenever the process can answer, whatever its dependencies do.
+pub async fn live() -> Response {
+    crate::http::ok(json!({ "status": "live" }))
 }
