@@ -256,6 +256,10 @@ fn granted(id: &str, function: &Value) -> BTreeSet<Resource> {
                 Some("NotificationQueue") => Resource::NotificationQueue,
                 other => panic!("{id}: SQSSendMessagePolicy on unknown queue {other:?}"),
             },
+            "FirehoseWritePolicy" => match target(&body["DeliveryStreamName"]).as_deref() {
+                Some("EventsDeliveryStream") => Resource::EventsStream,
+                other => panic!("{id}: FirehoseWritePolicy on unknown stream {other:?}"),
+            },
             "DynamoDBCrudPolicy" => match target(&body["TableName"]).as_deref() {
                 Some("IdempotencyTable") => Resource::IdempotencyTable,
                 other => panic!("{id}: DynamoDBCrudPolicy on unknown table {other:?}"),

@@ -396,3 +396,25 @@ async fn a_use_the_endpoint_does_not_declare_fails_the_request_in_tests() {
     let response = tower::ServiceExt::oneshot(router, request).await.unwrap();
     assert_eq!(response.status(), http::StatusCode::INTERNAL_SERVER_ERROR);
 }
+
+#[tokio::test]
+async fn event_tracking_events_run_through_their_functions() {
+    let app = TestApp::spawn().await;
+    let user = app.user(&app.email("events-fn")).await;
+    let as_user = ("REPLACE_WITH_ACCESS_TOKEN", user.access.as_str());
+    let (status, body, _) = invoke(&app, "events-track", &[as_user, ("REPLACE_WITH_EVENT_ID", "evt-a")]).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body, _) = invoke(&app, "events-batch", &[as_user, ("REPLACE_WITH_EVENT_ID", "evt-b")]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["data"]["accepted"], &body["data"]["rejected"][0]["index"]),
+        (&serde_json::json!(2), &serde_json::json!(2))
+    );
+    let (status, body, _) = invoke(&app, "events-list", &[as_user]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["total"], 2, "both screen_viewed events: {body}");
+    assert_ne!(body["data"]["events"][0]["metadata"]["ip"], "6.6.6.6");
+    let (status, body, _) = invoke(&app, "events-stats", &[as_user]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["stats"]["total"], 2);
+}

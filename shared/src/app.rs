@@ -15,13 +15,14 @@ use crate::cache::Cache;
 use crate::config::Config;
 use crate::db::Db;
 use crate::email::{EmailWorker, FeedbackHandler, Links};
+use crate::events::export::{Exporter, Firehose};
 use crate::idempotency::Idempotency;
 use crate::metrics::Metrics;
 use crate::notifications::NotificationWorker;
 use crate::queue::Queue;
 use crate::scheduler::Scheduler;
 use crate::uses::Resource;
-use crate::{email, health, kyc, notifications, onboarding, referrals, rewards, users};
+use crate::{email, events, health, kyc, notifications, onboarding, referrals, rewards, users};
 
 /// What every handler may use. Cheap to clone: everything inside is shared.
 #[derive(Clone)]
@@ -113,7 +114,16 @@ impl AppState {
     }
 
     pub fn scheduler(&self) -> Scheduler {
-        Scheduler { db: self.db.clone(), notification_queue: self.queues.notification.clone() }
+        Scheduler {
+            db: self.db.clone(),
+            notification_queue: self.queues.notification.clone(),
+            events_export: self.config.events_firehose_stream.clone().map(|stream| Exporter {
+                db: self.db.clone(),
+                sink: Firehose { client: self.aws.firehose.clone(), stream },
+                page: 5000,
+            }),
+            events_retention_days: self.config.events_retention_days,
+        }
     }
 }
 
@@ -168,6 +178,10 @@ pub const ENDPOINTS: &[Endpoint] = &[
     kyc::WEBHOOK,
     rewards::ADMIN_LIST,
     rewards::ADMIN_UPDATE,
+    events::TRACK,
+    events::BATCH,
+    events::LIST,
+    events::STATS,
 ];
 
 /// The router serving `endpoints`, with the middleware every request gets.

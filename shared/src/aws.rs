@@ -10,6 +10,9 @@ pub struct Aws {
     pub sqs: aws_sdk_sqs::Client,
     pub ses: aws_sdk_sesv2::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    pub firehose: aws_sdk_firehose::Client,
+    /// Path-style, which moto needs and AWS accepts.
+    pub s3: aws_sdk_s3::Client,
 }
 
 impl Aws {
@@ -28,6 +31,10 @@ impl Aws {
             sqs: aws_sdk_sqs::Client::new(&shared),
             ses: aws_sdk_sesv2::Client::new(&shared),
             dynamodb: aws_sdk_dynamodb::Client::new(&shared),
+            firehose: aws_sdk_firehose::Client::new(&shared),
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&shared).force_path_style(true).build(),
+            ),
         }
     }
 }

@@ -113,6 +113,10 @@ pub struct Config {
     pub fraud_score_threshold: i32,
     /// Referred sign-ups per referrer per hour beyond which the velocity signal fires.
     pub fraud_velocity_per_hour: i64,
+    /// The Firehose delivery stream events are archived through; unset, no export.
+    pub events_firehose_stream: Option<String>,
+    /// Days of events Postgres keeps; older monthly partitions are dropped.
+    pub events_retention_days: i64,
     /// Server only: how long one receive waits for messages (SQS long polling).
     pub queue_wait: Duration,
     /// Server only: how often due scheduled notifications are dispatched.
@@ -248,6 +252,11 @@ impl Config {
             ses_configuration_set: get("SES_CONFIGURATION_SET"),
             app_base_url: get("APP_BASE_URL").unwrap_or_else(|| "http://localhost:3000".to_owned()),
             worker_concurrency: number("WORKER_CONCURRENCY", 8)? as usize,
+            events_firehose_stream: get("EVENTS_FIREHOSE_STREAM"),
+            events_retention_days: match number("EVENTS_RETENTION_DAYS", 400)? {
+                days if days < 30 => bail!("EVENTS_RETENTION_DAYS must be at least 30"),
+                days => days as i64,
+            },
             queue_wait: Duration::from_secs(number("QUEUE_WAIT_SECONDS", 20)?.min(20)),
             scheduler_interval: Duration::from_secs(number("SCHEDULER_INTERVAL_SECONDS", 60)?.max(1)),
             nudge_interval: Duration::from_secs(number("NUDGE_INTERVAL_SECONDS", 3600)?.max(1)),

@@ -68,6 +68,12 @@ impl Db {
         for migration in report.applied_migrations() {
             tracing::info!(migration = %migration, "applied migration");
         }
+        // The months of events partitions an insert may need, made now so that the first
+        // request after a deploy finds them.
+        client
+            .batch_execute(&crate::events::partitions::ensure_sql(chrono::Utc::now().date_naive()))
+            .await
+            .context("create events partitions")?;
         Ok(())
     }
 }
@@ -142,6 +148,12 @@ impl Conn {
         self.count();
         let statement = self.prepare(sql).await?;
         Ok(self.client.query_one(&statement, params).await?)
+    }
+
+    /// Runs statements with no parameters (DDL), unprepared.
+    pub async fn batch_execute(&self, sql: &str) -> Result<()> {
+        self.count();
+        Ok(self.client.batch_execute(sql).await?)
     }
 
     pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {

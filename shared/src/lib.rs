@@ -16,6 +16,8 @@
 //! - [`rewards`]: the reward ledger, its holds, payouts, voids, audit and export.
 //! - [`onboarding`]: the KYC funnel, its stats and timing.
 //! - [`kyc`]: the KYC provider's signed callback, the only source of a verified identity.
+//! - [`events`]: product events (ingestion, lifecycle events, partitions, rollups, the
+//!   archive export).
 //! - [`notifications`]: the inbox, admin sends, and the notification worker.
 //! - [`email`]: email templates and the worker that sends them through SES.
 //! - [`jobs`]: the typed, versioned jobs on the queues; [`queue`] sends them, [`worker`]
@@ -48,6 +50,7 @@ pub mod config;
 pub mod db;
 pub mod email;
 pub mod error;
+pub mod events;
 pub mod health;
 pub mod http;
 pub mod idempotency;

@@ -16,14 +16,18 @@ pub struct Provisioned {
     pub notification_queue_url: String,
     pub notification_dlq_url: String,
     pub idempotency_table: String,
+    /// The events archive: a Firehose delivery stream into this bucket, under `events/`.
+    pub events_stream: String,
+    pub events_bucket: String,
 }
 
 impl Provisioned {
     /// Shell `export` lines for the settings that point the app at these resources.
     pub fn exports(&self) -> String {
         format!(
-            "export EMAIL_QUEUE_URL='{}'\nexport NOTIFICATION_QUEUE_URL='{}'\nexport IDEMPOTENCY_TABLE='{}'\n",
-            self.email_queue_url, self.notification_queue_url, self.idempotency_table
+            "export EMAIL_QUEUE_URL='{}'\nexport NOTIFICATION_QUEUE_URL='{}'\nexport IDEMPOTENCY_TABLE='{}'\n\
+             export EVENTS_FIREHOSE_STREAM='{}'\n",
+            self.email_queue_url, self.notification_queue_url, self.idempotency_table, self.events_stream
         )
     }
 }
@@ -37,6 +41,9 @@ pub struct Plan<'a> {
     pub max_receive_count: u32,
     /// Seconds a received message stays invisible (a failed one is retried after this).
     pub visibility_timeout: u32,
+    /// Names of the events archive (`<archive>-events`): shared by the tests, since moto,
+    /// like AWS, allows 50 delivery streams an account.
+    pub archive: &'a str,
 }
 
 /// Creates whatever is missing; safe to run again.
@@ -76,7 +83,49 @@ pub async fn provision(aws: &Aws, plan: &Plan<'_>) -> anyhow::Result<Provisioned
         Err(e) if e.as_service_error().is_some_and(|e| e.is_already_exists_exception()) => {}
         Err(e) => return Err(anyhow::Error::new(e).context("verify sender")),
     }
-    Ok(Provisioned { email_queue_url, email_dlq_url, notification_queue_url, notification_dlq_url, idempotency_table })
+    let (events_stream, events_bucket) = events_archive(aws, plan).await?;
+    Ok(Provisioned {
+        email_queue_url,
+        email_dlq_url,
+        notification_queue_url,
+        notification_dlq_url,
+        idempotency_table,
+        events_stream,
+        events_bucket,
+    })
+}
+
+/// The bucket and the delivery stream writing events into it under `events/`.
+async fn events_archive(aws: &Aws, plan: &Plan<'_>) -> anyhow::Result<(String, String)> {
+    use aws_sdk_firehose::types::{BufferingHints, DeliveryStreamType, ExtendedS3DestinationConfiguration};
+    let bucket = format!("{}-events", plan.archive.to_lowercase().replace('_', "-"));
+    let stream = format!("{}-events", plan.archive);
+    match aws.s3.create_bucket().bucket(&bucket).send().await {
+        Ok(_) => {}
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_bucket_already_owned_by_you()) => {}
+        Err(e) => return Err(anyhow::Error::new(e).context("create events bucket")),
+    }
+    let destination = ExtendedS3DestinationConfiguration::builder()
+        .role_arn("arn:aws:iam::123456789012:role/growstack-firehose")
+        .bucket_arn(format!("arn:aws:s3:::{bucket}"))
+        .prefix("events/")
+        .buffering_hints(BufferingHints::builder().interval_in_seconds(60).size_in_mbs(1).build())
+        .build()
+        .context("destination")?;
+    let created = aws
+        .firehose
+        .create_delivery_stream()
+        .delivery_stream_name(&stream)
+        .delivery_stream_type(DeliveryStreamType::DirectPut)
+        .extended_s3_destination_configuration(destination)
+        .send()
+        .await;
+    match created {
+        Ok(_) => {}
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {}
+        Err(e) => return Err(anyhow::Error::new(e).context("create events delivery stream")),
+    }
+    Ok((stream, bucket))
 }
 
 async fn queue_with_dlq(aws: &Aws, name: &str, plan: &Plan<'_>) -> anyhow::Result<(String, String)> {

@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::db::Db;
+use crate::events::{self, export::Exporter, export::Firehose};
 use crate::jobs::NotificationJob;
 use crate::notifications::{self, nudge_job, NudgeKind};
 use crate::queue::Queue;
@@ -27,10 +30,27 @@ pub enum Task {
     KycReminders,
     /// Daily: dropping refresh tokens a day past their expiry.
     Housekeeping,
+    /// Every few minutes: events since the watermark to the archive (Firehose).
+    EventsExport,
+    /// Every quarter hour: the daily event counts of yesterday and today.
+    EventsRollup,
+    /// Daily: the events partitions of the months ahead.
+    EventsPartitions,
+    /// Daily: dropping events partitions past the retention.
+    EventsRetention,
 }
 
 impl Task {
-    pub const ALL: [Task; 4] = [Task::DueNotifications, Task::InactivityNudges, Task::KycReminders, Task::Housekeeping];
+    pub const ALL: [Task; 8] = [
+        Task::DueNotifications,
+        Task::InactivityNudges,
+        Task::KycReminders,
+        Task::Housekeeping,
+        Task::EventsExport,
+        Task::EventsRollup,
+        Task::EventsPartitions,
+        Task::EventsRetention,
+    ];
 
     /// The tasks a schedule's payload names: `{"task": …}` (the schedule's input) or an
     /// EventBridge event with the task in its `detail`. With neither, every task runs;
@@ -50,6 +70,10 @@ impl Task {
             Task::InactivityNudges => "inactivity-nudges",
             Task::KycReminders => "kyc-reminders",
             Task::Housekeeping => "housekeeping",
+            Task::EventsExport => "events-export",
+            Task::EventsRollup => "events-rollup",
+            Task::EventsPartitions => "events-partitions",
+            Task::EventsRetention => "events-retention",
         }
     }
 }
@@ -65,13 +89,25 @@ pub struct Report {
     /// Scheduled notifications given up as failed after their last dispatch attempt.
     pub given_up: u64,
     pub expired_sessions_purged: u64,
+    /// Events sent to the archive, and records it refused (resent by the next run).
+    pub events_exported: usize,
+    pub events_export_refused: usize,
+    pub rollup_rows: u64,
+    pub partitions_ensured: usize,
+    pub partitions_dropped: Vec<String>,
 }
 
 #[derive(Clone)]
 pub struct Scheduler {
     pub db: Db,
     pub notification_queue: Queue,
+    /// `None` when no delivery stream is configured: the export is off.
+    pub events_export: Option<Exporter<Firehose>>,
+    pub events_retention_days: i64,
 }
+
+/// Whether the "export is off" notice has been logged (once per process).
+static EXPORT_OFF_SAID: AtomicBool = AtomicBool::new(false);
 
 impl Scheduler {
     pub async fn run(&self, tasks: &[Task]) -> anyhow::Result<Report> {
@@ -86,7 +122,29 @@ impl Scheduler {
                     report.kyc_reminders = self.nudges(*task, NudgeKind::KycReminder, &mut report.requeued).await?
                 }
                 Task::Housekeeping => {
-                    report.expired_sessions_purged = crate::auth::purge_expired(&self.db.writer().await?).await?
+                    let conn = self.db.writer().await?;
+                    report.expired_sessions_purged = crate::auth::purge_expired(&conn).await?;
+                    events::purge_dedupe(&conn, self.events_retention_days).await?;
+                }
+                Task::EventsExport => match &self.events_export {
+                    Some(exporter) => {
+                        let exported = exporter.run().await?;
+                        report.events_exported = exported.sent;
+                        report.events_export_refused = exported.refused;
+                    }
+                    None => {
+                        if !EXPORT_OFF_SAID.swap(true, Ordering::Relaxed) {
+                            tracing::info!("EVENTS_FIREHOSE_STREAM is not set: events are not exported to the archive");
+                        }
+                    }
+                },
+                Task::EventsRollup => report.rollup_rows = events::rollup(&self.db.writer().await?).await?,
+                Task::EventsPartitions => {
+                    report.partitions_ensured = events::partitions::ensure(&self.db.writer().await?).await?
+                }
+                Task::EventsRetention => {
+                    report.partitions_dropped =
+                        events::partitions::drop_expired(&self.db.writer().await?, self.events_retention_days).await?
                 }
             }
         }
@@ -164,7 +222,7 @@ mod tests {
             vec![Task::KycReminders]
         );
         assert_eq!(Task::from_event(&json!({"task": "daily-nudges"})).unwrap().len(), 3);
-        assert_eq!(Task::from_event(&json!({})).unwrap().len(), 4);
+        assert_eq!(Task::from_event(&json!({})).unwrap().len(), Task::ALL.len());
         for task in Task::ALL {
             assert_eq!(Task::from_event(&json!({ "task": task.name() })).unwrap(), vec![task]);
         }

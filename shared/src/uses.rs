@@ -19,6 +19,8 @@ pub enum Resource {
     IdempotencyTable,
     /// `ses:SendEmail` from the sender through the configuration set.
     SesSend,
+    /// `firehose:PutRecordBatch` on the events delivery stream.
+    EventsStream,
 }
 
 /// A function that serves no HTTP route, and what it uses. Consuming its trigger (an SQS
@@ -32,7 +34,7 @@ pub struct Background {
 pub const BACKGROUND: &[Background] = &[
     Background { function: "email-worker", uses: &[Resource::IdempotencyTable, Resource::SesSend] },
     Background { function: "notification-worker", uses: &[Resource::IdempotencyTable, Resource::EmailQueue] },
-    Background { function: "scheduler", uses: &[Resource::NotificationQueue] },
+    Background { function: "scheduler", uses: &[Resource::NotificationQueue, Resource::EventsStream] },
     Background { function: "ses-feedback", uses: &[] },
     Background { function: "migrate", uses: &[] },
 ];

@@ -106,6 +106,7 @@ impl TestApp {
             max_receive_count: 3,
             // Failed messages come back after a second, so retry paths run quickly.
             visibility_timeout: 1,
+            archive: "growstack-tests",
         };
         let aws = growstack::local::provision(&growstack::aws::Aws::new(&aws_config).await, &plan)
             .await
@@ -119,6 +120,7 @@ impl TestApp {
             ("EMAIL_QUEUE_URL", aws.email_queue_url.as_str()),
             ("NOTIFICATION_QUEUE_URL", aws.notification_queue_url.as_str()),
             ("IDEMPOTENCY_TABLE", aws.idempotency_table.as_str()),
+            ("EVENTS_FIREHOSE_STREAM", aws.events_stream.as_str()),
             ("EMAIL_FROM", SENDER),
             // Random JWT secrets for this app alone.
             ("GROWSTACK_ENV", "local"),

@@ -52,6 +52,7 @@ async fn main() -> anyhow::Result<()> {
                 sender: &config.email_from,
                 max_receive_count: 5,
                 visibility_timeout: 30,
+                archive: &prefix,
             };
             print!("{}", growstack::local::provision(&aws, &plan).await?.exports());
             Ok(())

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::token::{Claims, Subject, TokenPair, TokenType, Tokens};
 use crate::db::Conn;
 use crate::error::{Error, Result};
+use crate::events::lifecycle;
 use crate::signing::sha256;
 use crate::users::{self, User};
 
@@ -40,9 +41,8 @@ pub async fn rotate(conn: &Conn, tokens: &Tokens, presented: &str) -> Result<(Us
     user.ensure_may_sign_in()?;
     // The role and version come from the database, so a promotion or demotion takes effect here.
     let pair = tokens.issue(&Subject { user: user.id, role: user.role, version: user.token_version, family })?;
-    let row = conn
-        .query_one(
-            "WITH presented AS (
+    let sql = format!(
+        "WITH presented AS (
                 SELECT token_hash, family_id, used_at, revoked_at, expires_at FROM refresh_tokens
                 WHERE token_hash = $1 AND user_id = $2 AND family_id = $3
                 FOR UPDATE
@@ -54,8 +54,13 @@ pub async fn rotate(conn: &Conn, tokens: &Tokens, presented: &str) -> Result<(Us
              ), issued AS (
                 INSERT INTO refresh_tokens (token_hash, family_id, user_id, expires_at)
                 SELECT $4, family_id, $2, $5 FROM rotated
-             )
+             ), {refreshed}
              SELECT EXISTS (SELECT 1 FROM rotated), EXISTS (SELECT 1 FROM presented WHERE used_at IS NOT NULL)",
+        refreshed = lifecycle::cte("refreshed", lifecycle::TOKEN_REFRESHED, "rotated", "$2::uuid", "'{}'::jsonb"),
+    );
+    let row = conn
+        .query_one(
+            &sql,
             &[
                 &sha256(presented.as_bytes()),
                 &user.id,

@@ -9,6 +9,7 @@ use super::suppressions;
 use super::templates::{category, render, Links};
 use crate::config::Secret;
 use crate::db::Db;
+use crate::events::lifecycle;
 use crate::idempotency::Idempotency;
 use crate::jobs::{decode, EmailJob, JobError};
 use crate::users::Email;
@@ -54,9 +55,19 @@ impl EmailWorker {
                 };
                 self.metrics.email_sent(job.template.as_str());
                 tracing::info!(job_id = %job.id, template = job.template.as_str(), "email sent");
+                // The mail is gone either way: a missing event must not resend it.
+                let properties = serde_json::json!({ "template": job.template.as_str(), "jobId": job.id });
+                if let Err(e) = self.record_sent(&job.to, &properties).await {
+                    tracing::warn!(job_id = %job.id, error = %e, "email_sent event not recorded");
+                }
                 Ok(Some(message_id))
             })
             .await
+    }
+
+    async fn record_sent(&self, to: &str, properties: &serde_json::Value) -> crate::Result<()> {
+        let conn = self.db.writer().await?;
+        lifecycle::record_for_email(&conn, &to.trim().to_lowercase(), lifecycle::EMAIL_SENT, properties).await
     }
 
     /// Renders and sends; returns SES's message id, or `None` when the address must not get

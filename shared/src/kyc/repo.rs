@@ -5,6 +5,7 @@ use uuid::Uuid;
 use super::routes::{KycCallback, KycOutcome};
 use crate::db::Conn;
 use crate::error::Result;
+use crate::events::lifecycle;
 
 /// Whether a callback with this event id was already taken.
 pub async fn seen(conn: &Conn, event_id: &str) -> Result<bool> {
@@ -16,24 +17,34 @@ pub async fn seen(conn: &Conn, event_id: &str) -> Result<bool> {
 /// success. Returns whether the user exists. Idempotent.
 #[tracing::instrument(skip_all, fields(user_id = %callback.user_id))]
 pub async fn apply(conn: &Conn, callback: &KycCallback) -> Result<bool> {
+    let sql = format!(
+        "WITH previous AS (
+            SELECT onboarding_step FROM users WHERE id = $1
+         ), moved AS (
+            UPDATE users SET
+                kyc_status = CASE WHEN $2 = 'successful' THEN 'successful'
+                                  WHEN kyc_status = 'successful' THEN kyc_status ELSE 'failed' END,
+                onboarding_step = CASE WHEN $2 = 'successful' THEN 'kyc_complete' ELSE onboarding_step END,
+                updated_at = now()
+            WHERE id = $1
+            RETURNING id
+         ), recorded AS (
+            INSERT INTO onboarding_events (id, user_id, step, metadata)
+            SELECT $3, id, 'kyc_complete', jsonb_build_object('reference', $4::text) FROM moved WHERE $2 = 'successful'
+            ON CONFLICT (user_id, step) DO NOTHING
+            RETURNING user_id
+         ), {completed}
+         SELECT EXISTS (SELECT 1 FROM moved)",
+        completed = lifecycle::cte(
+            "completed",
+            lifecycle::ONBOARDING_STEP_COMPLETED,
+            "recorded",
+            "user_id",
+            "jsonb_build_object('step', 'kyc_complete', 'previousStep', (SELECT onboarding_step FROM previous))"
+        ),
+    );
     let row = conn
-        .query_one(
-            "WITH moved AS (
-                UPDATE users SET
-                    kyc_status = CASE WHEN $2 = 'successful' THEN 'successful'
-                                      WHEN kyc_status = 'successful' THEN kyc_status ELSE 'failed' END,
-                    onboarding_step = CASE WHEN $2 = 'successful' THEN 'kyc_complete' ELSE onboarding_step END,
-                    updated_at = now()
-                WHERE id = $1
-                RETURNING id
-             ), recorded AS (
-                INSERT INTO onboarding_events (id, user_id, step, metadata)
-                SELECT $3, id, 'kyc_complete', jsonb_build_object('reference', $4::text) FROM moved WHERE $2 = 'successful'
-                ON CONFLICT (user_id, step) DO NOTHING
-             )
-             SELECT EXISTS (SELECT 1 FROM moved)",
-            &[&callback.user_id, &callback.status.as_str(), &Uuid::now_v7(), &callback.reference],
-        )
+        .query_one(&sql, &[&callback.user_id, &callback.status.as_str(), &Uuid::now_v7(), &callback.reference])
         .await?;
     Ok(row.get(0))
 }

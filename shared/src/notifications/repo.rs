@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::db::Conn;
 use crate::error::Result;
+use crate::events::lifecycle;
 use crate::jobs::{Channel, NotificationJob};
 
 #[derive(Debug, Serialize)]
@@ -171,8 +172,19 @@ pub async fn mark_read(conn: &Conn, user: Uuid, id: Uuid) -> Result<Option<Notif
     let row = conn
         .query_opt(
             &format!(
-                "UPDATE notifications SET read = true, read_at = COALESCE(read_at, now()), status = 'read', updated_at = now()
-                 WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}"
+                "WITH marked AS (
+                    UPDATE notifications SET read = true, read_at = COALESCE(read_at, now()), status = 'read',
+                        updated_at = now()
+                    WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}
+                 ), {read}
+                 SELECT {COLUMNS} FROM marked",
+                read = lifecycle::cte(
+                    "read",
+                    lifecycle::NOTIFICATION_READ,
+                    "marked",
+                    "user_id",
+                    "jsonb_build_object('notificationId', id, 'type', type)"
+                ),
             ),
             &[&id, &user],
         )
@@ -285,8 +297,18 @@ pub async fn claim_nudges(conn: &Conn, kind: NudgeKind, after: Uuid, limit: i64)
                     WHERE u.status = 'active' AND NOT u.blocked AND {who}
                     ON CONFLICT DO NOTHING
                     RETURNING user_id
-                 )
-                 SELECT (SELECT id FROM page ORDER BY id DESC LIMIT 1), ARRAY(SELECT user_id FROM claimed)"
+                 ), {sent}
+                 SELECT (SELECT id FROM page ORDER BY id DESC LIMIT 1), ARRAY(SELECT user_id FROM claimed)",
+                sent = lifecycle::cte(
+                    "sent",
+                    match kind {
+                        NudgeKind::Inactivity => lifecycle::INACTIVITY_NUDGE_SENT,
+                        NudgeKind::KycReminder => lifecycle::KYC_REMINDER_SENT,
+                    },
+                    "claimed",
+                    "user_id",
+                    "'{}'::jsonb"
+                ),
             ),
             &[&after, &limit, &kind.as_str()],
         )

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::db::Conn;
 use crate::error::Result;
+use crate::events::lifecycle;
 use crate::users::OnboardingStep;
 
 /// The steps in order, as SQL ranks them (`array_position` over this array).
@@ -33,9 +34,8 @@ pub enum Moved {
 /// callback sets (see [`crate::kyc`]).
 #[tracing::instrument(skip_all, fields(user_id = %user, step = step.as_str()))]
 pub async fn advance(conn: &Conn, user: Uuid, step: OnboardingStep, metadata: &serde_json::Value) -> Result<Moved> {
-    let row = conn
-        .query_one(
-            "WITH current AS (
+    let sql = format!(
+        "WITH current AS (
                 SELECT onboarding_step, blocked OR status <> 'active' AS blocked FROM users WHERE id = $1
              ), moved AS (
                 UPDATE users SET onboarding_step = $2, last_active_at = now(), updated_at = now()
@@ -45,12 +45,18 @@ pub async fn advance(conn: &Conn, user: Uuid, step: OnboardingStep, metadata: &s
              ), recorded AS (
                 INSERT INTO onboarding_events (id, user_id, step, metadata) SELECT $4, id, $2, $5 FROM moved
                 ON CONFLICT (user_id, step) DO NOTHING
-             )
+             ), {completed}
              SELECT (SELECT onboarding_step FROM current), (SELECT blocked FROM current),
                     (SELECT kyc_status FROM moved)",
-            &[&user, &step.as_str(), &steps(), &Uuid::now_v7(), metadata],
-        )
-        .await?;
+        completed = lifecycle::cte(
+            "completed",
+            lifecycle::ONBOARDING_STEP_COMPLETED,
+            "moved",
+            "id",
+            "jsonb_build_object('step', $2::text, 'previousStep', (SELECT onboarding_step FROM current))"
+        ),
+    );
+    let row = conn.query_one(&sql, &[&user, &step.as_str(), &steps(), &Uuid::now_v7(), metadata]).await?;
     let current: Option<String> = row.get(0);
     let Some(current) = current.as_deref().and_then(OnboardingStep::parse) else { return Ok(Moved::NoSuchUser) };
     let kyc_status: Option<String> = row.get(2);

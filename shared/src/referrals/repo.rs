@@ -11,6 +11,7 @@ use super::fraud::{History, Referrer};
 use super::ReferralCode;
 use crate::db::Conn;
 use crate::error::{Error, Result};
+use crate::events::lifecycle;
 use crate::macros::text_enum;
 use crate::users::Email;
 
@@ -103,12 +104,22 @@ pub async fn invite(
     let row = conn
         .query_opt(
             &format!(
-                "INSERT INTO referrals (id, referrer_id, referred_email, code, status, metadata, invited_at)
-                 SELECT $1, u.id, $3, u.referral_code, 'pending', $5, now() FROM users u WHERE u.id = $2
-                 ON CONFLICT (referrer_id, referred_email) WHERE referred_user_id IS NULL AND referred_email IS NOT NULL
-                 DO UPDATE SET created_at = now(), updated_at = now(), invited_at = now(), metadata = EXCLUDED.metadata
-                 WHERE referrals.created_at <= now() - make_interval(hours => $4)
-                 RETURNING {COLUMNS}"
+                "WITH invited AS (
+                    INSERT INTO referrals (id, referrer_id, referred_email, code, status, metadata, invited_at)
+                    SELECT $1, u.id, $3, u.referral_code, 'pending', $5, now() FROM users u WHERE u.id = $2
+                    ON CONFLICT (referrer_id, referred_email) WHERE referred_user_id IS NULL AND referred_email IS NOT NULL
+                    DO UPDATE SET created_at = now(), updated_at = now(), invited_at = now(), metadata = EXCLUDED.metadata
+                    WHERE referrals.created_at <= now() - make_interval(hours => $4)
+                    RETURNING {COLUMNS}
+                 ), {created}
+                 SELECT {COLUMNS} FROM invited",
+                created = lifecycle::cte(
+                    "created",
+                    lifecycle::REFERRAL_CREATED,
+                    "invited",
+                    "referrer_id",
+                    "jsonb_build_object('referralId', id, 'via', 'invite')"
+                ),
             ),
             &[&Uuid::now_v7(), &referrer, &email.as_str(), &window_hours, metadata],
         )
@@ -192,9 +203,8 @@ pub struct Completed {
 /// KYC callback, email verification) calls it, and a retry is harmless.
 #[tracing::instrument(skip_all, fields(user_id = %user))]
 pub async fn complete_if_ready(conn: &Conn, user: Uuid, payout: &Payout) -> Result<Option<Completed>> {
-    let row = conn
-        .query_opt(
-            "WITH ready AS (
+    let sql = format!(
+        "WITH ready AS (
                 SELECT id, first_name FROM users
                 WHERE id = $1 AND kyc_status = 'successful' AND email_verified_at IS NOT NULL
                   AND NOT blocked AND status = 'active'
@@ -208,10 +218,18 @@ pub async fn complete_if_ready(conn: &Conn, user: Uuid, payout: &Payout) -> Resu
                        CASE WHEN $5::int > 0 THEN 'pending' ELSE 'available' END, now() + make_interval(hours => $5::int)
                 FROM completed WHERE $3::numeric > 0
                 ON CONFLICT (referral_id, side) DO NOTHING
-             )
+             ), {event}
              SELECT c.id, c.referrer_id, ready.first_name FROM completed c CROSS JOIN ready",
-            &[&user, &Uuid::now_v7(), &payout.referred_amount, &payout.currency, &payout.hold_hours],
-        )
+        event = lifecycle::cte(
+            "event",
+            lifecycle::REFERRAL_COMPLETED,
+            "completed",
+            "referred_user_id",
+            "jsonb_build_object('referralId', id, 'referrerId', referrer_id)"
+        ),
+    );
+    let row = conn
+        .query_opt(&sql, &[&user, &Uuid::now_v7(), &payout.referred_amount, &payout.currency, &payout.hold_hours])
         .await?;
     Ok(row.map(|r| Completed { referral: r.get(0), referrer: r.get(1), friend: r.get(2) }))
 }
@@ -236,8 +254,15 @@ pub async fn claim(conn: &Conn, referrer: Uuid, referral: Uuid, payout: &Payout)
                  ), paid AS (
                     INSERT INTO rewards (id, referral_id, user_id, side, amount, currency, status, available_at)
                     SELECT $6::uuid, id, referrer_id, 'referrer', $3::numeric, $4::text, 'available', now() FROM claimed
-                 )
-                 SELECT * FROM claimed"
+                 ), {event}
+                 SELECT * FROM claimed",
+                event = lifecycle::cte(
+                    "event",
+                    lifecycle::REFERRAL_REWARD_CLAIMED,
+                    "claimed",
+                    "referrer_id",
+                    "jsonb_build_object('referralId', id, 'amount', $3::numeric::text, 'currency', $4::text)"
+                ),
             ),
             &[&referral, &referrer, &payout.amount, &payout.currency, &payout.hold_hours, &Uuid::now_v7()],
         )

@@ -6,6 +6,7 @@ use super::types::{Email, NewUser, ProfileUpdate, Role, User};
 use crate::cache::Cache;
 use crate::db::Conn;
 use crate::error::{unique_violation, Error, Result};
+use crate::events::lifecycle;
 use crate::referrals::{ReferralCode, ReferralStatus};
 
 const COLUMNS: &str = "id, email, phone, password_hash, first_name, last_name, role, status, onboarding_step, \
@@ -76,8 +77,22 @@ pub async fn create(
             INSERT INTO referrals (id, referrer_id, referred_user_id, code, status, fraud_score, metadata)
             SELECT $15, referred_by, id, $12, $13, $11, $14::jsonb FROM new_user
             WHERE referred_by IS NOT NULL AND NOT EXISTS (SELECT 1 FROM invited)
-        )
-        SELECT {COLUMNS} FROM new_user"
+        ), {registered}, {referred}
+        SELECT {COLUMNS} FROM new_user",
+        registered = lifecycle::cte(
+            "registered",
+            lifecycle::USER_REGISTERED,
+            "new_user",
+            "id",
+            "jsonb_build_object('referred', referred_by IS NOT NULL)"
+        ),
+        referred = lifecycle::cte(
+            "referred",
+            lifecycle::REFERRAL_CREATED,
+            "new_user WHERE referred_by IS NOT NULL",
+            "referred_by",
+            "jsonb_build_object('referredUserId', id, 'via', 'code', 'status', $13::text)"
+        ),
     );
     let referrer = referral.map(|r| r.referrer);
     let code_used = referral.map(|r| r.code.as_str());
@@ -118,24 +133,37 @@ pub async fn create(
 
 #[tracing::instrument(skip_all, fields(user_id = %id))]
 pub async fn touch_last_active(conn: &Conn, id: Uuid, ip: &str) -> Result<Option<User>> {
-    one(conn
-        .query_opt(
-            &format!("UPDATE users SET last_active_at = now(), last_ip = $2 WHERE id = $1 RETURNING {COLUMNS}"),
-            &[&id, &ip],
-        )
-        .await?)
+    let sql = format!(
+        "WITH touched AS (
+            UPDATE users SET last_active_at = now(), last_ip = $2 WHERE id = $1 RETURNING {COLUMNS}
+         ), {logged_in}
+         SELECT {COLUMNS} FROM touched",
+        logged_in = lifecycle::cte("logged_in", lifecycle::USER_LOGGED_IN, "touched", "id", "'{}'::jsonb"),
+    );
+    one(conn.query_opt(&sql, &[&id, &ip]).await?)
 }
 
 #[tracing::instrument(skip_all, fields(user_id = %id))]
 pub async fn update_profile(conn: &Conn, id: Uuid, update: &ProfileUpdate) -> Result<Option<User>> {
     let sql = format!(
-        "UPDATE users SET
-            first_name = COALESCE($2, first_name),
-            last_name = COALESCE($3, last_name),
-            phone = COALESCE($4, phone),
-            device_fingerprint = COALESCE($5, device_fingerprint),
-            updated_at = now()
-         WHERE id = $1 RETURNING {COLUMNS}"
+        "WITH updated AS (
+            UPDATE users SET
+                first_name = COALESCE($2, first_name),
+                last_name = COALESCE($3, last_name),
+                phone = COALESCE($4, phone),
+                device_fingerprint = COALESCE($5, device_fingerprint),
+                updated_at = now()
+            WHERE id = $1 RETURNING {COLUMNS}
+         ), {event}
+         SELECT {COLUMNS} FROM updated",
+        event = lifecycle::cte(
+            "event",
+            lifecycle::PROFILE_UPDATED,
+            "updated",
+            "id",
+            "jsonb_strip_nulls(jsonb_build_object('firstName', $2::text IS NOT NULL, 'lastName', $3::text IS NOT NULL, \
+             'phone', $4::text IS NOT NULL, 'deviceFingerprint', $5::text IS NOT NULL))"
+        ),
     );
     let row = conn
         .try_query_opt(
@@ -174,8 +202,11 @@ pub async fn change_account(conn: &Conn, id: Uuid, change: &AccountChange<'_>) -
          ), revoked AS (
             UPDATE refresh_tokens SET revoked_at = now(), updated_at = now()
             WHERE user_id = $1 AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM changed)
-         )
-         SELECT {COLUMNS} FROM changed"
+         ), {blocked}, {unblocked}
+         SELECT {COLUMNS} FROM changed",
+        blocked = lifecycle::cte("blocked", lifecycle::USER_BLOCKED, "changed WHERE $2::bool", "id", "'{}'::jsonb"),
+        unblocked =
+            lifecycle::cte("unblocked", lifecycle::USER_UNBLOCKED, "changed WHERE NOT $2::bool", "id", "'{}'::jsonb"),
     );
     one(conn.query_opt(&sql, &[&id, &change.blocked, &change.role.map(Role::as_str), &change.password_hash]).await?)
 }

@@ -1,0 +1,114 @@
+//! The monthly partitions of `events`: made ahead of time (by `migrate` and by a daily
+//! scheduler task) so an insert never finds none, and dropped whole once past the retention.
+
+use chrono::{Datelike, Duration, NaiveDate, Utc};
+
+use crate::db::Conn;
+use crate::error::Result;
+
+/// Months made ahead of the current one.
+pub const MONTHS_AHEAD: u32 = 3;
+
+fn month_start(day: NaiveDate) -> NaiveDate {
+    day.with_day(1).unwrap_or(day)
+}
+
+fn next_month(month: NaiveDate) -> NaiveDate {
+    let (y, m) = if month.month() == 12 { (month.year() + 1, 1) } else { (month.year(), month.month() + 1) };
+    NaiveDate::from_ymd_opt(y, m, 1).unwrap_or(month)
+}
+
+/// `events_y2026m11` for November 2026.
+pub fn name(month: NaiveDate) -> String {
+    format!("events_y{:04}m{:02}", month.year(), month.month())
+}
+
+/// The month a partition name stands for.
+pub fn month_of(name: &str) -> Option<NaiveDate> {
+    let rest = name.strip_prefix("events_y")?;
+    let (year, month) = rest.split_once('m')?;
+    NaiveDate::from_ymd_opt(year.parse().ok()?, month.parse().ok()?, 1)
+}
+
+/// The months that must have a partition on `today`: from the month of the oldest
+/// timestamp a client may send (7 days back) through `MONTHS_AHEAD` months ahead.
+pub fn months_needed(today: NaiveDate) -> Vec<NaiveDate> {
+    let mut month = month_start(today - Duration::days(super::types::MAX_AGE_DAYS));
+    let last = (0..MONTHS_AHEAD).fold(month_start(today), |m, _| next_month(m));
+    let mut months = Vec::new();
+    while month <= last {
+        months.push(month);
+        month = next_month(month);
+    }
+    months
+}
+
+/// The statements that make the partitions for `today`. Each tolerates a concurrent maker.
+pub fn ensure_sql(today: NaiveDate) -> String {
+    months_needed(today)
+        .into_iter()
+        .map(|month| {
+            format!(
+                "DO $$ BEGIN
+                   CREATE TABLE IF NOT EXISTS {} PARTITION OF events FOR VALUES FROM ('{month}') TO ('{}');
+                 EXCEPTION WHEN duplicate_table OR unique_violation THEN NULL;
+                 END $$;",
+                name(month),
+                next_month(month)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Makes the partitions needed today; returns how many months are covered.
+pub async fn ensure(conn: &Conn) -> Result<usize> {
+    let today = Utc::now().date_naive();
+    conn.batch_execute(&ensure_sql(today)).await?;
+    Ok(months_needed(today).len())
+}
+
+/// Drops the partitions whose whole month ended more than `retention_days` ago. Returns
+/// their names.
+pub async fn drop_expired(conn: &Conn, retention_days: i64) -> Result<Vec<String>> {
+    let cutoff = Utc::now().date_naive() - Duration::days(retention_days);
+    let rows = conn
+        .query(
+            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = 'events'::regclass",
+            &[],
+        )
+        .await?;
+    let mut dropped = Vec::new();
+    for row in rows {
+        let partition: String = row.get(0);
+        if month_of(&partition).is_some_and(|month| next_month(month) <= cutoff) {
+            conn.batch_execute(&format!("DROP TABLE IF EXISTS {partition}")).await?;
+            tracing::info!(partition, "events partition past retention dropped");
+            dropped.push(partition);
+        }
+    }
+    Ok(dropped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn months_cover_a_week_back_and_three_ahead() {
+        let names = |d| months_needed(d).into_iter().map(name).collect::<Vec<_>>();
+        assert_eq!(
+            names(day(2026, 11, 29)),
+            vec!["events_y2026m11", "events_y2026m12", "events_y2027m01", "events_y2027m02"]
+        );
+        assert_eq!(names(day(2026, 12, 3))[0], "events_y2026m11", "a week back is last month");
+        assert_eq!(month_of("events_y2027m01"), Some(day(2027, 1, 1)));
+        assert_eq!(month_of("events_default"), None);
+        assert!(ensure_sql(day(2026, 12, 31)).contains("FROM ('2026-12-01') TO ('2027-01-01')"));
+    }
+}

@@ -1,0 +1,235 @@
+//! All of the events' SQL.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use crate::db::Conn;
+use crate::error::{Error, Result};
+
+/// An event ready to store.
+pub struct NewEvent {
+    pub id: Uuid,
+    pub name: String,
+    pub client_id: Option<String>,
+    pub properties: Value,
+    pub metadata: Value,
+    pub occurred_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub event_name: String,
+    pub event_id: Option<String>,
+    pub properties: Value,
+    pub metadata: Value,
+    pub occurred_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, user_id, event_name, event_id, properties, metadata, occurred_at, received_at";
+
+impl Event {
+    fn from_row(row: &Row) -> Self {
+        Event {
+            id: row.get("id"),
+            user_id: row.get("user_id"),
+            event_name: row.get("event_name"),
+            event_id: row.get("event_id"),
+            properties: row.get("properties"),
+            metadata: row.get("metadata"),
+            occurred_at: row.get("occurred_at"),
+            received_at: row.get("received_at"),
+        }
+    }
+}
+
+/// An insert that found no partition for its time is the client's old timestamp, not our
+/// failure.
+fn no_partition(e: tokio_postgres::Error) -> Error {
+    match e.as_db_error() {
+        Some(db)
+            if db.code() == &tokio_postgres::error::SqlState::CHECK_VIOLATION && db.message().contains("partition") =>
+        {
+            Error::invalid_field("timestamp", "timestamp is older than the events kept")
+        }
+        _ => e.into(),
+    }
+}
+
+/// Stores `events` for `user` in one statement. An event whose client id this user has
+/// sent before (or earlier in the same batch) is not stored again. Returns the ids stored.
+#[tracing::instrument(skip_all, fields(user_id = %user, events = events.len()))]
+pub async fn insert(conn: &Conn, user: Uuid, events: &[NewEvent]) -> Result<Vec<Uuid>> {
+    let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
+    let names: Vec<&str> = events.iter().map(|e| e.name.as_str()).collect();
+    let client_ids: Vec<Option<&str>> = events.iter().map(|e| e.client_id.as_deref()).collect();
+    let properties: Vec<&Value> = events.iter().map(|e| &e.properties).collect();
+    let metadata: Vec<&Value> = events.iter().map(|e| &e.metadata).collect();
+    let times: Vec<DateTime<Utc>> = events.iter().map(|e| e.occurred_at).collect();
+    let row = conn
+        .try_query_opt(
+            "WITH input AS (
+                SELECT * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::timestamptz[])
+                    WITH ORDINALITY AS t(id, event_name, event_id, properties, metadata, occurred_at, ord)
+             ), keyed AS (
+                SELECT DISTINCT ON (event_id) * FROM input WHERE event_id IS NOT NULL ORDER BY event_id, ord
+             ), claimed AS (
+                INSERT INTO event_dedupe (user_id, event_id, id, occurred_at)
+                SELECT $1, event_id, id, occurred_at FROM keyed
+                ON CONFLICT (user_id, event_id) DO NOTHING
+                RETURNING id
+             ), stored AS (
+                INSERT INTO events (id, user_id, event_name, event_id, properties, metadata, occurred_at)
+                SELECT i.id, $1, i.event_name, i.event_id, i.properties, i.metadata, i.occurred_at FROM input i
+                WHERE i.event_id IS NULL OR i.id IN (SELECT id FROM claimed)
+                RETURNING id
+             )
+             SELECT ARRAY(SELECT id FROM stored)",
+            &[&user, &ids, &names, &client_ids, &properties, &metadata, &times],
+        )
+        .await?
+        .map_err(no_partition)?;
+    Ok(row.map(|r| r.get(0)).unwrap_or_default())
+}
+
+/// The event stored earlier under the user's client id.
+pub async fn by_client_id(conn: &Conn, user: Uuid, client_id: &str) -> Result<Option<Event>> {
+    let row = conn
+        .query_opt(
+            &format!(
+                "SELECT {COLUMNS} FROM events WHERE user_id = $1
+                   AND (id, occurred_at) = (SELECT id, occurred_at FROM event_dedupe WHERE user_id = $1 AND event_id = $2)"
+            ),
+            &[&user, &client_id],
+        )
+        .await?;
+    Ok(row.as_ref().map(Event::from_row))
+}
+
+pub async fn by_id(conn: &Conn, id: Uuid, occurred_at: DateTime<Utc>) -> Result<Option<Event>> {
+    let row = conn
+        .query_opt(&format!("SELECT {COLUMNS} FROM events WHERE id = $1 AND occurred_at = $2"), &[&id, &occurred_at])
+        .await?;
+    Ok(row.as_ref().map(Event::from_row))
+}
+
+/// Which of a user's events a list or the stats cover.
+#[derive(Clone, Debug)]
+pub struct Filter {
+    pub user: Uuid,
+    pub name: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+const FILTER: &str = "user_id = $1 AND ($2::text IS NULL OR event_name = $2)
+     AND ($3::timestamptz IS NULL OR occurred_at >= $3) AND ($4::timestamptz IS NULL OR occurred_at < $4)";
+
+/// A page of events, newest first: after `before` (a keyset position) or at `offset`.
+#[tracing::instrument(skip_all, fields(user_id = %filter.user))]
+pub async fn page(
+    conn: &Conn,
+    filter: &Filter,
+    before: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Event>> {
+    let (at, id) = before.unzip();
+    let rows = conn
+        .query(
+            &format!(
+                "SELECT {COLUMNS} FROM events WHERE {FILTER}
+                   AND ($5::timestamptz IS NULL OR (occurred_at, id) < ($5, $6::uuid))
+                 ORDER BY occurred_at DESC, id DESC LIMIT $7 OFFSET $8"
+            ),
+            &[&filter.user, &filter.name, &filter.from, &filter.to, &at, &id, &limit, &offset],
+        )
+        .await?;
+    Ok(rows.iter().map(Event::from_row).collect())
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    pub total: i64,
+    pub unique_days: i64,
+    pub first_occurrence: Option<DateTime<Utc>>,
+    pub last_occurrence: Option<DateTime<Utc>>,
+}
+
+/// The count, the distinct UTC days, and the really first and last times of the filter's
+/// events: one aggregate statement.
+pub async fn stats(conn: &Conn, filter: &Filter) -> Result<Stats> {
+    let row = conn
+        .query_one(
+            &format!(
+                "SELECT count(*), count(DISTINCT (occurred_at AT TIME ZONE 'UTC')::date), min(occurred_at), max(occurred_at)
+                 FROM events WHERE {FILTER}"
+            ),
+            &[&filter.user, &filter.name, &filter.from, &filter.to],
+        )
+        .await?;
+    Ok(Stats { total: row.get(0), unique_days: row.get(1), first_occurrence: row.get(2), last_occurrence: row.get(3) })
+}
+
+/// Recounts `event_counts_daily` for yesterday and today (UTC). Returns the rows written.
+pub async fn rollup(conn: &Conn) -> Result<u64> {
+    conn.execute(
+        "INSERT INTO event_counts_daily (day, event_name, events, users)
+         SELECT (occurred_at AT TIME ZONE 'UTC')::date, event_name, count(*), count(DISTINCT user_id)
+         FROM events
+         WHERE occurred_at >= (((now() AT TIME ZONE 'UTC')::date - 1)::timestamp AT TIME ZONE 'UTC')
+         GROUP BY 1, 2
+         ON CONFLICT (day, event_name) DO UPDATE
+            SET events = EXCLUDED.events, users = EXCLUDED.users, updated_at = now()",
+        &[],
+    )
+    .await
+}
+
+/// The next `limit` events after `after` in export order, from transactions older than any
+/// still running (a later commit can only add events after them).
+pub async fn export_page(conn: &Conn, after: (i64, Uuid), limit: i64) -> Result<Vec<(i64, Event)>> {
+    let rows = conn
+        .query(
+            &format!(
+                "SELECT tx, {COLUMNS} FROM events
+                 WHERE (tx, id) > ($1, $2) AND tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+                 ORDER BY tx, id LIMIT $3"
+            ),
+            &[&after.0, &after.1, &limit],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get("tx"), Event::from_row(r))).collect())
+}
+
+pub async fn watermark(conn: &Conn, name: &str) -> Result<(i64, Uuid)> {
+    let row = conn.query_opt("SELECT tx, id FROM export_watermarks WHERE name = $1", &[&name]).await?;
+    Ok(row.map_or((0, Uuid::nil()), |r| (r.get(0), r.get(1))))
+}
+
+pub async fn save_watermark(conn: &Conn, name: &str, at: (i64, Uuid)) -> Result<()> {
+    conn.execute(
+        "INSERT INTO export_watermarks (name, tx, id) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO UPDATE SET tx = EXCLUDED.tx, id = EXCLUDED.id, updated_at = now()",
+        &[&name, &at.0, &at.1],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Forgets client ids older than any timestamp a client may still send with them, so the
+/// dedupe table does not grow forever.
+pub async fn purge_dedupe(conn: &Conn, older_than_days: i64) -> Result<u64> {
+    conn.execute(
+        "DELETE FROM event_dedupe WHERE created_at < now() - make_interval(days => $1::int)",
+        &[&(older_than_days as i32)],
+    )
+    .await
+}
