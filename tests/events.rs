@@ -475,3 +475,18 @@ async fn the_exporter_delivers_every_event_to_s3_once() {
     let report = app.state.scheduler().run(&[Task::EventsExport]).await.unwrap();
     assert_eq!(report.events_exported, 1, "only the new event: {report:?}");
 }
+
+#[tokio::test]
+async fn an_event_older_than_every_partition_is_a_400() {
+    let app = TestApp::spawn().await;
+    let user = app.user(&app.email("orphan")).await;
+    // As if retention had dropped the month the client's timestamp falls in.
+    let pg = app.pg().await;
+    for month in growstack::events::partitions::months_needed(chrono::Utc::now().date_naive()) {
+        pg.batch_execute(&format!("DROP TABLE {}", growstack::events::partitions::name(month))).await.unwrap();
+    }
+    let two_days = (chrono::Utc::now() - chrono::Duration::days(2)).to_rfc3339();
+    let r = track(&app, &user.access, json!({ "eventName": "late", "timestamp": two_days })).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.body["error"]["details"]["field"], "timestamp");
+}
