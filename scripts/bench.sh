@@ -5,6 +5,10 @@
 #   1. growstack serve, GET /api/users answered from the cache;
 #   2. the yardstick: a bare axum handler doing one Redis GET (examples/baseline.rs);
 #   3. growstack serve with Redis unreachable, so every request runs the one SQL statement.
+#   4. Event ingestion: events stored per second through POST /api/events/batch (500 a
+#      request, 8 connections) against COPY of the same rows into the same table, in
+#      alternating rounds; and POST /api/events/track with 100 connections.
+# BENCH_CASES=users or BENCH_CASES=events runs one group only.
 . "$(dirname "$0")/lib.sh"
 ensure_toolchain
 ensure_postgres
@@ -68,6 +72,8 @@ run() {
   eval "RPS_$3=$rps"
 }
 
+CASES="${BENCH_CASES:-users events}"
+if [[ " $CASES " == *" users "* ]]; then
 log "GET /api/users, $CONNECTIONS connections, $DURATION each"
 header='| case | requests/s | p50 | p99 | non-2xx |'
 rows=$(printf '%s\n|---|---|---|---|---|\n' "$header"
@@ -83,3 +89,70 @@ echo "cached / yardstick: ${ratio} % (target: at least 80 %)"
   echo "$rows"
   printf '\ncached / yardstick: %s %% (target ≥ 80 %%). wrk -t2 -c%s -d%s, release build, loopback, load generator on the same machine.\n' "$ratio" "$CONNECTIONS" "$DURATION"
 } >> bench/RESULTS.md
+fi
+
+if [[ " $CASES " == *" events "* ]]; then
+  ROUNDS="${BENCH_ROUNDS:-5}"
+  COPY_ROWS="${BENCH_COPY_ROWS:-100000}"
+  USER_ID=$(local_psql -d "$DB" -c "SELECT id FROM users WHERE email = 'bench@growstack.dev'")
+  # 500 events in one request body: names, a few properties, no eventId (every row is new,
+  # as COPY's are).
+  python3 - >/tmp/growstack-bench-batch.json <<'PY'
+import json
+print(json.dumps({"events": [{"eventName": "screen_viewed", "properties": {"screen": "wallet", "i": i, "tab": "savings"}} for i in range(500)]}))
+PY
+  cat >/tmp/growstack-bench-batch.lua <<LUA
+wrk.method = "POST"
+wrk.headers["content-type"] = "application/json"
+wrk.headers["authorization"] = "Bearer $TOKEN"
+local f = io.open("/tmp/growstack-bench-batch.json", "rb"); wrk.body = f:read("*a"); f:close()
+LUA
+  cat >/tmp/growstack-bench-track.lua <<LUA
+wrk.method = "POST"
+wrk.headers["content-type"] = "application/json"
+wrk.headers["authorization"] = "Bearer $TOKEN"
+wrk.body = '{"eventName":"screen_viewed","properties":{"screen":"wallet"}}'
+LUA
+  # The same rows COPY stores: the columns the batch route writes, the same sizes (new ids
+  # each round, made before the clock starts).
+  copy_rows() { python3 - "$USER_ID" "$COPY_ROWS" >/tmp/growstack-bench-copy.csv <<'PY'
+import json, sys, uuid, datetime
+user, n = sys.argv[1], int(sys.argv[2])
+now = datetime.datetime.now(datetime.timezone.utc).isoformat()
+meta = json.dumps({"ip": "127.0.0.1", "userAgent": "wrk"}).replace('"', '""')
+for i in range(n):
+    props = json.dumps({"screen": "wallet", "i": i % 500, "tab": "savings"}).replace('"', '""')
+    print(f'{uuid.uuid4()},{user},screen_viewed,"{props}","{meta}",{now}')
+PY
+  }
+  count() { local_psql -d "$DB" -c "SELECT count(*) FROM events"; }
+  log "event ingestion: $ROUNDS alternating rounds of batch (8 connections, 5 s) and COPY ($COPY_ROWS rows)"
+  ratios=()
+  table='| round | batch route events/s | COPY events/s | ratio |'$'
+''|---|---|---|---|'
+  for round in $(seq 1 "$ROUNDS"); do
+    before=$(count); started=$(date +%s.%N)
+    wrk -t2 -c8 -d5s -s /tmp/growstack-bench-batch.lua http://127.0.0.1:3301/api/events/batch >/dev/null
+    batch_rate=$(python3 -c "import sys; print(round(($(count) - $before) / ($(date +%s.%N) - $started)))")
+    copy_rows
+    started=$(date +%s.%N)
+    local_psql -d "$DB" -c "\copy events (id, user_id, event_name, properties, metadata, occurred_at) FROM '/tmp/growstack-bench-copy.csv' WITH (FORMAT csv)" >/dev/null
+    copy_rate=$(python3 -c "print(round($COPY_ROWS / ($(date +%s.%N) - $started)))")
+    ratio=$(python3 -c "print(round($batch_rate / $copy_rate, 2))")
+    ratios+=("$ratio")
+    table+=$'
+'"| $round | $batch_rate | $copy_rate | $ratio |"
+  done
+  summary=$(python3 -c "import statistics,sys; r=sorted(map(float, sys.argv[1:])); print(f'median {statistics.median(r):.2f}, spread {r[0]:.2f}-{r[-1]:.2f}')" "${ratios[@]}")
+  echo "$table"; echo "batch / COPY: $summary (target: at least 0.50)"
+  out=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s /tmp/growstack-bench-track.lua http://127.0.0.1:3301/api/events/track)
+  track_rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out"); track_p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  track_non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out"); track_non2xx=${track_non2xx:-0}
+  echo "POST /api/events/track: $track_rps requests/s, p99 $track_p99, non-2xx $track_non2xx"
+  {
+    printf '\n## %s — event ingestion — %s cores, %s\n\n' "$(date -u +%Y-%m-%dT%H:%MZ)" "$(nproc)" "$(uname -m)"
+    echo "$table"
+    printf '\nbatch / COPY: %s (target ≥ 0.50). Batch: 500 events a request, wrk -t2 -c8 -d5s, events/s from the table'"'"'s row count; COPY: psql \\copy of %s rows of the same shape into the same table. Rounds alternate in one run.\n\n' "$summary" "$COPY_ROWS"
+    printf 'POST /api/events/track, wrk -t2 -c%s -d%s: %s requests/s, p99 %s, non-2xx %s.\n' "$CONNECTIONS" "$DURATION" "$track_rps" "$track_p99" "$track_non2xx"
+  } >> bench/RESULTS.md
+fi

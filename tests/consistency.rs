@@ -133,20 +133,35 @@ fn target(value: &Value) -> Option<String> {
     }
 }
 
-/// Every alarm's (metric name, logical ids its dimensions point at).
-fn alarms(template: &Value) -> Vec<(String, Vec<String>)> {
+/// Every metric an alarm watches, as (alarm id, metric name, logical ids its dimensions
+/// point at): the alarm's own metric, or each metric of a metric-math alarm.
+fn alarms(template: &Value) -> Vec<(String, String, Vec<String>)> {
+    let metric = |id: &str, m: &Value| {
+        let dims = m["Dimensions"]
+            .as_sequence()
+            .map(|d| d.iter().filter_map(|d| target(&d["Value"])).collect())
+            .unwrap_or_default();
+        (id.to_owned(), m["MetricName"].as_str().unwrap_or("").to_owned(), dims)
+    };
     template["Resources"]
         .as_mapping()
         .unwrap()
-        .values()
-        .filter(|r| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm"))
-        .map(|r| {
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm"))
+        .flat_map(|(id, r)| {
+            let id = id.as_str().unwrap();
             let p = &r["Properties"];
-            let dims = p["Dimensions"]
+            let mut watched: Vec<_> = p["Metrics"]
                 .as_sequence()
-                .map(|d| d.iter().filter_map(|d| target(&d["Value"])).collect())
-                .unwrap_or_default();
-            (p["MetricName"].as_str().unwrap_or("").to_owned(), dims)
+                .into_iter()
+                .flatten()
+                .filter(|q| q.get("MetricStat").is_some())
+                .map(|q| metric(id, &q["MetricStat"]["Metric"]))
+                .collect();
+            if p.get("MetricName").is_some() {
+                watched.push(metric(id, p));
+            }
+            watched
         })
         .collect()
 }
@@ -167,7 +182,8 @@ fn every_queue_has_a_dlq_and_alarms() {
         let dlq = target(&queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"])
             .unwrap_or_else(|| panic!("{id}: the redrive policy names no DLQ of this template"));
         assert!(resources.iter().any(|(k, _)| k.as_str() == Some(dlq.as_str())), "{id}: DLQ {dlq} missing");
-        let has = |metric: &str, on: &str| alarms.iter().any(|(m, dims)| m == metric && dims.iter().any(|d| d == on));
+        let has =
+            |metric: &str, on: &str| alarms.iter().any(|(_, m, dims)| m == metric && dims.iter().any(|d| d == on));
         assert!(has("ApproximateNumberOfMessagesVisible", &dlq), "no alarm on the depth of {dlq}");
         assert!(has("ApproximateAgeOfOldestMessage", id), "no alarm on the age of {id}'s oldest message");
     }
@@ -217,10 +233,12 @@ fn every_function_has_error_and_throttle_alarms() {
         }
         let id = id.as_str().unwrap();
         for metric in ["Errors", "Throttles"] {
-            assert!(
-                alarms.iter().any(|(m, dims)| m == metric && dims.iter().any(|d| d == id)),
-                "no {metric} alarm for {id}"
-            );
+            let watching: Vec<&str> = alarms
+                .iter()
+                .filter(|(_, m, dims)| m == metric && dims.iter().any(|d| d == id))
+                .map(|(alarm, _, _)| alarm.as_str())
+                .collect();
+            assert_eq!(watching.len(), 1, "{id}'s {metric} must be in exactly one alarm, found {watching:?}");
         }
     }
 }

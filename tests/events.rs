@@ -435,9 +435,20 @@ async fn the_exporter_delivers_every_event_to_s3_once() {
         },
         page: 25,
     };
-    let first = exporter.run().await.unwrap();
+    // The exporter only reads past transactions older than every running one, and other
+    // tests' transactions run on the same server: run it until it has caught up.
     let stored = app.count("events").await as usize;
-    assert_eq!((first.sent, first.refused), (stored, 0), "the refused record was resent");
+    let mut sent = 0;
+    for _ in 0..100 {
+        let run = exporter.run().await.unwrap();
+        assert_eq!(run.refused, 0, "the refused record was resent within the run");
+        sent += run.sent;
+        if sent >= stored {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(sent, stored);
     let second = exporter.run().await.unwrap();
     assert_eq!(second.sent, 0, "the watermark holds: nothing twice");
 
@@ -472,8 +483,15 @@ async fn the_exporter_delivers_every_event_to_s3_once() {
 
     // Through the scheduler task too: new events go, old ones do not go again.
     track(&app, &user.access, json!({ "eventName": "later" })).await;
-    let report = app.state.scheduler().run(&[Task::EventsExport]).await.unwrap();
-    assert_eq!(report.events_exported, 1, "only the new event: {report:?}");
+    let mut exported = 0;
+    for _ in 0..100 {
+        exported += app.state.scheduler().run(&[Task::EventsExport]).await.unwrap().events_exported;
+        if exported > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(exported, 1, "only the new event");
 }
 
 #[tokio::test]

@@ -20,6 +20,16 @@ impl Write for Lines {
 }
 
 impl Lines {
+    fn matching(&self, message: &str) -> Vec<Value> {
+        let bytes = self.0.lock().unwrap().clone();
+        String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).expect("every log line is JSON"))
+            .filter(|v| v["message"] == message)
+            .collect()
+    }
+
     fn requests(&self) -> Vec<Value> {
         let bytes = self.0.lock().unwrap().clone();
         String::from_utf8(bytes)
@@ -44,6 +54,10 @@ async fn one_json_line_per_request() {
     app.invoke(endpoint, event("health", &[])).await;
 
     let logged = lines.requests();
+    // A line logged inside a request carries the request's id too.
+    let registered = lines.matching("user registered");
+    assert_eq!(registered.len(), 1);
+    assert_eq!(registered[0]["spans"][0]["request_id"], logged[0]["request_id"], "{}", registered[0]);
     assert_eq!(logged.len(), 3, "{logged:?}");
     assert_eq!(logged[0]["method"], "POST");
     assert_eq!(logged[0]["route"], "/api/auth/register");

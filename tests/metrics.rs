@@ -112,6 +112,7 @@ async fn every_emf_document_is_valid_and_covers_the_measurements() {
     let response = app.state.email_worker().handle(event).await;
     assert_eq!(response.batch_item_failures.len(), 1);
     assert_eq!(app.profile(&user.access).await.status, StatusCode::OK);
+    app.state.scheduler().run(&[growstack::scheduler::Task::DueNotifications]).await.unwrap();
 
     let lines = app.emf.lock().unwrap().clone();
     let mut seen = HashSet::new();
@@ -129,6 +130,7 @@ async fn every_emf_document_is_valid_and_covers_the_measurements() {
         "CacheMiss",
         "RewardsPaid",
         "RewardAmount",
+        "SchedulerRuns",
     ] {
         assert!(seen.contains(metric), "{metric} never written; saw {seen:?}");
     }
@@ -146,6 +148,28 @@ async fn every_emf_document_is_valid_and_covers_the_measurements() {
         .find(|d| d["Queue"] == "email" && d["MessagesFailed"] == json!(1.0))
         .expect("the poison batch");
     assert_eq!(failed["MessagesProcessed"], json!(0.0));
+    // The scheduler's heartbeat, by task.
+    let heartbeat: Value = lines
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|d| d["SchedulerRuns"] == json!(1.0))
+        .expect("a scheduler heartbeat");
+    assert_eq!(heartbeat["Task"], "due-notifications");
+}
+
+#[test]
+fn with_a_service_every_metric_is_also_published_under_it() {
+    let lines: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let sink = lines.clone();
+    let metrics =
+        growstack::metrics::Metrics::with_sink("GrowStack", std::sync::Arc::new(move |l| sink.lock().unwrap().push(l)))
+            .with_service("growstack-staging");
+    metrics.email_sent("welcome");
+    let line = lines.lock().unwrap()[0].clone();
+    assert_eq!(check_emf(&line), vec!["EmailsSent"]);
+    let doc: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["Template"], ["Service", "Template"]]));
+    assert_eq!(doc["Service"], "growstack-staging");
 }
 
 #[tokio::test]

@@ -28,6 +28,36 @@ async fn a_lapsed_claim_belongs_to_whoever_took_it_over() {
 }
 
 #[tokio::test]
+async fn a_claim_in_lambda_expires_at_the_invocations_deadline() {
+    let app = TestApp::spawn().await;
+    let idempotency = Idempotency::new(app.state.aws.dynamodb.clone(), app.aws.idempotency_table.clone());
+    let expires_at = |key: &'static str| {
+        let dynamodb = app.state.aws.dynamodb.clone();
+        let table = app.aws.idempotency_table.clone();
+        async move {
+            let item = dynamodb
+                .get_item()
+                .table_name(table)
+                .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(key.into()))
+                .send()
+                .await
+                .unwrap()
+                .item
+                .unwrap();
+            item["expires_at"].as_n().unwrap().parse::<i64>().unwrap()
+        }
+    };
+    // A function with 8 s left: the claim lapses with it, not a minute later.
+    let deadline = std::time::SystemTime::now() + Duration::from_secs(8);
+    growstack::idempotency::with_deadline(deadline, idempotency.claim("lambda#1")).await.unwrap();
+    let now = chrono::Utc::now().timestamp();
+    assert!((now + 7..=now + 9).contains(&expires_at("lambda#1").await), "{} vs {now}", expires_at("lambda#1").await);
+    // Outside Lambda (the server), the configured expiry.
+    idempotency.claim("server#1").await.unwrap();
+    assert!(expires_at("server#1").await >= now + 59);
+}
+
+#[tokio::test]
 async fn a_scheduler_run_that_died_after_claiming_is_made_good() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;

@@ -48,7 +48,7 @@ impl AppState {
     /// Builds clients and pools without opening a connection, so a Lambda's init does no I/O.
     pub async fn new(config: Config) -> anyhow::Result<Self> {
         let metrics = Arc::new(if config.metrics_emf {
-            Metrics::new(&config.metrics_namespace)
+            Metrics::new(&config.metrics_namespace).with_service(&config.metrics_service)
         } else {
             Metrics::without_emf(&config.metrics_namespace)
         });
@@ -123,6 +123,7 @@ impl AppState {
                 page: 5000,
             }),
             events_retention_days: self.config.events_retention_days,
+            metrics: self.metrics.clone(),
         }
     }
 }
@@ -205,16 +206,23 @@ pub fn router_for<'a>(endpoints: impl IntoIterator<Item = &'a Endpoint>, state: 
         .with_state(state)
 }
 
-/// Runs the request recording what AWS it uses; a use its endpoint does not declare is
-/// logged as an error, and in debug builds (the tests) answered 500, so that the template's
-/// policies, checked against the declarations, cannot fall behind the code.
+/// Runs one endpoint's request within its invocation's deadline (in Lambda), recording what
+/// AWS it uses; a use its endpoint does not declare is logged as an error, and in debug
+/// builds (the tests) answered 500, so that the template's policies, checked against the
+/// declarations, cannot fall behind the code.
 async fn check_uses(
     function: &'static str,
     declared: &'static [Resource],
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let (response, used) = crate::uses::recording(next.run(req)).await;
+    // In Lambda, the invocation's deadline bounds the idempotency claims the request takes.
+    let deadline = req.extensions().get::<lambda_http::Context>().map(|c| c.deadline());
+    let run = next.run(req);
+    let (response, used) = match deadline {
+        Some(deadline) => crate::uses::recording(crate::idempotency::with_deadline(deadline, run)).await,
+        None => crate::uses::recording(run).await,
+    };
     let undeclared = crate::uses::undeclared(&used, declared);
     if undeclared.is_empty() {
         return response;

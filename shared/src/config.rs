@@ -49,6 +49,8 @@ pub struct Config {
     /// Port of the server's Prometheus endpoint, kept off the public listener.
     pub metrics_port: u16,
     pub metrics_namespace: String,
+    /// The `Service` dimension of every EMF metric (the stack name in AWS).
+    pub metrics_service: String,
     /// Whether to write EMF lines: on in Lambda, where they are the metrics; off on the
     /// server by default, where Prometheus scrapes `/metrics` and a line per request would
     /// cost more than the request.
@@ -191,6 +193,7 @@ impl Config {
             redis_ca_file: get("REDIS_CA_FILE").map(PathBuf::from),
             metrics_port: number("METRICS_PORT", 9464)?.try_into().context("METRICS_PORT must be a port")?,
             metrics_namespace: get("METRICS_NAMESPACE").unwrap_or_else(|| "GrowStack".to_owned()),
+            metrics_service: get("METRICS_SERVICE").unwrap_or_else(|| "growstack".to_owned()),
             metrics_emf: match get("METRICS_EMF").as_deref().map(str::trim) {
                 Some("true" | "1") => true,
                 Some("false" | "0") => false,

@@ -271,7 +271,10 @@ pub async fn log_request(State(state): State<AppState>, req: Request<Body>, next
     let route =
         req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".to_owned());
     let id = request_id(&req);
-    let mut response = next.run(req).await;
+    // Every line logged while the request runs carries its id (in the line's span list).
+    let span = tracing::info_span!("request", request_id = %id);
+    let mut response = tracing::Instrument::instrument(next.run(req), span.clone()).await;
+    let _entered = span.enter();
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     state.metrics.request(method.as_str(), &route, response.status().as_u16(), duration_ms);
     tracing::info!(

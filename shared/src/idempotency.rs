@@ -7,7 +7,7 @@
 //! (completed). Completed records carry a TTL for DynamoDB to reap; since DynamoDB deletes
 //! expired items only eventually (and moto never), expiry is also checked here.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use aws_sdk_dynamodb::error::SdkError;
@@ -18,6 +18,17 @@ use chrono::Utc;
 use std::future::Future;
 
 use crate::jobs::JobError;
+
+tokio::task_local! {
+    /// The deadline of the Lambda invocation the current work belongs to, if any.
+    static DEADLINE: SystemTime;
+}
+
+/// Runs `work` as part of an invocation that ends at `deadline`: idempotency claims taken
+/// inside expire then.
+pub async fn with_deadline<F: Future>(deadline: SystemTime, work: F) -> F::Output {
+    DEADLINE.scope(deadline, work).await
+}
 
 #[derive(Clone)]
 pub struct Idempotency {
@@ -69,10 +80,20 @@ impl Idempotency {
         self
     }
 
+    /// How long this attempt's claim holds: until the Lambda invocation's deadline when it
+    /// runs in one (as Powertools does: a claim must not outlive the attempt holding it, nor
+    /// lapse before it ends), else the configured expiry.
+    fn lease(&self) -> Duration {
+        DEADLINE
+            .try_with(|deadline| deadline.duration_since(SystemTime::now()).unwrap_or_default())
+            .map_or(self.in_progress_expiry, |left| left.min(self.in_progress_expiry))
+    }
+
     /// Claims `key` for this attempt.
     pub async fn claim(&self, key: &str) -> anyhow::Result<Claim> {
         crate::uses::record(crate::uses::Resource::IdempotencyTable);
         let now = Utc::now().timestamp();
+        let lease = self.lease().as_secs_f64().ceil() as i64;
         let owner = uuid::Uuid::now_v7().to_string();
         let put = self
             .client
@@ -81,7 +102,7 @@ impl Idempotency {
             .item("pk", s(key))
             .item("owner", s(owner.clone()))
             .item("status", s(IN_PROGRESS))
-            .item("expires_at", n(now + self.in_progress_expiry.as_secs() as i64))
+            .item("expires_at", n(now + lease))
             .item("ttl", n(now + self.completed_ttl.as_secs() as i64))
             // Free, or held by an attempt whose claim has lapsed, or a completed record
             // past its TTL that DynamoDB has not reaped yet.
@@ -150,7 +171,7 @@ impl Idempotency {
     /// Runs `work` within the claim's lease: past it another attempt may take the key over,
     /// so an attempt that has not finished by then gives up.
     async fn within_lease<T, E>(&self, work: impl Future<Output = Result<T, E>>, timed_out: E) -> Result<T, E> {
-        let lease = self.in_progress_expiry.saturating_sub(Duration::from_secs(5)).max(Duration::from_secs(1));
+        let lease = self.lease().saturating_sub(Duration::from_secs(1)).max(Duration::from_secs(1));
         tokio::time::timeout(lease, work).await.unwrap_or(Err(timed_out))
     }
 

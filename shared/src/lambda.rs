@@ -41,7 +41,12 @@ pub async fn run_notification_worker() -> Result<(), Error> {
 async fn run_sqs(worker: impl SqsWorker) -> Result<(), Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let worker = worker.clone();
-        async move { Ok::<SqsBatchResponse, Error>(worker.handle(event.payload).await) }
+        let deadline = event.context.deadline();
+        async move {
+            Ok::<SqsBatchResponse, Error>(
+                crate::idempotency::with_deadline(deadline, worker.handle(event.payload)).await,
+            )
+        }
     }))
     .await
 }

@@ -48,6 +48,9 @@ fn seconds_buckets() -> Histogram {
 
 pub struct Metrics {
     namespace: String,
+    /// The deployment (stack) the metrics come from: every EMF metric is also published
+    /// with a `Service` dimension, so staging and production never mix.
+    service: Option<String>,
     emf: Sink,
     emf_enabled: bool,
     registry: Registry,
@@ -101,6 +104,7 @@ impl Metrics {
         registry.register("rewards_paid", "Referral rewards paid, by currency", rewards.clone());
         Metrics {
             namespace: namespace.to_owned(),
+            service: None,
             emf: sink,
             emf_enabled: true,
             registry,
@@ -115,11 +119,23 @@ impl Metrics {
         }
     }
 
+    /// Also publishes every EMF metric under a `Service` dimension with this value.
+    pub fn with_service(mut self, service: &str) -> Self {
+        self.service = Some(service.to_owned());
+        self
+    }
+
     /// Writes one EMF document: the dimensions' values and the metrics' values at the root,
-    /// described by one `CloudWatchMetrics` directive.
+    /// described by one `CloudWatchMetrics` directive (the dimension set as it is, and again
+    /// with `Service` when one is set, so existing alarms keep their metrics).
     fn emf(&self, dimensions: &[(&str, &str)], metrics: &[(&str, &str, f64)]) {
         if !self.emf_enabled {
             return;
+        }
+        let names: Vec<&str> = dimensions.iter().map(|(k, _)| *k).collect();
+        let mut sets = vec![names.clone()];
+        if self.service.is_some() {
+            sets.push(std::iter::once("Service").chain(names).collect());
         }
         let mut root = Map::new();
         root.insert(
@@ -128,13 +144,16 @@ impl Metrics {
                 "Timestamp": Utc::now().timestamp_millis(),
                 "CloudWatchMetrics": [{
                     "Namespace": self.namespace,
-                    "Dimensions": [dimensions.iter().map(|(k, _)| *k).collect::<Vec<_>>()],
+                    "Dimensions": sets,
                     "Metrics": metrics.iter().map(|(name, unit, _)| json!({ "Name": name, "Unit": unit })).collect::<Vec<_>>(),
                 }],
             }),
         );
         for (k, v) in dimensions {
             root.insert((*k).to_owned(), Value::from(*v));
+        }
+        if let Some(service) = &self.service {
+            root.insert("Service".to_owned(), Value::from(service.as_str()));
         }
         for (name, _, value) in metrics {
             root.insert((*name).to_owned(), json!(value));
@@ -174,6 +193,11 @@ impl Metrics {
                 ("BatchDuration", "Milliseconds", duration_ms),
             ],
         );
+    }
+
+    /// A scheduler task that ran to the end: the heartbeat its alarm watches.
+    pub fn scheduler_run(&self, task: &str) {
+        self.emf(&[("Task", task)], &[("SchedulerRuns", "Count", 1.0)]);
     }
 
     pub fn email_sent(&self, template: &str) {

@@ -104,6 +104,7 @@ pub struct Scheduler {
     /// `None` when no delivery stream is configured: the export is off.
     pub events_export: Option<Exporter<Firehose>>,
     pub events_retention_days: i64,
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 /// Whether the "export is off" notice has been logged (once per process).
@@ -147,6 +148,7 @@ impl Scheduler {
                         events::partitions::drop_expired(&self.db.writer().await?, self.events_retention_days).await?
                 }
             }
+            self.metrics.scheduler_run(task.name());
         }
         tracing::info!(?report, "scheduler run");
         Ok(report)

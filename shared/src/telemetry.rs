@@ -14,7 +14,8 @@ where
         .json()
         .with_env_filter(filter)
         .with_current_span(false)
-        .with_span_list(false)
+        // The spans a line was logged in, outermost first: the request's id rides there.
+        .with_span_list(true)
         .flatten_event(true)
         .with_target(false)
         .with_writer(writer)

@@ -63,9 +63,10 @@ fn no_partition(e: tokio_postgres::Error) -> Error {
 }
 
 /// Stores `events` for `user` in one statement. An event whose client id this user has
-/// sent before (or earlier in the same batch) is not stored again. Returns the ids stored.
+/// sent before (or earlier in the same batch) is not stored again. Returns the ids stored,
+/// with their receive times.
 #[tracing::instrument(skip_all, fields(user_id = %user, events = events.len()))]
-pub async fn insert(conn: &Conn, user: Uuid, events: &[NewEvent]) -> Result<Vec<Uuid>> {
+pub async fn insert(conn: &Conn, user: Uuid, events: &[NewEvent]) -> Result<Vec<(Uuid, DateTime<Utc>)>> {
     let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
     let names: Vec<&str> = events.iter().map(|e| e.name.as_str()).collect();
     let client_ids: Vec<Option<&str>> = events.iter().map(|e| e.client_id.as_deref()).collect();
@@ -88,14 +89,20 @@ pub async fn insert(conn: &Conn, user: Uuid, events: &[NewEvent]) -> Result<Vec<
                 INSERT INTO events (id, user_id, event_name, event_id, properties, metadata, occurred_at)
                 SELECT i.id, $1, i.event_name, i.event_id, i.properties, i.metadata, i.occurred_at FROM input i
                 WHERE i.event_id IS NULL OR i.id IN (SELECT id FROM claimed)
-                RETURNING id
+                RETURNING id, received_at
              )
-             SELECT ARRAY(SELECT id FROM stored)",
+             SELECT ARRAY(SELECT id FROM stored), ARRAY(SELECT received_at FROM stored)",
             &[&user, &ids, &names, &client_ids, &properties, &metadata, &times],
         )
         .await?
         .map_err(no_partition)?;
-    Ok(row.map(|r| r.get(0)).unwrap_or_default())
+    Ok(row
+        .map(|r| {
+            let ids: Vec<Uuid> = r.get(0);
+            let times: Vec<DateTime<Utc>> = r.get(1);
+            ids.into_iter().zip(times).collect()
+        })
+        .unwrap_or_default())
 }
 
 /// The event stored earlier under the user's client id.
@@ -108,13 +115,6 @@ pub async fn by_client_id(conn: &Conn, user: Uuid, client_id: &str) -> Result<Op
             ),
             &[&user, &client_id],
         )
-        .await?;
-    Ok(row.as_ref().map(Event::from_row))
-}
-
-pub async fn by_id(conn: &Conn, id: Uuid, occurred_at: DateTime<Utc>) -> Result<Option<Event>> {
-    let row = conn
-        .query_opt(&format!("SELECT {COLUMNS} FROM events WHERE id = $1 AND occurred_at = $2"), &[&id, &occurred_at])
         .await?;
     Ok(row.as_ref().map(Event::from_row))
 }

@@ -81,14 +81,9 @@ impl EventBody {
     }
 }
 
-fn answer(event: &Event) -> Value {
-    json!({
-        "id": event.id,
-        "eventName": event.event_name,
-        "properties": event.properties,
-        "occurredAt": event.occurred_at,
-        "receivedAt": event.received_at,
-    })
+/// An event as `track` answers it.
+fn answer(id: Uuid, name: &str, properties: &Value, occurred_at: DateTime<Utc>, received_at: DateTime<Utc>) -> Value {
+    json!({ "id": id, "eventName": name, "properties": properties, "occurredAt": occurred_at, "receivedAt": received_at })
 }
 
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]
@@ -101,14 +96,14 @@ async fn track(
     let event = body.parse(&client, Utc::now())?;
     let conn = state.db.writer().await?;
     let stored = repo::insert(&conn, caller.id, std::slice::from_ref(&event)).await?;
-    if stored.is_empty() {
+    let Some((_, received_at)) = stored.first() else {
         // Sent before under this client id: the answer is the event as first stored.
         let client_id = event.client_id.as_deref().unwrap_or_default();
         let first = repo::by_client_id(&conn, caller.id, client_id).await?.ok_or(Error::Conflict("event changed"))?;
-        return Ok(ok(json!({ "event": answer(&first), "duplicate": true })));
-    }
-    let stored = repo::by_id(&conn, event.id, event.occurred_at).await?.ok_or(Error::Conflict("event changed"))?;
-    Ok(created(json!({ "event": answer(&stored) })))
+        let first = answer(first.id, &first.event_name, &first.properties, first.occurred_at, first.received_at);
+        return Ok(ok(json!({ "event": first, "duplicate": true })));
+    };
+    Ok(created(json!({ "event": answer(event.id, &event.name, &event.properties, event.occurred_at, *received_at) })))
 }
 
 #[derive(Deserialize)]
