@@ -154,6 +154,17 @@ pub async fn page(
     Ok(rows.iter().map(Event::from_row).collect())
 }
 
+/// How many events the filter covers (the offset pages' total).
+pub async fn count(conn: &Conn, filter: &Filter) -> Result<i64> {
+    let row = conn
+        .query_one(
+            &format!("SELECT count(*) FROM events WHERE {FILTER}"),
+            &[&filter.user, &filter.name, &filter.from, &filter.to],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
 #[derive(Debug, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Stats {

@@ -212,7 +212,7 @@ async fn list(
     let next = (events.len() as i64 == limit).then(|| events.last().map(encode_cursor)).flatten();
     let mut data = json!({ "events": events, "nextCursor": next });
     if before.is_none() {
-        data["total"] = json!(repo::stats(&conn, &filter).await?.total);
+        data["total"] = json!(repo::count(&conn, &filter).await?);
     }
     Ok(ok(data))
 }
