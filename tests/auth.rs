@@ -155,6 +155,7 @@ async fn tokens_are_checked() {
             TokenType::Access,
             chrono::Utc::now().timestamp() - 3700,
         )
+        .await
         .unwrap();
     let r = app.profile(&expired).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);

@@ -278,6 +278,10 @@ fn granted(id: &str, function: &Value) -> BTreeSet<Resource> {
                 Some("EventsDeliveryStream") => Resource::EventsStream,
                 other => panic!("{id}: FirehoseWritePolicy on unknown stream {other:?}"),
             },
+            "AWSSecretsManagerGetSecretValuePolicy" => match target(&body["SecretArn"]).as_deref() {
+                Some("JwtKeysSecret") => Resource::JwtKeys,
+                other => panic!("{id}: GetSecretValue on unknown secret {other:?}"),
+            },
             "DynamoDBCrudPolicy" => match target(&body["TableName"]).as_deref() {
                 Some("IdempotencyTable") => Resource::IdempotencyTable,
                 other => panic!("{id}: DynamoDBCrudPolicy on unknown table {other:?}"),

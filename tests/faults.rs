@@ -129,21 +129,21 @@ async fn assert_unavailable_quickly(app: &TestApp, token: &str) {
     assert_eq!(r.body["error"]["details"]["postgres"], "down");
 }
 
-fn admin_token(app: &TestApp) -> String {
+async fn admin_token(app: &TestApp) -> String {
     let admin = growstack::auth::Subject {
         user: uuid::Uuid::now_v7(),
         role: Role::Admin,
         version: 0,
         family: uuid::Uuid::now_v7(),
     };
-    app.state.tokens.sign(&admin, TokenType::Access, chrono::Utc::now().timestamp()).unwrap()
+    app.state.tokens.sign(&admin, TokenType::Access, chrono::Utc::now().timestamp()).await.unwrap()
 }
 
 #[tokio::test]
 async fn postgres_refusing_connections_is_a_fast_503() {
     let url = format!("postgres://postgres@127.0.0.1:{}/postgres", free_port());
     let app = TestApp::spawn_with(&[("DATABASE_URL", &url)]).await;
-    let token = admin_token(&app);
+    let token = admin_token(&app).await;
     let started = Instant::now();
     assert_unavailable_quickly(&app, &token).await;
     assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
@@ -164,7 +164,7 @@ async fn postgres_that_never_answers_is_a_503_within_3_seconds() {
         }
     });
     let app = TestApp::spawn_with(&[("DATABASE_URL", &format!("postgres://postgres@127.0.0.1:{port}/postgres"))]).await;
-    let token = admin_token(&app);
+    let token = admin_token(&app).await;
     for request in 0..2 {
         let started = Instant::now();
         let r = app.list_users(&token, "").await;

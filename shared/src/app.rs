@@ -21,6 +21,7 @@ use crate::metrics::Metrics;
 use crate::notifications::NotificationWorker;
 use crate::queue::Queue;
 use crate::scheduler::Scheduler;
+use crate::secrets::SecretStore;
 use crate::uses::Resource;
 use crate::{email, events, health, kyc, notifications, onboarding, referrals, rewards, users};
 
@@ -59,7 +60,8 @@ impl AppState {
     pub async fn with_metrics(config: Config, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
         let aws = Aws::new(&config).await;
         let cache = Cache::new(&config)?;
-        let tokens = Tokens::new(&config);
+        let secrets = Arc::new(SecretStore::new(aws.secrets.clone(), config.secrets_cache_ttl));
+        let tokens = Tokens::new(&config, secrets);
         Ok(AppState {
             db: Db::new(&config)?,
             revocations: Arc::new(Revocations::new(cache.clone(), tokens.access_ttl())),
@@ -88,7 +90,7 @@ impl AppState {
         EmailWorker {
             ses: self.aws.ses.clone(),
             db: self.db.clone(),
-            link_secret: self.config.jwt_refresh_secret.clone(),
+            tokens: self.tokens.clone(),
             api_base_url: self.config.api_base_url.clone(),
             idempotency: self.idempotency(),
             from: self.config.email_from.clone(),

@@ -13,6 +13,7 @@ pub struct Aws {
     pub firehose: aws_sdk_firehose::Client,
     /// Path-style, which moto needs and AWS accepts.
     pub s3: aws_sdk_s3::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
 }
 
 impl Aws {
@@ -35,6 +36,7 @@ impl Aws {
             s3: aws_sdk_s3::Client::from_conf(
                 aws_sdk_s3::config::Builder::from(&shared).force_path_style(true).build(),
             ),
+            secrets: aws_sdk_secretsmanager::Client::new(&shared),
         }
     }
 }

@@ -61,8 +61,13 @@ pub struct Config {
     pub cache_ttl: Duration,
     /// `GROWSTACK_ENV=local`: a development run on one machine, never a deployment.
     pub local: bool,
-    pub jwt_access_secret: Secret,
-    pub jwt_refresh_secret: Secret,
+    /// The JWT keys from the environment (a local run, the tests)…
+    pub jwt_access_secret: Option<Secret>,
+    pub jwt_refresh_secret: Option<Secret>,
+    /// …or from Secrets Manager (in AWS): the secret's id or ARN. Either is required.
+    pub jwt_secret_id: Option<String>,
+    /// How long a secret read from Secrets Manager is used before it is read again.
+    pub secrets_cache_ttl: Duration,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     /// Requests per IP per window, counted apart for register, login and refresh.
@@ -157,12 +162,14 @@ impl Config {
                 None => Ok(default),
             }
         };
-        let secret = |key: &str| -> anyhow::Result<Secret> {
+        let jwt_secret_id = get("JWT_SECRET_ID");
+        let secret = |key: &str| -> anyhow::Result<Option<Secret>> {
             match get(key) {
                 Some(v) if v.len() < 32 => bail!("{key} must be at least 32 characters"),
-                Some(v) => Ok(Secret(v)),
-                None if local => Ok(Secret(random_secret())),
-                None => bail!("{key} is not set: set it to a random string of at least 32 characters (or GROWSTACK_ENV=local for a run on this machine)"),
+                Some(v) => Ok(Some(Secret(v))),
+                None if jwt_secret_id.is_some() => Ok(None),
+                None if local => Ok(Some(Secret(random_secret()))),
+                None => bail!("{key} is not set: set it to a random string of at least 32 characters, or JWT_SECRET_ID to a Secrets Manager secret (or GROWSTACK_ENV=local for a run on this machine)"),
             }
         };
 
@@ -206,6 +213,8 @@ impl Config {
             local,
             jwt_access_secret: secret("JWT_ACCESS_SECRET")?,
             jwt_refresh_secret: secret("JWT_REFRESH_SECRET")?,
+            jwt_secret_id: jwt_secret_id.clone(),
+            secrets_cache_ttl: Duration::from_secs(number("SECRETS_CACHE_SECONDS", 300)?),
             access_token_ttl: Duration::from_secs(number("JWT_ACCESS_TTL_SECONDS", 3600)?),
             refresh_token_ttl: Duration::from_secs(number("JWT_REFRESH_TTL_SECONDS", 7 * 24 * 3600)?),
             auth_rate_limit_max: number("AUTH_RATE_LIMIT_MAX", 100)? as u32,
@@ -264,8 +273,14 @@ impl Config {
             scheduler_interval: Duration::from_secs(number("SCHEDULER_INTERVAL_SECONDS", 60)?.max(1)),
             nudge_interval: Duration::from_secs(number("NUDGE_INTERVAL_SECONDS", 3600)?.max(1)),
         };
-        if config.jwt_access_secret.expose() == config.jwt_refresh_secret.expose() {
-            bail!("JWT_ACCESS_SECRET and JWT_REFRESH_SECRET must differ");
+        if let (Some(a), Some(r)) = (&config.jwt_access_secret, &config.jwt_refresh_secret) {
+            if a.expose() == r.expose() {
+                bail!("JWT_ACCESS_SECRET and JWT_REFRESH_SECRET must differ");
+            }
+        }
+        if config.jwt_secret_id.is_none() && (config.jwt_access_secret.is_none() || config.jwt_refresh_secret.is_none())
+        {
+            bail!("set both JWT_ACCESS_SECRET and JWT_REFRESH_SECRET, or JWT_SECRET_ID");
         }
         if config.database_pool_size == 0
             || config.auth_rate_limit_max == 0
@@ -303,8 +318,12 @@ mod tests {
         assert!(config(&[("GROWSTACK_ENV", "staging")]).is_err());
         // Locally, made up at random: no secret in the repository signs a token.
         let (a, b) = (config(&[]).unwrap(), config(&[]).unwrap());
-        assert_ne!(a.jwt_access_secret.expose(), b.jwt_access_secret.expose());
-        assert!(a.jwt_access_secret.expose().len() >= 32);
+        let access = |c: &Config| c.jwt_access_secret.as_ref().unwrap().expose().to_owned();
+        assert_ne!(access(&a), access(&b));
+        assert!(access(&a).len() >= 32);
+        // From Secrets Manager instead: no secrets in the environment at all.
+        let managed = Config::from_lookup(|k| (k == "JWT_SECRET_ID").then(|| "growstack/jwt".to_owned())).unwrap();
+        assert!(managed.jwt_access_secret.is_none() && managed.jwt_secret_id.is_some());
         let (x, y) = ("x".repeat(32), "y".repeat(32));
         let given = Config::from_lookup(|k| match k {
             "JWT_ACCESS_SECRET" => Some(x.clone()),
@@ -313,7 +332,7 @@ mod tests {
         })
         .unwrap();
         assert!(!given.local);
-        assert_eq!(given.jwt_access_secret.expose(), x);
+        assert_eq!(given.jwt_access_secret.unwrap().expose(), x);
     }
 
     #[test]

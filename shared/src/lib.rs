@@ -33,6 +33,7 @@
 //! - [`server`]: the always-on `growstack` binary's commands.
 //! - [`telemetry`]: JSON logs; [`metrics`]: CloudWatch EMF lines and Prometheus text.
 //! - [`tls`]: verified TLS to Postgres and Redis.
+//! - [`secrets`]: secrets read from Secrets Manager at run time, cached.
 //! - [`signing`]: HMAC-SHA256 for mailed links, stored token hashes and webhook signatures.
 
 mod macros;
@@ -65,6 +66,7 @@ pub mod queue;
 pub mod referrals;
 pub mod rewards;
 pub mod scheduler;
+pub mod secrets;
 pub mod server;
 pub mod signing;
 pub mod telemetry;

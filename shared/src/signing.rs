@@ -87,6 +87,20 @@ impl LinkSigner {
     }
 }
 
+/// Checks `token` against every signer in `signers` (the current key's first): the data of
+/// the first that made it, else why none did.
+pub fn verify_any<T: DeserializeOwned>(signers: &[LinkSigner], token: &str) -> Result<T, LinkError> {
+    let mut error = LinkError::Invalid;
+    for signer in signers {
+        match signer.verify(token) {
+            Ok(data) => return Ok(data),
+            Err(LinkError::Expired) => error = LinkError::Expired,
+            Err(LinkError::Invalid) => {}
+        }
+    }
+    Err(error)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

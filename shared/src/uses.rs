@@ -21,6 +21,9 @@ pub enum Resource {
     SesSend,
     /// `firehose:PutRecordBatch` on the events delivery stream.
     EventsStream,
+    /// `secretsmanager:GetSecretValue` on the JWT keys: anything that signs or checks a
+    /// token or a mailed link.
+    JwtKeys,
 }
 
 /// A function that serves no HTTP route, and what it uses. Consuming its trigger (an SQS
@@ -32,7 +35,7 @@ pub struct Background {
 
 /// Every function without a route.
 pub const BACKGROUND: &[Background] = &[
-    Background { function: "email-worker", uses: &[Resource::IdempotencyTable, Resource::SesSend] },
+    Background { function: "email-worker", uses: &[Resource::IdempotencyTable, Resource::SesSend, Resource::JwtKeys] },
     Background { function: "notification-worker", uses: &[Resource::IdempotencyTable, Resource::EmailQueue] },
     Background { function: "scheduler", uses: &[Resource::NotificationQueue, Resource::EventsStream] },
     Background { function: "ses-feedback", uses: &[] },

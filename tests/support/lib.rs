@@ -255,7 +255,7 @@ impl TestApp {
     /// The token of the link a verification email sent to user `id` carries.
     pub async fn verification_token(&self, id: Uuid) -> String {
         let user = growstack::users::by_id(&self.state.db.writer().await.unwrap(), id).await.unwrap().unwrap();
-        let link = growstack::auth::verification_link(&self.state, &user);
+        let link = growstack::auth::verification_link(&self.state, &user).await.unwrap();
         link.split_once("token=").unwrap().1.to_owned()
     }
 

@@ -48,7 +48,7 @@ impl FromRequestParts<AppState> for AuthUser {
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
             .ok_or(Error::Unauthorized("missing bearer token"))?;
-        let claims = state.tokens.verify(token.trim(), TokenType::Access)?;
+        let claims = state.tokens.verify(token.trim(), TokenType::Access).await?;
         state.revocations.check(claims.sub, claims.ver).await?;
         Ok(AuthUser { id: claims.sub, role: claims.role, version: claims.ver })
     }

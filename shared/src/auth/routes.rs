@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::http::{created, ok, ClientInfo, JsonBody};
 use crate::jobs::{EmailJob, EmailTemplate, NotificationJob, NotificationType};
 use crate::referrals::{self, Referee, ReferralCode, ReferralStatus, Rules};
-use crate::signing::{LinkError, LinkSigner};
+use crate::signing::{verify_any, LinkError, LinkSigner};
 use crate::users::{
     self, AccountChange, DeviceFingerprint, Email, NewReferral, NewUser, PersonName, Phone, User, Verified,
 };
@@ -32,49 +32,49 @@ pub const REGISTER: Endpoint = Endpoint {
     method: Method::POST,
     path: "/api/auth/register",
     route: || post(register),
-    uses: &[Resource::NotificationQueue, Resource::EmailQueue],
+    uses: &[Resource::NotificationQueue, Resource::EmailQueue, Resource::JwtKeys],
 };
 pub const LOGIN: Endpoint = Endpoint {
     function: "auth-login",
     method: Method::POST,
     path: "/api/auth/login",
     route: || post(login),
-    uses: &[],
+    uses: &[Resource::JwtKeys],
 };
 pub const REFRESH_TOKEN: Endpoint = Endpoint {
     function: "auth-refresh-token",
     method: Method::POST,
     path: "/api/auth/refresh-token",
     route: || post(refresh_token),
-    uses: &[],
+    uses: &[Resource::JwtKeys],
 };
 pub const LOGOUT: Endpoint = Endpoint {
     function: "auth-logout",
     method: Method::POST,
     path: "/api/auth/logout",
     route: || post(logout),
-    uses: &[],
+    uses: &[Resource::JwtKeys],
 };
 pub const LOGOUT_ALL: Endpoint = Endpoint {
     function: "auth-logout-all",
     method: Method::POST,
     path: "/api/auth/logout-all",
     route: || post(logout_all),
-    uses: &[],
+    uses: &[Resource::JwtKeys],
 };
 pub const VERIFY_EMAIL: Endpoint = Endpoint {
     function: "auth-verify-email",
     method: Method::POST,
     path: "/api/auth/verify-email",
     route: || post(verify_email),
-    uses: &[Resource::NotificationQueue],
+    uses: &[Resource::NotificationQueue, Resource::JwtKeys],
 };
 pub const RESEND_VERIFICATION: Endpoint = Endpoint {
     function: "auth-resend-verification",
     method: Method::POST,
     path: "/api/auth/resend-verification",
     route: || post(resend_verification),
-    uses: &[Resource::EmailQueue],
+    uses: &[Resource::EmailQueue, Resource::JwtKeys],
 };
 
 /// How long an email verification link works.
@@ -170,15 +170,15 @@ async fn register(
     Ok(created(Session { user, tokens }))
 }
 
-fn verification_signer(state: &AppState) -> LinkSigner {
-    LinkSigner::new(state.config.jwt_refresh_secret.expose().as_bytes(), "verify-email")
-}
+const VERIFY_EMAIL_PURPOSE: &str = "verify-email";
 
 /// The link that proves `user` owns their address: signed, for 24 hours, and useless once
 /// the address is verified.
-pub fn verification_link(state: &AppState, user: &User) -> String {
-    let token = verification_signer(state).sign(&(user.id, &user.email), VERIFICATION_TTL_SECS);
-    format!("{}/verify-email?token={token}", state.config.app_base_url.trim_end_matches('/'))
+pub async fn verification_link(state: &AppState, user: &User) -> Result<String> {
+    let keys = state.tokens.keys().await?;
+    let token =
+        LinkSigner::new(keys.link_secret(), VERIFY_EMAIL_PURPOSE).sign(&(user.id, &user.email), VERIFICATION_TTL_SECS);
+    Ok(format!("{}/verify-email?token={token}", state.config.app_base_url.trim_end_matches('/')))
 }
 
 async fn send_verification(state: &AppState, user: &User) -> anyhow::Result<()> {
@@ -186,7 +186,7 @@ async fn send_verification(state: &AppState, user: &User) -> anyhow::Result<()> 
         id: Uuid::now_v7(),
         to: user.email.clone(),
         template: EmailTemplate::VerifyEmail,
-        data: json!({ "firstName": user.first_name, "verifyLink": verification_link(state, user) }),
+        data: json!({ "firstName": user.first_name, "verifyLink": verification_link(state, user).await? }),
     };
     state.queues.email.send(&job).await
 }
@@ -303,7 +303,7 @@ async fn logout(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<RefreshBody>,
 ) -> Result<Response> {
-    let claims = state.tokens.verify(&body.refresh_token, TokenType::Refresh)?;
+    let claims = state.tokens.verify(&body.refresh_token, TokenType::Refresh).await?;
     let family = sessions::family_of(&claims)?;
     sessions::end_family(&state.db.writer().await?, claims.sub, family).await?;
     Ok(ok(json!({ "loggedOut": true })))
@@ -333,7 +333,10 @@ async fn verify_email(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<VerifyBody>,
 ) -> Result<Response> {
-    let (user, email): (Uuid, String) = verification_signer(&state).verify(&body.token).map_err(|e| match e {
+    let keys = state.tokens.keys().await?;
+    let signers: Vec<LinkSigner> =
+        keys.link_secrets().into_iter().map(|s| LinkSigner::new(s, VERIFY_EMAIL_PURPOSE)).collect();
+    let (user, email): (Uuid, String) = verify_any(&signers, &body.token).map_err(|e| match e {
         LinkError::Expired => Error::invalid_field("token", "the link has expired; ask for a new one"),
         LinkError::Invalid => Error::invalid_field("token", "the link is not valid"),
     })?;

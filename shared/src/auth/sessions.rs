@@ -21,7 +21,7 @@ fn expiry(tokens: &Tokens) -> DateTime<Utc> {
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn start(conn: &Conn, tokens: &Tokens, user: &User) -> Result<TokenPair> {
     let subject = Subject { user: user.id, role: user.role, version: user.token_version, family: Uuid::now_v7() };
-    let pair = tokens.issue(&subject)?;
+    let pair = tokens.issue(&subject).await?;
     conn.execute(
         "INSERT INTO refresh_tokens (token_hash, family_id, user_id, expires_at) VALUES ($1, $2, $3, $4)",
         &[&sha256(pair.refresh_token.as_bytes()), &subject.family, &user.id, &expiry(tokens)],
@@ -35,12 +35,12 @@ pub async fn start(conn: &Conn, tokens: &Tokens, user: &User) -> Result<TokenPai
 #[tracing::instrument(skip_all)]
 pub async fn rotate(conn: &Conn, tokens: &Tokens, presented: &str) -> Result<(User, TokenPair)> {
     const REVOKED: Error = Error::Unauthorized("session revoked; sign in again");
-    let claims = tokens.verify(presented, TokenType::Refresh)?;
+    let claims = tokens.verify(presented, TokenType::Refresh).await?;
     let family = claims.fam.ok_or(Error::Unauthorized("invalid token"))?;
     let user = users::by_id(conn, claims.sub).await?.ok_or(Error::Unauthorized("invalid token"))?;
     user.ensure_may_sign_in()?;
     // The role and version come from the database, so a promotion or demotion takes effect here.
-    let pair = tokens.issue(&Subject { user: user.id, role: user.role, version: user.token_version, family })?;
+    let pair = tokens.issue(&Subject { user: user.id, role: user.role, version: user.token_version, family }).await?;
     let sql = format!(
         "WITH presented AS (
                 SELECT token_hash, family_id, used_at, revoked_at, expires_at FROM refresh_tokens

@@ -13,21 +13,22 @@ use super::suppressions::{self, Category, Reason};
 use crate::app::{AppState, Endpoint};
 use crate::error::{Error, Result};
 use crate::http::{ok, QueryParams};
-use crate::signing::{LinkError, LinkSigner};
+use crate::signing::{verify_any, LinkError, LinkSigner};
+use crate::uses::Resource;
 
 pub const UNSUBSCRIBE: Endpoint = Endpoint {
     function: "notifications-unsubscribe",
     method: Method::POST,
     path: "/api/notifications/unsubscribe",
     route: || post(unsubscribe),
-    uses: &[],
+    uses: &[Resource::JwtKeys],
 };
 pub const UNSUBSCRIBE_PAGE: Endpoint = Endpoint {
     function: "notifications-unsubscribe-page",
     method: Method::GET,
     path: "/api/notifications/unsubscribe",
     route: || get(unsubscribe_page),
-    uses: &[],
+    uses: &[Resource::JwtKeys],
 };
 
 /// An unsubscribe link works for a year: mail is kept, and read, long after it is sent.
@@ -56,7 +57,9 @@ struct TokenQuery {
 
 async fn record(state: &AppState, token: Option<&str>) -> Result<Opt> {
     let token = token.filter(|t| !t.is_empty()).ok_or_else(|| Error::invalid_field("token", "token is required"))?;
-    let opt: Opt = signer(state.config.jwt_refresh_secret.expose().as_bytes()).verify(token).map_err(|e| match e {
+    let keys = state.tokens.keys().await?;
+    let signers: Vec<LinkSigner> = keys.link_secrets().into_iter().map(signer).collect();
+    let opt: Opt = verify_any(&signers, token).map_err(|e| match e {
         LinkError::Expired => Error::invalid_field("token", "the link has expired"),
         LinkError::Invalid => Error::invalid_field("token", "the link is not valid"),
     })?;

@@ -7,7 +7,6 @@ use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, Me
 use super::routes::unsubscribe_url;
 use super::suppressions;
 use super::templates::{category, render, Links};
-use crate::config::Secret;
 use crate::db::Db;
 use crate::events::lifecycle;
 use crate::idempotency::Idempotency;
@@ -20,8 +19,8 @@ pub struct EmailWorker {
     pub ses: aws_sdk_sesv2::Client,
     /// For the suppression list.
     pub db: Db,
-    /// Signs the unsubscribe links.
-    pub link_secret: Secret,
+    /// Its link key signs the unsubscribe links.
+    pub tokens: std::sync::Arc<crate::auth::Tokens>,
     pub api_base_url: String,
     pub idempotency: Idempotency,
     pub from: String,
@@ -82,8 +81,13 @@ impl EmailWorker {
         if let Some(map) = data.as_object_mut() {
             map.entry("email").or_insert_with(|| to.as_str().into());
         }
-        let unsubscribe =
-            category.map(|c| unsubscribe_url(&self.api_base_url, self.link_secret.expose().as_bytes(), to.as_str(), c));
+        let unsubscribe = match category {
+            Some(c) => {
+                let keys = self.tokens.keys().await.map_err(|e| JobError::Transient(anyhow::Error::new(e)))?;
+                Some(unsubscribe_url(&self.api_base_url, keys.link_secret(), to.as_str(), c))
+            }
+            None => None,
+        };
         let rendered = render(job.template, &data, &self.links, unsubscribe.as_deref())?;
         let mut message = Message::builder()
             .subject(content(&rendered.subject)?)

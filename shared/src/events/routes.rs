@@ -18,29 +18,35 @@ use crate::auth::AuthUser;
 use crate::error::{Error, Result};
 use crate::http::{created, ok, ClientInfo, DateRange, JsonBody, QueryParams};
 use crate::users::Role;
+use crate::uses::Resource;
 
 pub const TRACK: Endpoint = Endpoint {
     function: "events-track",
     method: Method::POST,
     path: "/api/events/track",
     route: || post(track),
-    uses: &[],
+    uses: &[Resource::JwtKeys],
 };
 pub const BATCH: Endpoint = Endpoint {
     function: "events-batch",
     method: Method::POST,
     path: "/api/events/batch",
     route: || post(batch),
-    uses: &[],
+    uses: &[Resource::JwtKeys],
 };
-pub const LIST: Endpoint =
-    Endpoint { function: "events-list", method: Method::GET, path: "/api/events", route: || get(list), uses: &[] };
+pub const LIST: Endpoint = Endpoint {
+    function: "events-list",
+    method: Method::GET,
+    path: "/api/events",
+    route: || get(list),
+    uses: &[Resource::JwtKeys],
+};
 pub const STATS: Endpoint = Endpoint {
     function: "events-stats",
     method: Method::GET,
     path: "/api/events/stats",
     route: || get(stats),
-    uses: &[],
+    uses: &[Resource::JwtKeys],
 };
 
 /// Most events one batch may carry.

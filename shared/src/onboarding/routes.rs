@@ -13,27 +13,28 @@ use crate::auth::{AdminUser, AuthUser};
 use crate::error::{Error, Result};
 use crate::http::{ok, DateRange, JsonBody, QueryParams};
 use crate::users::OnboardingStep;
+use crate::uses::Resource;
 
 pub const STEP: Endpoint = Endpoint {
     function: "onboarding-step",
     method: Method::POST,
     path: "/api/onboarding/step",
     route: || post(step),
-    uses: &[],
+    uses: &[Resource::JwtKeys],
 };
 pub const STATS: Endpoint = Endpoint {
     function: "onboarding-stats",
     method: Method::GET,
     path: "/api/onboarding/stats",
     route: || get(stats),
-    uses: &[],
+    uses: &[Resource::JwtKeys],
 };
 pub const TIME_STATS: Endpoint = Endpoint {
     function: "onboarding-time-stats",
     method: Method::GET,
     path: "/api/onboarding/time-stats",
     route: || get(time_stats),
-    uses: &[],
+    uses: &[Resource::JwtKeys],
 };
 
 #[derive(Deserialize)]

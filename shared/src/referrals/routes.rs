@@ -28,56 +28,56 @@ pub const CODE: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/referrals/code",
     route: || get(code),
-    uses: &[],
+    uses: &[Resource::JwtKeys],
 };
 pub const LINK: Endpoint = Endpoint {
     function: "referrals-link",
     method: Method::GET,
     path: "/api/referrals/link",
     route: || get(link),
-    uses: &[],
+    uses: &[Resource::JwtKeys],
 };
 pub const LIST: Endpoint = Endpoint {
     function: "referrals-list",
     method: Method::GET,
     path: "/api/referrals",
     route: || get(list),
-    uses: &[],
+    uses: &[Resource::JwtKeys],
 };
 pub const INVITE: Endpoint = Endpoint {
     function: "referrals-invite",
     method: Method::POST,
     path: "/api/referrals",
     route: || post(invite),
-    uses: &[Resource::EmailQueue],
+    uses: &[Resource::EmailQueue, Resource::JwtKeys],
 };
 pub const CLAIM_REWARD: Endpoint = Endpoint {
     function: "referrals-claim-reward",
     method: Method::POST,
     path: "/api/referrals/claim-reward",
     route: || post(claim_reward),
-    uses: &[Resource::NotificationQueue, Resource::IdempotencyTable],
+    uses: &[Resource::NotificationQueue, Resource::IdempotencyTable, Resource::JwtKeys],
 };
 pub const STATS: Endpoint = Endpoint {
     function: "referrals-stats",
     method: Method::GET,
     path: "/api/referrals/stats",
     route: || get(stats),
-    uses: &[],
+    uses: &[Resource::JwtKeys],
 };
 pub const ADMIN_UPDATE: Endpoint = Endpoint {
     function: "admin-referrals-update",
     method: Method::PATCH,
     path: "/api/admin/referrals/{id}",
     route: || patch(admin_update),
-    uses: &[],
+    uses: &[Resource::JwtKeys],
 };
 pub const TREE: Endpoint = Endpoint {
     function: "referrals-tree",
     method: Method::GET,
     path: "/api/referrals/tree",
     route: || get(tree),
-    uses: &[],
+    uses: &[Resource::JwtKeys],
 };
 
 fn link_for(state: &AppState, code: &str) -> String {

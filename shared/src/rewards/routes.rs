@@ -17,20 +17,21 @@ use crate::auth::{ActingAdmin, AdminUser};
 use crate::db::Conn;
 use crate::error::{Error, Result};
 use crate::http::{ok, DateRange, JsonBody, Paging, PathParams, QueryParams};
+use crate::uses::Resource;
 
 pub const ADMIN_LIST: Endpoint = Endpoint {
     function: "admin-rewards-list",
     method: Method::GET,
     path: "/api/admin/rewards",
     route: || get(list),
-    uses: &[],
+    uses: &[Resource::JwtKeys],
 };
 pub const ADMIN_UPDATE: Endpoint = Endpoint {
     function: "admin-rewards-update",
     method: Method::PATCH,
     path: "/api/admin/rewards/{id}",
     route: || patch(update),
-    uses: &[],
+    uses: &[Resource::JwtKeys],
 };
 
 /// Rows per statement while streaming the CSV export.

@@ -14,45 +14,56 @@ use crate::app::{AppState, Endpoint};
 use crate::auth::{self, ActingAdmin, AdminUser, AuthUser, Password};
 use crate::error::{Error, Result};
 use crate::http::{envelope_bytes, json_bytes, ok, JsonBody, PathParams, QueryParams};
+use crate::uses::Resource;
 
 pub const PROFILE_GET: Endpoint = Endpoint {
     function: "users-profile-get",
     method: Method::GET,
     path: "/api/users/profile",
     route: || get(profile),
-    uses: &[],
+    uses: &[Resource::JwtKeys],
 };
 pub const PROFILE_UPDATE: Endpoint = Endpoint {
     function: "users-profile-update",
     method: Method::PUT,
     path: "/api/users/profile",
     route: || put(update_profile),
-    uses: &[],
+    uses: &[Resource::JwtKeys],
 };
-pub const LIST: Endpoint =
-    Endpoint { function: "users-list", method: Method::GET, path: "/api/users", route: || get(list), uses: &[] };
-pub const GET: Endpoint =
-    Endpoint { function: "users-get", method: Method::GET, path: "/api/users/{id}", route: || get(by_id), uses: &[] };
+pub const LIST: Endpoint = Endpoint {
+    function: "users-list",
+    method: Method::GET,
+    path: "/api/users",
+    route: || get(list),
+    uses: &[Resource::JwtKeys],
+};
+pub const GET: Endpoint = Endpoint {
+    function: "users-get",
+    method: Method::GET,
+    path: "/api/users/{id}",
+    route: || get(by_id),
+    uses: &[Resource::JwtKeys],
+};
 pub const BLOCK: Endpoint = Endpoint {
     function: "users-block",
     method: Method::PATCH,
     path: "/api/users/{id}/block",
     route: || patch(block),
-    uses: &[],
+    uses: &[Resource::JwtKeys],
 };
 pub const ROLE: Endpoint = Endpoint {
     function: "users-role",
     method: Method::PATCH,
     path: "/api/users/{id}/role",
     route: || patch(role),
-    uses: &[],
+    uses: &[Resource::JwtKeys],
 };
 pub const PASSWORD: Endpoint = Endpoint {
     function: "users-password",
     method: Method::PUT,
     path: "/api/users/password",
     route: || put(change_password),
-    uses: &[],
+    uses: &[Resource::JwtKeys],
 };
 
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]

@@ -1,0 +1,89 @@
+//! JWT keys from Secrets Manager (moto's, here): read at run time, rotated while the app
+//! runs, picked up within the cache's lifetime with no restart; tokens and links signed with
+//! the previous key keep working until they expire, and stop once that key is dropped.
+
+use std::time::Duration;
+
+use growstack_tests::TestApp;
+use http::StatusCode;
+use uuid::Uuid;
+
+fn key() -> String {
+    format!("{}{}", Uuid::now_v7().simple(), Uuid::now_v7().simple())
+}
+
+fn kid(token: &str) -> String {
+    use base64::Engine;
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap();
+    let value: serde_json::Value = serde_json::from_slice(&header).unwrap();
+    value["kid"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn jwt_keys_rotate_in_secrets_manager_without_a_restart_or_a_sign_out() {
+    // The secret first, then an app that reads its keys from it (and from nowhere else).
+    let probe = TestApp::spawn().await;
+    let name = format!("{}-jwt", probe.schema);
+    let (k1, k2, k3) = (key(), key(), key());
+    let secrets = probe.state.aws.secrets.clone();
+    secrets
+        .create_secret()
+        .name(&name)
+        .secret_string(serde_json::json!({ "kid": "k1", "key": k1 }).to_string())
+        .send()
+        .await
+        .unwrap();
+    let app = TestApp::spawn_with(&[
+        ("JWT_SECRET_ID", name.as_str()),
+        ("JWT_ACCESS_SECRET", ""),
+        ("JWT_REFRESH_SECRET", ""),
+        ("GROWSTACK_ENV", "production"),
+        ("SECRETS_CACHE_SECONDS", "1"),
+    ])
+    .await;
+    assert!(app.state.config.jwt_access_secret.is_none(), "no key in the environment");
+    let user = app.unverified_user(&app.email("rotating")).await;
+    assert_eq!(kid(&user.access), "k1");
+    let old_link = app.verification_token(user.id).await;
+
+    // Rotate: k2 signs from now on, k1 still verifies.
+    let rotate = |value: serde_json::Value| {
+        let secrets = secrets.clone();
+        let name = name.clone();
+        async move {
+            secrets.put_secret_value().secret_id(name).secret_string(value.to_string()).send().await.unwrap();
+            // The cache lives a second.
+            tokio::time::sleep(Duration::from_millis(1200)).await;
+        }
+    };
+    rotate(serde_json::json!({ "kid": "k2", "key": k2, "previousKid": "k1", "previousKey": k1 })).await;
+    assert_eq!(app.profile(&user.access).await.status, StatusCode::OK, "a k1 token still verifies");
+    let r = app.refresh(&user.refresh).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let access = r.data()["accessToken"].as_str().unwrap().to_owned();
+    assert_eq!(kid(&access), "k2", "new tokens are signed with the new key");
+    assert_eq!(app.verify_email(&old_link).await.status, StatusCode::OK, "a link mailed before still works");
+
+    // Drop k1: what it signed stops working; k2's tokens carry on.
+    let k1_token = user.access.clone();
+    rotate(serde_json::json!({ "kid": "k3", "key": k3, "previousKid": "k2", "previousKey": k2 })).await;
+    assert_eq!(app.profile(&k1_token).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.profile(&access).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_unreadable_key_secret_is_a_503_not_a_500() {
+    let app = TestApp::spawn_with(&[
+        ("JWT_SECRET_ID", "no-such-secret"),
+        ("JWT_ACCESS_SECRET", ""),
+        ("JWT_REFRESH_SECRET", ""),
+        ("GROWSTACK_ENV", "production"),
+    ])
+    .await;
+    let r = app.login("nobody@example.com", "whatever-password").await;
+    assert!(r.status == StatusCode::UNAUTHORIZED, "a login that fails never needs the keys: {}", r.body);
+    let r = app.call(http::Method::GET, "/api/users/profile", Some("a.b.c"), None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "a malformed token fails before the keys are read");
+    let r = app.register(TestApp::registration(&app.email("no-keys"))).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+}
