@@ -13,6 +13,9 @@ cd "$ROOT"
 # Each test makes a schema t_<uuid> of its own; drop the ones earlier runs left.
 local_psql -d postgres -c "SELECT 'DROP SCHEMA ' || nspname || ' CASCADE;' FROM pg_namespace WHERE nspname LIKE 't\_%'" \
   | local_psql -d postgres >/dev/null
+# …and the login roles tests/secrets.rs makes.
+local_psql -d postgres -c "SELECT 'DROP OWNED BY ' || rolname || '; DROP ROLE ' || rolname || ';' FROM pg_roles WHERE rolname LIKE 'gs\_t\_%'" \
+  | local_psql -d postgres >/dev/null
 export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres:postgres@127.0.0.1:5432/postgres}"
 
 log "cargo fmt --check"

@@ -280,6 +280,7 @@ fn granted(id: &str, function: &Value) -> BTreeSet<Resource> {
             },
             "AWSSecretsManagerGetSecretValuePolicy" => match target(&body["SecretArn"]).as_deref() {
                 Some("JwtKeysSecret") => Resource::JwtKeys,
+                Some("DatabaseSecret") => Resource::DatabaseSecret,
                 other => panic!("{id}: GetSecretValue on unknown secret {other:?}"),
             },
             "DynamoDBCrudPolicy" => match target(&body["TableName"]).as_deref() {

@@ -87,3 +87,37 @@ async fn an_unreadable_key_secret_is_a_503_not_a_500() {
     let r = app.register(TestApp::registration(&app.email("no-keys"))).await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
 }
+
+#[tokio::test]
+async fn database_credentials_are_read_at_run_time_and_rotate_without_a_restart() {
+    let probe = TestApp::spawn().await;
+    let name = format!("{}-db", probe.schema);
+    let role = format!("gs_t_{}", &probe.schema[2..18]);
+    let pg = probe.pg().await;
+    pg.batch_execute(&format!(
+        "CREATE ROLE {role} LOGIN; GRANT USAGE ON SCHEMA {schema} TO {role};
+         GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role};",
+        schema = probe.schema
+    ))
+    .await
+    .unwrap();
+    let secrets = probe.state.aws.secrets.clone();
+    let put =
+        |username: &str| serde_json::json!({ "username": username, "password": "local-servers-trust" }).to_string();
+    secrets.create_secret().name(&name).secret_string(put("postgres")).send().await.unwrap();
+    let app = TestApp::spawn_with(&[("DATABASE_SECRET_ID", name.as_str()), ("SECRETS_CACHE_SECONDS", "1")]).await;
+    let first = app.state.db.writer().await.unwrap();
+    assert_eq!(whoami(&first).await, "postgres");
+
+    // Rotated (to another login, so that the change shows): a new connection uses it.
+    secrets.put_secret_value().secret_id(&name).secret_string(put(&role)).send().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let second = app.state.db.writer().await.unwrap();
+    assert_eq!(whoami(&second).await, role, "read again, with no restart");
+    drop((first, second));
+    pg.batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role};")).await.ok();
+}
+
+async fn whoami(conn: &growstack::db::Conn) -> String {
+    conn.query_one("SELECT current_user::text", &[]).await.unwrap().get(0)
+}

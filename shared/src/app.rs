@@ -61,9 +61,9 @@ impl AppState {
         let aws = Aws::new(&config).await;
         let cache = Cache::new(&config)?;
         let secrets = Arc::new(SecretStore::new(aws.secrets.clone(), config.secrets_cache_ttl));
-        let tokens = Tokens::new(&config, secrets);
+        let tokens = Tokens::new(&config, secrets.clone());
         Ok(AppState {
-            db: Db::new(&config)?,
+            db: Db::with_secrets(&config, secrets)?,
             revocations: Arc::new(Revocations::new(cache.clone(), tokens.access_ttl())),
             hasher: Hasher::new(&config),
             cache,

@@ -13,10 +13,18 @@ use std::time::Duration;
 
 use anyhow::Context;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
+use std::sync::Mutex;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{NoTls, Row};
+
+use tokio::task::JoinHandle;
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres::{Client, NoTls, Row, Socket};
+
+use crate::secrets::SecretStore;
 
 use crate::config::{Config, Secret};
 use crate::error::Result;
@@ -30,28 +38,102 @@ pub struct Db {
     write: Pool,
     read: Pool,
     statements: Arc<AtomicU64>,
+    /// With `DATABASE_SECRET_ID`: the credentials new connections log in with.
+    credentials: Option<Credentials>,
+}
+
+/// The user name and password new connections log in with.
+type Login = Arc<Mutex<Option<(String, String)>>>;
+
+/// Database credentials read from Secrets Manager (`{"username", "password"}`, the shape RDS
+/// generates) at run time: refreshed before a connection is taken once the store's cache has
+/// expired, so a rotated password reaches new connections with no redeploy (open ones were
+/// already authenticated).
+#[derive(Clone)]
+struct Credentials {
+    store: Arc<SecretStore>,
+    id: String,
+    login: Login,
+    last: Arc<Mutex<Option<Arc<str>>>>,
+}
+
+#[derive(serde::Deserialize)]
+struct DatabaseSecret {
+    username: String,
+    password: String,
+}
+
+impl Credentials {
+    async fn refresh(&self) -> Result<()> {
+        crate::uses::record(crate::uses::Resource::DatabaseSecret);
+        let raw = self.store.get(&self.id).await.map_err(crate::Error::Unavailable)?;
+        let unchanged = self.last.lock().ok().and_then(|l| l.clone()).is_some_and(|l| Arc::ptr_eq(&l, &raw));
+        if unchanged {
+            return Ok(());
+        }
+        let secret: DatabaseSecret = serde_json::from_str(&raw)
+            .map_err(|e| anyhow::anyhow!("the database secret is not {{\"username\", \"password\"}}: {e}"))?;
+        if let (Ok(mut login), Ok(mut last)) = (self.login.lock(), self.last.lock()) {
+            *login = Some((secret.username, secret.password));
+            *last = Some(raw);
+        }
+        Ok(())
+    }
 }
 
 impl Db {
-    /// Builds both pools without connecting.
+    /// Builds both pools without connecting; credentials come with the URLs.
     pub fn new(config: &Config) -> anyhow::Result<Self> {
+        Self::build(config, None)
+    }
+
+    /// As [`Db::new`], logging in with the credentials in `DATABASE_SECRET_ID` (read from
+    /// `store` when a connection is first needed), when it is set.
+    pub fn with_secrets(config: &Config, store: Arc<SecretStore>) -> anyhow::Result<Self> {
+        let credentials = config.database_secret_id.clone().map(|id| Credentials {
+            store,
+            id,
+            login: Login::default(),
+            last: Arc::default(),
+        });
+        Self::build(config, credentials)
+    }
+
+    fn build(config: &Config, credentials: Option<Credentials>) -> anyhow::Result<Self> {
+        let login = credentials.as_ref().map(|c| c.login.clone());
         let build = |url: &Secret| {
-            pool(url, config.database_pool_size, config.database_connect_timeout, config.database_ca_file.as_deref())
+            pool(
+                url,
+                config.database_pool_size,
+                config.database_connect_timeout,
+                config.database_ca_file.as_deref(),
+                login.clone(),
+            )
         };
         Ok(Db {
             write: build(&config.database_url).context("DATABASE_URL")?,
             read: build(&config.database_read_url).context("DATABASE_READ_URL")?,
             statements: Arc::default(),
+            credentials,
         })
+    }
+
+    async fn ready(&self) -> Result<()> {
+        match &self.credentials {
+            Some(credentials) => credentials.refresh().await,
+            None => Ok(()),
+        }
     }
 
     /// A connection to the writer.
     pub async fn writer(&self) -> Result<Conn> {
+        self.ready().await?;
         Ok(Conn { client: self.write.get().await?, statements: self.statements.clone() })
     }
 
     /// A connection to the reader; it may lag the writer by a moment.
     pub async fn reader(&self) -> Result<Conn> {
+        self.ready().await?;
         Ok(Conn { client: self.read.get().await?, statements: self.statements.clone() })
     }
 
@@ -62,6 +144,7 @@ impl Db {
 
     /// Applies every pending migration in migrations/ on the writer.
     pub async fn migrate(&self) -> anyhow::Result<()> {
+        self.ready().await?;
         let mut conn = self.write.get().await.context("connect for migrations")?;
         let client: &mut tokio_postgres::Client = &mut conn;
         let report = embedded::migrations::runner().run_async(client).await.context("apply migrations")?;
@@ -78,7 +161,13 @@ impl Db {
     }
 }
 
-fn pool(url: &Secret, size: usize, connect_timeout: Duration, ca_file: Option<&Path>) -> anyhow::Result<Pool> {
+fn pool(
+    url: &Secret,
+    size: usize,
+    connect_timeout: Duration,
+    ca_file: Option<&Path>,
+    login: Option<Login>,
+) -> anyhow::Result<Pool> {
     let mut pg = tokio_postgres::Config::from_str(url.expose()).context("not a valid Postgres URL")?;
     pg.connect_timeout(connect_timeout);
     let recycling = ManagerConfig { recycling_method: RecyclingMethod::Fast };
@@ -86,9 +175,9 @@ fn pool(url: &Secret, size: usize, connect_timeout: Duration, ca_file: Option<&P
     // as local servers are.
     let manager = if pg.get_ssl_mode() == SslMode::Require {
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(crate::tls::client_config(ca_file)?);
-        Manager::from_config(pg, tls, recycling)
+        Manager::from_connect(pg, LoginConnect { tls, login }, recycling)
     } else {
-        Manager::from_config(pg, NoTls, recycling)
+        Manager::from_connect(pg, LoginConnect { tls: NoTls, login }, recycling)
     };
     // The create timeout also bounds a server that accepts TCP but never answers; together
     // with the wait timeout it keeps an unreachable database to a fast 503.
@@ -102,6 +191,42 @@ fn pool(url: &Secret, size: usize, connect_timeout: Duration, ca_file: Option<&P
         })
         .build()
         .context("build Postgres pool")
+}
+
+/// Connects with the URL's settings and, when there are credentials from Secrets Manager,
+/// the current ones.
+struct LoginConnect<T> {
+    tls: T,
+    login: Option<Login>,
+}
+
+impl<T> deadpool_postgres::Connect for LoginConnect<T>
+where
+    T: MakeTlsConnect<Socket> + Clone + Sync + Send + 'static,
+    T::Stream: Sync + Send,
+    T::TlsConnect: Sync + Send,
+    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+{
+    fn connect(
+        &self,
+        pg_config: &tokio_postgres::Config,
+    ) -> Pin<Box<dyn Future<Output = std::result::Result<(Client, JoinHandle<()>), tokio_postgres::Error>> + Send + '_>>
+    {
+        let mut pg_config = pg_config.clone();
+        if let Some((user, password)) = self.login.as_ref().and_then(|l| l.lock().ok().and_then(|l| l.clone())) {
+            pg_config.user(user).password(password);
+        }
+        let tls = self.tls.clone();
+        Box::pin(async move {
+            let (client, connection) = pg_config.connect(tls).await?;
+            let task = tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::warn!(error = %e, "Postgres connection ended");
+                }
+            });
+            Ok((client, task))
+        })
+    }
 }
 
 /// A pooled connection that counts the statements it runs. Statements are prepared once per

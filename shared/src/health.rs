@@ -13,9 +13,15 @@ use axum::routing::get;
 use serde_json::json;
 
 use crate::app::{AppState, Endpoint};
+use crate::uses::Resource;
 
-pub const HEALTH: Endpoint =
-    Endpoint { function: "health", method: Method::GET, path: "/health", route: || get(health), uses: &[] };
+pub const HEALTH: Endpoint = Endpoint {
+    function: "health",
+    method: Method::GET,
+    path: "/health",
+    route: || get(health),
+    uses: &[Resource::DatabaseSecret],
+};
 
 async fn postgres_up(state: &AppState) -> bool {
     let check = async { state.db.writer().await?.query_one("SELECT 1", &[]).await };

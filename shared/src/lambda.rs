@@ -82,7 +82,10 @@ pub async fn scheduler_handler(scheduler: &Scheduler, event: LambdaEvent<Value>)
 /// deploy, e.g. `aws lambda invoke --function-name <MigrateFunction> out.json`.
 pub async fn run_migrate() -> Result<(), Error> {
     crate::telemetry::init();
-    let db = Db::new(&Config::from_env()?)?;
+    let config = Config::from_env()?;
+    let aws = crate::aws::Aws::new(&config).await;
+    let store = std::sync::Arc::new(crate::secrets::SecretStore::new(aws.secrets, config.secrets_cache_ttl));
+    let db = Db::with_secrets(&config, store)?;
     lambda_runtime::run(service_fn(|event| migrate_handler(&db, event))).await
 }
 

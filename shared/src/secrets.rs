@@ -32,11 +32,8 @@ impl SecretStore {
                 return Ok(value.clone());
             }
         }
-        let fetched = self
-            .client
-            .get_secret_value()
-            .secret_id(id)
-            .send()
+        // Boxed: the SDK's future is deep, and every caller's future would carry its layout.
+        let fetched = Box::pin(self.client.get_secret_value().secret_id(id).send())
             .await
             .context("Secrets Manager GetSecretValue")
             .and_then(|out| out.secret_string.context("the secret has no string value"));

@@ -110,7 +110,9 @@ async fn shutdown_signal() {
 }
 
 pub async fn migrate(config: Config) -> anyhow::Result<()> {
-    crate::db::Db::new(&config)?.migrate().await
+    let aws = crate::aws::Aws::new(&config).await;
+    let store = std::sync::Arc::new(crate::secrets::SecretStore::new(aws.secrets, config.secrets_cache_ttl));
+    crate::db::Db::with_secrets(&config, store)?.migrate().await
 }
 
 /// Creates the first admin (or promotes and resets an existing account): idempotent.

@@ -24,6 +24,9 @@ pub enum Resource {
     /// `secretsmanager:GetSecretValue` on the JWT keys: anything that signs or checks a
     /// token or a mailed link.
     JwtKeys,
+    /// `secretsmanager:GetSecretValue` on the database credentials: anything that uses
+    /// Postgres.
+    DatabaseSecret,
 }
 
 /// A function that serves no HTTP route, and what it uses. Consuming its trigger (an SQS
@@ -35,11 +38,20 @@ pub struct Background {
 
 /// Every function without a route.
 pub const BACKGROUND: &[Background] = &[
-    Background { function: "email-worker", uses: &[Resource::IdempotencyTable, Resource::SesSend, Resource::JwtKeys] },
-    Background { function: "notification-worker", uses: &[Resource::IdempotencyTable, Resource::EmailQueue] },
-    Background { function: "scheduler", uses: &[Resource::NotificationQueue, Resource::EventsStream] },
-    Background { function: "ses-feedback", uses: &[] },
-    Background { function: "migrate", uses: &[] },
+    Background {
+        function: "email-worker",
+        uses: &[Resource::IdempotencyTable, Resource::SesSend, Resource::JwtKeys, Resource::DatabaseSecret],
+    },
+    Background {
+        function: "notification-worker",
+        uses: &[Resource::IdempotencyTable, Resource::EmailQueue, Resource::DatabaseSecret],
+    },
+    Background {
+        function: "scheduler",
+        uses: &[Resource::NotificationQueue, Resource::EventsStream, Resource::DatabaseSecret],
+    },
+    Background { function: "ses-feedback", uses: &[Resource::DatabaseSecret] },
+    Background { function: "migrate", uses: &[Resource::DatabaseSecret] },
 ];
 
 tokio::task_local! {
