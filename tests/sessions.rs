@@ -140,6 +140,9 @@ async fn a_blocked_admin_cannot_unblock_itself_even_with_redis_down() {
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     assert_eq!(app.block(&admin.access, &victim.id.to_string(), true).await.status, StatusCode::FORBIDDEN);
     assert_eq!(app.set_role(&admin.access, &victim.id.to_string(), "admin").await.status, StatusCode::FORBIDDEN);
+    let send = json!({ "userId": victim.id, "title": "Hi", "content": "From a blocked admin" });
+    let r = app.json(Method::POST, "/api/notifications/send", Some(&admin.access), send).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "every admin write loads the admin: {}", r.body);
     let blocked: bool =
         app.pg().await.query_one("SELECT blocked FROM users WHERE id = $1", &[&admin.id]).await.unwrap().get(0);
     assert!(blocked);

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::repo::{self, NudgeKind};
 use crate::app::{AppState, Endpoint};
-use crate::auth::{AdminUser, AuthUser};
+use crate::auth::{ActingAdmin, AuthUser};
 use crate::error::{Error, Result};
 use crate::http::{ok, JsonBody, Paging, PathParams, QueryParams};
 use crate::jobs::{Channel, EmailTemplate, NotificationJob, NotificationType};
@@ -200,7 +200,7 @@ fn accepted(data: Value) -> Response {
 }
 
 #[tracing::instrument(skip_all)]
-async fn send(_: AdminUser, State(state): State<AppState>, JsonBody(body): JsonBody<SendBody>) -> Result<Response> {
+async fn send(_: ActingAdmin, State(state): State<AppState>, JsonBody(body): JsonBody<SendBody>) -> Result<Response> {
     let content = Content::try_from(body.content)?;
     let job = content.job(body.user_id);
     match body.scheduled_for.filter(|at| *at > Utc::now()) {
@@ -227,7 +227,7 @@ struct BatchBody {
 
 /// The guide's sendBatchNotifications: one job per user, through SendMessageBatch.
 #[tracing::instrument(skip_all)]
-async fn batch(_: AdminUser, State(state): State<AppState>, JsonBody(body): JsonBody<BatchBody>) -> Result<Response> {
+async fn batch(_: ActingAdmin, State(state): State<AppState>, JsonBody(body): JsonBody<BatchBody>) -> Result<Response> {
     let content = Content::try_from(body.content)?;
     let mut user_ids = body.user_ids;
     user_ids.sort_unstable();
@@ -280,7 +280,7 @@ async fn nudge(state: &AppState, user: Uuid, kind: NudgeKind) -> Result<Response
 
 #[tracing::instrument(skip_all)]
 async fn inactivity_nudge(
-    _: AdminUser,
+    _: ActingAdmin,
     State(state): State<AppState>,
     PathParams(p): PathParams<UserPath>,
 ) -> Result<Response> {
@@ -289,7 +289,7 @@ async fn inactivity_nudge(
 
 #[tracing::instrument(skip_all)]
 async fn kyc_reminder(
-    _: AdminUser,
+    _: ActingAdmin,
     State(state): State<AppState>,
     PathParams(p): PathParams<UserPath>,
 ) -> Result<Response> {
