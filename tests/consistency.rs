@@ -280,7 +280,8 @@ fn granted(id: &str, function: &Value) -> BTreeSet<Resource> {
             },
             "AWSSecretsManagerGetSecretValuePolicy" => match target(&body["SecretArn"]).as_deref() {
                 Some("JwtKeysSecret") => Resource::JwtKeys,
-                Some("DatabaseSecret") => Resource::DatabaseSecret,
+                Some("AppDatabaseSecret") => Resource::DatabaseSecret,
+                Some("DatabaseSecret") => Resource::MasterDatabaseSecret,
                 other => panic!("{id}: GetSecretValue on unknown secret {other:?}"),
             },
             "DynamoDBCrudPolicy" => match target(&body["TableName"]).as_deref() {

@@ -121,3 +121,72 @@ async fn database_credentials_are_read_at_run_time_and_rotate_without_a_restart(
 async fn whoami(conn: &growstack::db::Conn) -> String {
     conn.query_one("SELECT current_user::text", &[]).await.unwrap().get(0)
 }
+
+#[tokio::test]
+async fn the_application_logs_in_with_a_dml_only_role_that_migrating_creates() {
+    let probe = TestApp::spawn().await;
+    let name = format!("{}-app-db", probe.schema);
+    let role = format!("gs_t_{}", &probe.schema[18..34]);
+    let secrets = probe.state.aws.secrets.clone();
+    let secret = serde_json::json!({ "username": role, "password": "it's-a-pass" }).to_string();
+    secrets.create_secret().name(&name).secret_string(secret).send().await.unwrap();
+    let url = probe.vars["DATABASE_URL"].clone();
+    let endpoint = probe.vars["AWS_ENDPOINT_URL"].clone();
+    let config = |vars: &[(&str, &str)]| {
+        let vars: std::collections::HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        growstack::Config::from_lookup(|k| vars.get(k).cloned()).unwrap()
+    };
+    let store = || std::sync::Arc::new(growstack::secrets::SecretStore::new(secrets.clone(), Duration::from_secs(60)));
+    // The migration, as the master user: twice, as every deploy runs it.
+    let migrating = config(&[
+        ("DATABASE_URL", &url),
+        ("APP_DATABASE_SECRET_ID", &name),
+        ("AWS_ENDPOINT_URL", &endpoint),
+        ("GROWSTACK_ENV", "local"),
+    ]);
+    for _ in 0..2 {
+        growstack::db::Db::with_secrets(&migrating, store()).unwrap().migrate().await.unwrap();
+    }
+    // The application, as the role in the same secret.
+    let serving = config(&[
+        ("DATABASE_URL", &url),
+        ("DATABASE_SECRET_ID", &name),
+        ("AWS_ENDPOINT_URL", &endpoint),
+        ("GROWSTACK_ENV", "local"),
+    ]);
+    let db = growstack::db::Db::with_secrets(&serving, store()).unwrap();
+    let conn = db.writer().await.unwrap();
+    assert_eq!(whoami(&conn).await, role);
+    conn.execute(
+        "INSERT INTO users (id, email, password_hash, first_name, last_name, referral_code) VALUES ($1, 'dml@example.com', 'x', 'D', 'M', 'DML001')",
+        &[&Uuid::now_v7()],
+    )
+    .await
+    .expect("DML is granted");
+    conn.execute("DELETE FROM users WHERE email = 'dml@example.com'", &[]).await.expect("DELETE too");
+    for ddl in
+        ["CREATE TABLE sneaky (id int)", "DROP TABLE users", "ALTER TABLE users ADD COLUMN x int", "TRUNCATE users"]
+    {
+        assert!(conn.batch_execute(ddl).await.is_err(), "{ddl} must be refused");
+    }
+    assert!(
+        conn.query_one("SELECT count(*) FROM refinery_schema_history", &[]).await.is_err(),
+        "migrations are not its business"
+    );
+    // Partition upkeep still works, through the definer functions.
+    probe
+        .pg()
+        .await
+        .batch_execute(
+            "CREATE TABLE events_y2020m01 PARTITION OF events FOR VALUES FROM ('2020-01-01') TO ('2020-02-01')",
+        )
+        .await
+        .unwrap();
+    assert!(growstack::events::partitions::ensure(&conn).await.unwrap() >= 4);
+    let dropped = growstack::events::partitions::drop_expired(&conn, 60).await.unwrap();
+    assert_eq!(dropped, vec!["events_y2020m01".to_owned()]);
+    drop(conn);
+    let pg = probe.pg().await;
+    pg.batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role};")).await.ok();
+}

@@ -40,6 +40,9 @@ pub struct Config {
     /// A Secrets Manager secret (`{"username", "password"}`) to log in to Postgres with, read
     /// at run time; the URLs then carry no credentials.
     pub database_secret_id: Option<String>,
+    /// The migration only: the application's DML-only login (`{"username", "password"}`),
+    /// which migrating creates and grants.
+    pub app_database_secret_id: Option<String>,
     /// Read-only endpoint; defaults to the writer.
     pub database_read_url: Secret,
     /// Connections per pool: one or two in Lambda (one request at a time), 20 on a server.
@@ -198,6 +201,7 @@ impl Config {
             database_read_url: Secret(get("DATABASE_READ_URL").unwrap_or_else(|| database_url.clone())),
             database_url: Secret(database_url),
             database_secret_id: get("DATABASE_SECRET_ID"),
+            app_database_secret_id: get("APP_DATABASE_SECRET_ID"),
             database_pool_size: number("DATABASE_POOL_SIZE", if in_lambda { 2 } else { 20 })? as usize,
             database_connect_timeout: Duration::from_millis(number("DATABASE_CONNECT_TIMEOUT_MS", 2000)?),
             database_ca_file: get("DATABASE_CA_FILE").map(PathBuf::from),

@@ -40,6 +40,44 @@ pub struct Db {
     statements: Arc<AtomicU64>,
     /// With `DATABASE_SECRET_ID`: the credentials new connections log in with.
     credentials: Option<Credentials>,
+    /// With `APP_DATABASE_SECRET_ID` (the migration only): the application's login role,
+    /// which migrating creates and grants DML alone.
+    app_login: Option<AppLogin>,
+}
+
+#[derive(Clone)]
+struct AppLogin {
+    store: Arc<SecretStore>,
+    id: String,
+}
+
+/// Creates the application's login role (or sets its password), and grants it the current
+/// schema's tables — present and future — for reading and writing, and the partition upkeep
+/// functions: no DDL, which stays with the migrating role.
+fn app_role_sql(secret: &DatabaseSecret) -> anyhow::Result<String> {
+    let name = &secret.username;
+    let identifier = name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    anyhow::ensure!(identifier, "the application role's name must be a lower-case identifier");
+    let password = secret.password.replace('\'', "''");
+    Ok(format!(
+        "DO $$ BEGIN
+            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{name}') THEN
+                CREATE ROLE {name} LOGIN PASSWORD '{password}';
+            ELSE
+                ALTER ROLE {name} LOGIN PASSWORD '{password}';
+            END IF;
+         END $$;
+         DO $$ DECLARE s text := current_schema(); BEGIN
+            EXECUTE format('GRANT USAGE ON SCHEMA %I TO {name}', s);
+            EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO {name}', s);
+            EXECUTE format('REVOKE ALL ON %I.refinery_schema_history FROM {name}', s);
+            EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {name}', s);
+         END $$;
+         GRANT EXECUTE ON FUNCTION growstack_ensure_events_partition(text, date, date) TO {name};
+         GRANT EXECUTE ON FUNCTION growstack_drop_events_partition(text) TO {name};"
+    ))
 }
 
 /// The user name and password new connections log in with.
@@ -91,12 +129,14 @@ impl Db {
     /// `store` when a connection is first needed), when it is set.
     pub fn with_secrets(config: &Config, store: Arc<SecretStore>) -> anyhow::Result<Self> {
         let credentials = config.database_secret_id.clone().map(|id| Credentials {
-            store,
+            store: store.clone(),
             id,
             login: Login::default(),
             last: Arc::default(),
         });
-        Self::build(config, credentials)
+        let mut db = Self::build(config, credentials)?;
+        db.app_login = config.app_database_secret_id.clone().map(|id| AppLogin { store, id });
+        Ok(db)
     }
 
     fn build(config: &Config, credentials: Option<Credentials>) -> anyhow::Result<Self> {
@@ -115,6 +155,7 @@ impl Db {
             read: build(&config.database_read_url).context("DATABASE_READ_URL")?,
             statements: Arc::default(),
             credentials,
+            app_login: None,
         })
     }
 
@@ -153,10 +194,18 @@ impl Db {
         }
         // The months of events partitions an insert may need, made now so that the first
         // request after a deploy finds them.
-        client
-            .batch_execute(&crate::events::partitions::ensure_sql(chrono::Utc::now().date_naive()))
-            .await
-            .context("create events partitions")?;
+        for (part, from, to) in crate::events::partitions::needed(chrono::Utc::now().date_naive()) {
+            client
+                .execute(crate::events::partitions::ENSURE, &[&part, &from, &to])
+                .await
+                .context("create events partitions")?;
+        }
+        if let Some(app) = &self.app_login {
+            let raw = app.store.get(&app.id).await.context("read the application's database secret")?;
+            let secret: DatabaseSecret = serde_json::from_str(&raw).context("the application's database secret")?;
+            client.batch_execute(&app_role_sql(&secret)?).await.context("grant the application role")?;
+            tracing::info!(role = secret.username, "application role ready (DML only)");
+        }
         Ok(())
     }
 }

@@ -24,9 +24,11 @@ pub enum Resource {
     /// `secretsmanager:GetSecretValue` on the JWT keys: anything that signs or checks a
     /// token or a mailed link.
     JwtKeys,
-    /// `secretsmanager:GetSecretValue` on the database credentials: anything that uses
-    /// Postgres.
+    /// `secretsmanager:GetSecretValue` on the database login (the DML-only application
+    /// role): anything that uses Postgres.
     DatabaseSecret,
+    /// `secretsmanager:GetSecretValue` on the master credentials: the migration alone.
+    MasterDatabaseSecret,
 }
 
 /// A function that serves no HTTP route, and what it uses. Consuming its trigger (an SQS
@@ -51,7 +53,7 @@ pub const BACKGROUND: &[Background] = &[
         uses: &[Resource::NotificationQueue, Resource::EventsStream, Resource::DatabaseSecret],
     },
     Background { function: "ses-feedback", uses: &[Resource::DatabaseSecret] },
-    Background { function: "migrate", uses: &[Resource::DatabaseSecret] },
+    Background { function: "migrate", uses: &[Resource::MasterDatabaseSecret, Resource::DatabaseSecret] },
 ];
 
 tokio::task_local! {

@@ -43,29 +43,22 @@ pub fn months_needed(today: NaiveDate) -> Vec<NaiveDate> {
     months
 }
 
-/// The statements that make the partitions for `today`. Each tolerates a concurrent maker.
-pub fn ensure_sql(today: NaiveDate) -> String {
-    months_needed(today)
-        .into_iter()
-        .map(|month| {
-            format!(
-                "DO $$ BEGIN
-                   CREATE TABLE IF NOT EXISTS {} PARTITION OF events FOR VALUES FROM ('{month}') TO ('{}');
-                 EXCEPTION WHEN duplicate_table OR unique_violation THEN NULL;
-                 END $$;",
-                name(month),
-                next_month(month)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+/// The partitions needed on `today`: (name, first day, first day of the next month).
+pub fn needed(today: NaiveDate) -> Vec<(String, NaiveDate, NaiveDate)> {
+    months_needed(today).into_iter().map(|month| (name(month), month, next_month(month))).collect()
 }
+
+/// Makes one partition through the migration's definer function (the application's role
+/// has no DDL rights); a concurrent maker is fine.
+pub const ENSURE: &str = "SELECT growstack_ensure_events_partition($1, $2, $3)";
 
 /// Makes the partitions needed today; returns how many months are covered.
 pub async fn ensure(conn: &Conn) -> Result<usize> {
-    let today = Utc::now().date_naive();
-    conn.batch_execute(&ensure_sql(today)).await?;
-    Ok(months_needed(today).len())
+    let needed = needed(Utc::now().date_naive());
+    for (part, from, to) in &needed {
+        conn.execute(ENSURE, &[part, from, to]).await?;
+    }
+    Ok(needed.len())
 }
 
 /// Drops the partitions whose whole month ended more than `retention_days` ago. Returns
@@ -83,7 +76,7 @@ pub async fn drop_expired(conn: &Conn, retention_days: i64) -> Result<Vec<String
     for row in rows {
         let partition: String = row.get(0);
         if month_of(&partition).is_some_and(|month| next_month(month) <= cutoff) {
-            conn.batch_execute(&format!("DROP TABLE IF EXISTS {partition}")).await?;
+            conn.execute("SELECT growstack_drop_events_partition($1)", &[&partition]).await?;
             tracing::info!(partition, "events partition past retention dropped");
             dropped.push(partition);
         }
@@ -109,6 +102,6 @@ mod tests {
         assert_eq!(names(day(2026, 12, 3))[0], "events_y2026m11", "a week back is last month");
         assert_eq!(month_of("events_y2027m01"), Some(day(2027, 1, 1)));
         assert_eq!(month_of("events_default"), None);
-        assert!(ensure_sql(day(2026, 12, 31)).contains("FROM ('2026-12-01') TO ('2027-01-01')"));
+        assert_eq!(needed(day(2026, 12, 31))[0], ("events_y2026m12".to_owned(), day(2026, 12, 1), day(2027, 1, 1)));
     }
 }
