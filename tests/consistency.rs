@@ -282,6 +282,7 @@ fn granted(id: &str, function: &Value) -> BTreeSet<Resource> {
                 Some("JwtKeysSecret") => Resource::JwtKeys,
                 Some("AppDatabaseSecret") => Resource::DatabaseSecret,
                 Some("DatabaseSecret") => Resource::MasterDatabaseSecret,
+                Some("RedisAuthSecret") => Resource::RedisSecret,
                 other => panic!("{id}: GetSecretValue on unknown secret {other:?}"),
             },
             "DynamoDBCrudPolicy" => match target(&body["TableName"]).as_deref() {

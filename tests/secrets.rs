@@ -190,3 +190,71 @@ async fn the_application_logs_in_with_a_dml_only_role_that_migrating_creates() {
     let pg = probe.pg().await;
     pg.batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role};")).await.ok();
 }
+
+/// A redis-server of this test's own that requires a password.
+struct LockedRedis(std::process::Child);
+
+impl Drop for LockedRedis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn redis_cmd(port: u16, password: &str, args: &[&str]) -> redis::RedisResult<String> {
+    let client = redis::Client::open(format!("redis://:{password}@127.0.0.1:{port}"))?;
+    let mut c = client.get_multiplexed_async_connection().await?;
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query_async::<redis::Value>(&mut c).await.map(|v| format!("{v:?}"))
+}
+
+#[tokio::test]
+async fn the_redis_token_is_read_at_run_time_and_rotates_without_a_restart() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = std::process::Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .args(["--requirepass", "first-token"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server must be installed (the test script installs it)");
+    let _redis = LockedRedis(child);
+    for _ in 0..100 {
+        if redis_cmd(port, "first-token", &["PING"]).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let probe = TestApp::spawn().await;
+    let name = format!("{}-redis", probe.schema);
+    let secrets = probe.state.aws.secrets.clone();
+    secrets.create_secret().name(&name).secret_string("first-token").send().await.unwrap();
+    let url = format!("redis://127.0.0.1:{port}");
+    let app = TestApp::spawn_with(&[
+        ("REDIS_URL", url.as_str()),
+        ("REDIS_AUTH_SECRET_ID", name.as_str()),
+        ("SECRETS_CACHE_SECONDS", "1"),
+    ])
+    .await;
+    let cache = &app.state.cache;
+    assert!(cache.ping().await, "AUTH with the token from the secret");
+    assert!(cache.set(&cache.key("k"), b"v1", Duration::from_secs(60)).await);
+
+    // Rotated on the server and in the secret; the server drops every connection.
+    redis_cmd(port, "first-token", &["CONFIG", "SET", "requirepass", "second token/with+odd=chars"]).await.unwrap();
+    redis_cmd(port, "second token/with+odd=chars", &["CLIENT", "KILL", "TYPE", "normal"]).await.ok();
+    secrets.put_secret_value().secret_id(&name).secret_string("second token/with+odd=chars").send().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let mut answered = false;
+    for _ in 0..20 {
+        if cache.get(&cache.key("k")).await.as_deref() == Some(&b"v1"[..]) {
+            answered = true;
+            break;
+        }
+        // A failure pauses Redis use for a moment (fail open): try again shortly.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    assert!(answered, "the new token was read and used, with no restart");
+}

@@ -59,8 +59,8 @@ impl AppState {
     /// As [`AppState::new`], recording metrics into `metrics`.
     pub async fn with_metrics(config: Config, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
         let aws = Aws::new(&config).await;
-        let cache = Cache::new(&config)?;
         let secrets = Arc::new(SecretStore::new(aws.secrets.clone(), config.secrets_cache_ttl));
+        let cache = Cache::new(&config, secrets.clone())?;
         let tokens = Tokens::new(&config, secrets.clone());
         Ok(AppState {
             db: Db::with_secrets(&config, secrets)?,

@@ -4,7 +4,7 @@
 //! did, so that a dead Redis costs requests nothing.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
@@ -12,6 +12,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
 use crate::config::Config;
+use crate::secrets::SecretStore;
 
 #[derive(Clone)]
 pub struct Cache {
@@ -19,7 +20,10 @@ pub struct Cache {
 }
 
 struct Inner {
+    /// The client for `REDIS_URL` as it is (its credentials, if any, in the URL).
     manager: ConnectionManager,
+    /// With `REDIS_AUTH_SECRET_ID`: the AUTH token comes from Secrets Manager instead.
+    auth: Option<Auth>,
     prefix: String,
     ttl: Duration,
     failures: AtomicU32,
@@ -36,32 +40,74 @@ end
 return redis.call('DEL', KEYS[1])
 ";
 
+/// The AUTH token read at run time: a client per token, made again when a rotation changes
+/// it (connections of the old one are dropped with it).
+struct Auth {
+    store: Arc<SecretStore>,
+    id: String,
+    url: String,
+    root_cert: Option<Vec<u8>>,
+    current: Mutex<Option<(Arc<str>, ConnectionManager)>>,
+}
+
+/// A lazily connecting client for `url`, trusting `root_cert` too for `rediss://`.
+fn manager_for(url: &str, root_cert: Option<Vec<u8>>) -> anyhow::Result<ConnectionManager> {
+    let client = match root_cert {
+        Some(root_cert) => {
+            let certificates = redis::TlsCertificates { client_tls: None, root_cert: Some(root_cert) };
+            redis::Client::build_with_tls(url, certificates)
+        }
+        None => redis::Client::open(url),
+    }
+    .context("REDIS_URL is not a valid Redis URL")?;
+    let manager_config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_millis(500)))
+        .set_response_timeout(Some(Duration::from_millis(500)))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_millis(2000));
+    ConnectionManager::new_lazy_with_config(client, manager_config).context("Redis client")
+}
+
+/// `url` with `token` as its password (percent-encoded).
+fn with_password(url: &str, token: &str) -> String {
+    let encoded: String = token
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b => format!("%{b:02X}"),
+        })
+        .collect();
+    match url.split_once("://") {
+        Some((scheme, rest)) => format!("{scheme}://:{encoded}@{rest}"),
+        None => url.to_owned(),
+    }
+}
+
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 impl Cache {
-    /// Builds the client without connecting; the first command connects.
-    pub fn new(config: &Config) -> anyhow::Result<Self> {
+    /// Builds the client without connecting; the first command connects. With
+    /// `REDIS_AUTH_SECRET_ID`, the AUTH token is read from `store` when first needed.
+    pub fn new(config: &Config, store: Arc<SecretStore>) -> anyhow::Result<Self> {
         let url = config.redis_url.expose();
-        let client = match &config.redis_ca_file {
-            Some(path) => {
-                let root_cert = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
-                let certificates = redis::TlsCertificates { client_tls: None, root_cert: Some(root_cert) };
-                redis::Client::build_with_tls(url, certificates)
-            }
-            None => redis::Client::open(url),
-        }
-        .context("REDIS_URL is not a valid Redis URL")?;
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_millis(500)))
-            .set_response_timeout(Some(Duration::from_millis(500)))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(2000));
-        let manager = ConnectionManager::new_lazy_with_config(client, manager_config).context("Redis client")?;
+        let root_cert = match &config.redis_ca_file {
+            Some(path) => Some(std::fs::read(path).with_context(|| format!("read {}", path.display()))?),
+            None => None,
+        };
+        let manager = manager_for(url, root_cert.clone())?;
+        let auth = config.redis_auth_secret_id.clone().map(|id| Auth {
+            store,
+            id,
+            url: url.to_owned(),
+            root_cert,
+            current: Mutex::default(),
+        });
         Ok(Cache {
             inner: Arc::new(Inner {
                 manager,
+                auth,
                 prefix: config.redis_key_prefix.clone(),
                 ttl: config.cache_ttl,
                 failures: AtomicU32::new(0),
@@ -88,19 +134,48 @@ impl Cache {
         if !self.available() {
             return None;
         }
-        match op(self.inner.manager.clone()).await {
+        let manager = match self.manager().await {
+            Ok(manager) => manager,
+            Err(e) => {
+                self.failed(what, &format!("{e:#}"));
+                return None;
+            }
+        };
+        match op(manager).await {
             Ok(value) => {
                 self.inner.failures.store(0, Ordering::Relaxed);
                 Some(value)
             }
             Err(e) => {
-                let failures = self.inner.failures.fetch_add(1, Ordering::Relaxed) + 1;
-                let pause = (u64::from(failures) * 50).min(2000);
-                self.inner.resume_at_ms.store(now_ms() + pause, Ordering::Relaxed);
-                tracing::warn!(operation = what, error = %e, pause_ms = pause, "redis unavailable, failing open");
+                self.failed(what, &e.to_string());
                 None
             }
         }
+    }
+
+    /// Leaves Redis alone for a short, growing pause after a failure.
+    fn failed(&self, what: &str, error: &str) {
+        let failures = self.inner.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        let pause = (u64::from(failures) * 50).min(2000);
+        self.inner.resume_at_ms.store(now_ms() + pause, Ordering::Relaxed);
+        tracing::warn!(operation = what, error, pause_ms = pause, "redis unavailable, failing open");
+    }
+
+    /// The client to use: the URL's, or the one for the current AUTH token.
+    async fn manager(&self) -> anyhow::Result<ConnectionManager> {
+        let Some(auth) = &self.inner.auth else { return Ok(self.inner.manager.clone()) };
+        crate::uses::record(crate::uses::Resource::RedisSecret);
+        let token = auth.store.get(&auth.id).await?;
+        if let Some((current, manager)) = auth.current.lock().ok().and_then(|c| c.clone()) {
+            if Arc::ptr_eq(&current, &token) {
+                return Ok(manager);
+            }
+        }
+        let manager = manager_for(&with_password(&auth.url, &token), auth.root_cert.clone())?;
+        if let Ok(mut current) = auth.current.lock() {
+            *current = Some((token, manager.clone()));
+        }
+        Ok(manager)
     }
 
     /// A cached value, or `None` on a miss or when Redis is unavailable.
@@ -187,7 +262,7 @@ impl Cache {
 
     /// Whether Redis answers a PING right now.
     pub async fn ping(&self) -> bool {
-        let mut c = self.inner.manager.clone();
+        let Ok(mut c) = self.manager().await else { return false };
         matches!(
             tokio::time::timeout(Duration::from_millis(500), redis::cmd("PING").query_async::<String>(&mut c)).await,
             Ok(Ok(_))

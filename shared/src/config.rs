@@ -62,6 +62,9 @@ pub struct Config {
     /// cost more than the request.
     pub metrics_emf: bool,
     pub redis_url: Secret,
+    /// A Secrets Manager secret holding the Redis AUTH token (the whole string), read at run
+    /// time; `REDIS_URL` then carries no password.
+    pub redis_auth_secret_id: Option<String>,
     /// Prefixes every Redis key, so that deployments (and tests) can share one Redis.
     pub redis_key_prefix: String,
     pub cache_ttl: Duration,
@@ -216,6 +219,7 @@ impl Config {
                 None => in_lambda,
             },
             redis_url: Secret(get("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())),
+            redis_auth_secret_id: get("REDIS_AUTH_SECRET_ID"),
             redis_key_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "gs:".to_owned()),
             cache_ttl: Duration::from_secs(number("CACHE_TTL_SECONDS", 60)?),
             local,

@@ -20,7 +20,7 @@ pub const HEALTH: Endpoint = Endpoint {
     method: Method::GET,
     path: "/health",
     route: || get(health),
-    uses: &[Resource::DatabaseSecret],
+    uses: &[Resource::DatabaseSecret, Resource::RedisSecret],
 };
 
 async fn postgres_up(state: &AppState) -> bool {

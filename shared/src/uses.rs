@@ -29,6 +29,8 @@ pub enum Resource {
     DatabaseSecret,
     /// `secretsmanager:GetSecretValue` on the master credentials: the migration alone.
     MasterDatabaseSecret,
+    /// `secretsmanager:GetSecretValue` on the Redis AUTH token: anything that uses Redis.
+    RedisSecret,
 }
 
 /// A function that serves no HTTP route, and what it uses. Consuming its trigger (an SQS

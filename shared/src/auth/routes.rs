@@ -32,49 +32,55 @@ pub const REGISTER: Endpoint = Endpoint {
     method: Method::POST,
     path: "/api/auth/register",
     route: || post(register),
-    uses: &[Resource::NotificationQueue, Resource::EmailQueue, Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[
+        Resource::NotificationQueue,
+        Resource::EmailQueue,
+        Resource::JwtKeys,
+        Resource::DatabaseSecret,
+        Resource::RedisSecret,
+    ],
 };
 pub const LOGIN: Endpoint = Endpoint {
     function: "auth-login",
     method: Method::POST,
     path: "/api/auth/login",
     route: || post(login),
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const REFRESH_TOKEN: Endpoint = Endpoint {
     function: "auth-refresh-token",
     method: Method::POST,
     path: "/api/auth/refresh-token",
     route: || post(refresh_token),
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const LOGOUT: Endpoint = Endpoint {
     function: "auth-logout",
     method: Method::POST,
     path: "/api/auth/logout",
     route: || post(logout),
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const LOGOUT_ALL: Endpoint = Endpoint {
     function: "auth-logout-all",
     method: Method::POST,
     path: "/api/auth/logout-all",
     route: || post(logout_all),
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const VERIFY_EMAIL: Endpoint = Endpoint {
     function: "auth-verify-email",
     method: Method::POST,
     path: "/api/auth/verify-email",
     route: || post(verify_email),
-    uses: &[Resource::NotificationQueue, Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::NotificationQueue, Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const RESEND_VERIFICATION: Endpoint = Endpoint {
     function: "auth-resend-verification",
     method: Method::POST,
     path: "/api/auth/resend-verification",
     route: || post(resend_verification),
-    uses: &[Resource::EmailQueue, Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::EmailQueue, Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 
 /// How long an email verification link works.

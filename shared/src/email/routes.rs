@@ -21,14 +21,14 @@ pub const UNSUBSCRIBE: Endpoint = Endpoint {
     method: Method::POST,
     path: "/api/notifications/unsubscribe",
     route: || post(unsubscribe),
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const UNSUBSCRIBE_PAGE: Endpoint = Endpoint {
     function: "notifications-unsubscribe-page",
     method: Method::GET,
     path: "/api/notifications/unsubscribe",
     route: || get(unsubscribe_page),
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 
 /// An unsubscribe link works for a year: mail is kept, and read, long after it is sent.

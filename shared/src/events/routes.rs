@@ -25,28 +25,28 @@ pub const TRACK: Endpoint = Endpoint {
     method: Method::POST,
     path: "/api/events/track",
     route: || post(track),
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const BATCH: Endpoint = Endpoint {
     function: "events-batch",
     method: Method::POST,
     path: "/api/events/batch",
     route: || post(batch),
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const LIST: Endpoint = Endpoint {
     function: "events-list",
     method: Method::GET,
     path: "/api/events",
     route: || get(list),
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const STATS: Endpoint = Endpoint {
     function: "events-stats",
     method: Method::GET,
     path: "/api/events/stats",
     route: || get(stats),
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 
 /// Most events one batch may carry.

@@ -22,7 +22,7 @@ pub const WEBHOOK: Endpoint = Endpoint {
     method: Method::POST,
     path: "/api/webhooks/kyc",
     route: || post(webhook),
-    uses: &[Resource::NotificationQueue, Resource::DatabaseSecret],
+    uses: &[Resource::NotificationQueue, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 
 /// The header the provider signs with.

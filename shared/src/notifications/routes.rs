@@ -24,42 +24,42 @@ pub const LIST: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/notifications",
     route: || get(list),
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const MARK_READ: Endpoint = Endpoint {
     function: "notifications-mark-read",
     method: Method::PUT,
     path: "/api/notifications/{id}/read",
     route: || put(mark_read),
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const SEND: Endpoint = Endpoint {
     function: "notifications-send",
     method: Method::POST,
     path: "/api/notifications/send",
     route: || post(send),
-    uses: &[Resource::NotificationQueue, Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::NotificationQueue, Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const BATCH: Endpoint = Endpoint {
     function: "notifications-batch",
     method: Method::POST,
     path: "/api/notifications/batch",
     route: || post(batch),
-    uses: &[Resource::NotificationQueue, Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::NotificationQueue, Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const INACTIVITY_NUDGE: Endpoint = Endpoint {
     function: "notifications-inactivity-nudge",
     method: Method::POST,
     path: "/api/notifications/inactivity-nudge/{userId}",
     route: || post(inactivity_nudge),
-    uses: &[Resource::NotificationQueue, Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::NotificationQueue, Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const KYC_REMINDER: Endpoint = Endpoint {
     function: "notifications-kyc-reminder",
     method: Method::POST,
     path: "/api/notifications/kyc-reminder/{userId}",
     route: || post(kyc_reminder),
-    uses: &[Resource::NotificationQueue, Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::NotificationQueue, Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 
 /// Most users one batch request may address.

@@ -20,21 +20,21 @@ pub const STEP: Endpoint = Endpoint {
     method: Method::POST,
     path: "/api/onboarding/step",
     route: || post(step),
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const STATS: Endpoint = Endpoint {
     function: "onboarding-stats",
     method: Method::GET,
     path: "/api/onboarding/stats",
     route: || get(stats),
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const TIME_STATS: Endpoint = Endpoint {
     function: "onboarding-time-stats",
     method: Method::GET,
     path: "/api/onboarding/time-stats",
     route: || get(time_stats),
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 
 #[derive(Deserialize)]

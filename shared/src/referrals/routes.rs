@@ -28,56 +28,62 @@ pub const CODE: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/referrals/code",
     route: || get(code),
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const LINK: Endpoint = Endpoint {
     function: "referrals-link",
     method: Method::GET,
     path: "/api/referrals/link",
     route: || get(link),
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const LIST: Endpoint = Endpoint {
     function: "referrals-list",
     method: Method::GET,
     path: "/api/referrals",
     route: || get(list),
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const INVITE: Endpoint = Endpoint {
     function: "referrals-invite",
     method: Method::POST,
     path: "/api/referrals",
     route: || post(invite),
-    uses: &[Resource::EmailQueue, Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::EmailQueue, Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const CLAIM_REWARD: Endpoint = Endpoint {
     function: "referrals-claim-reward",
     method: Method::POST,
     path: "/api/referrals/claim-reward",
     route: || post(claim_reward),
-    uses: &[Resource::NotificationQueue, Resource::IdempotencyTable, Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[
+        Resource::NotificationQueue,
+        Resource::IdempotencyTable,
+        Resource::JwtKeys,
+        Resource::DatabaseSecret,
+        Resource::RedisSecret,
+    ],
 };
 pub const STATS: Endpoint = Endpoint {
     function: "referrals-stats",
     method: Method::GET,
     path: "/api/referrals/stats",
     route: || get(stats),
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const ADMIN_UPDATE: Endpoint = Endpoint {
     function: "admin-referrals-update",
     method: Method::PATCH,
     path: "/api/admin/referrals/{id}",
     route: || patch(admin_update),
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const TREE: Endpoint = Endpoint {
     function: "referrals-tree",
     method: Method::GET,
     path: "/api/referrals/tree",
     route: || get(tree),
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 
 fn link_for(state: &AppState, code: &str) -> String {

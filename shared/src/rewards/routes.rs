@@ -24,14 +24,14 @@ pub const ADMIN_LIST: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/admin/rewards",
     route: || get(list),
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const ADMIN_UPDATE: Endpoint = Endpoint {
     function: "admin-rewards-update",
     method: Method::PATCH,
     path: "/api/admin/rewards/{id}",
     route: || patch(update),
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 
 /// Rows per statement while streaming the CSV export.

@@ -21,49 +21,49 @@ pub const PROFILE_GET: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/users/profile",
     route: || get(profile),
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const PROFILE_UPDATE: Endpoint = Endpoint {
     function: "users-profile-update",
     method: Method::PUT,
     path: "/api/users/profile",
     route: || put(update_profile),
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const LIST: Endpoint = Endpoint {
     function: "users-list",
     method: Method::GET,
     path: "/api/users",
     route: || get(list),
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const GET: Endpoint = Endpoint {
     function: "users-get",
     method: Method::GET,
     path: "/api/users/{id}",
     route: || get(by_id),
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const BLOCK: Endpoint = Endpoint {
     function: "users-block",
     method: Method::PATCH,
     path: "/api/users/{id}/block",
     route: || patch(block),
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const ROLE: Endpoint = Endpoint {
     function: "users-role",
     method: Method::PATCH,
     path: "/api/users/{id}/role",
     route: || patch(role),
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const PASSWORD: Endpoint = Endpoint {
     function: "users-password",
     method: Method::PUT,
     path: "/api/users/password",
     route: || put(change_password),
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret],
+    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]
