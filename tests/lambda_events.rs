@@ -366,7 +366,7 @@ async fn ledger_and_unsubscribe_events_run_through_their_functions() {
 
     let token = growstack::email::unsubscribe_url(
         "",
-        app.state.tokens.keys().await.unwrap().link_secret(),
+        &app.state.tokens.keys().await.unwrap(),
         &ada.email,
         growstack::email::Category::Inactivity,
     );

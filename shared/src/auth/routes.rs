@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::http::{created, ok, ClientInfo, JsonBody};
 use crate::jobs::{EmailJob, EmailTemplate, NotificationJob, NotificationType};
 use crate::referrals::{self, Referee, ReferralCode, ReferralStatus, Rules};
-use crate::signing::{verify_any, LinkError, LinkSigner};
+use crate::signing::{verify_any, LinkError};
 use crate::users::{
     self, AccountChange, DeviceFingerprint, Email, NewReferral, NewUser, PersonName, Phone, User, Verified,
 };
@@ -182,8 +182,7 @@ const VERIFY_EMAIL_PURPOSE: &str = "verify-email";
 /// the address is verified.
 pub async fn verification_link(state: &AppState, user: &User) -> Result<String> {
     let keys = state.tokens.keys().await?;
-    let token =
-        LinkSigner::new(keys.link_secret(), VERIFY_EMAIL_PURPOSE).sign(&(user.id, &user.email), VERIFICATION_TTL_SECS);
+    let token = keys.link_signer(VERIFY_EMAIL_PURPOSE).sign(&(user.id, &user.email), VERIFICATION_TTL_SECS);
     Ok(format!("{}/verify-email?token={token}", state.config.app_base_url.trim_end_matches('/')))
 }
 
@@ -340,12 +339,11 @@ async fn verify_email(
     JsonBody(body): JsonBody<VerifyBody>,
 ) -> Result<Response> {
     let keys = state.tokens.keys().await?;
-    let signers: Vec<LinkSigner> =
-        keys.link_secrets().into_iter().map(|s| LinkSigner::new(s, VERIFY_EMAIL_PURPOSE)).collect();
-    let (user, email): (Uuid, String) = verify_any(&signers, &body.token).map_err(|e| match e {
-        LinkError::Expired => Error::invalid_field("token", "the link has expired; ask for a new one"),
-        LinkError::Invalid => Error::invalid_field("token", "the link is not valid"),
-    })?;
+    let (user, email): (Uuid, String) =
+        verify_any(&keys.link_signers(VERIFY_EMAIL_PURPOSE), &body.token).map_err(|e| match e {
+            LinkError::Expired => Error::invalid_field("token", "the link has expired; ask for a new one"),
+            LinkError::Invalid => Error::invalid_field("token", "the link is not valid"),
+        })?;
     let conn = state.db.writer().await?;
     let verified = users::verify_email(&conn, user, &email).await?;
     if !matches!(verified, Verified::Gone) {

@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::secrets::SecretStore;
-use crate::signing::hmac_sha256;
+use crate::signing::{hmac_sha256, LinkSigner};
 use crate::users::Role;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,14 +133,14 @@ impl KeyRing {
         }
     }
 
-    /// The secret that signs new links.
-    pub fn link_secret(&self) -> &[u8] {
-        &self.current.link
+    /// The signer of new links for `purpose`.
+    pub fn link_signer(&self, purpose: &str) -> LinkSigner {
+        LinkSigner::new(&self.current.link, purpose)
     }
 
-    /// Every secret a link may have been signed with, the current first.
-    pub fn link_secrets(&self) -> Vec<&[u8]> {
-        std::iter::once(&self.current).chain(&self.previous).map(|p| p.link.as_slice()).collect()
+    /// Every signer a link for `purpose` may have been made with, the current first.
+    pub fn link_signers(&self, purpose: &str) -> Vec<LinkSigner> {
+        std::iter::once(&self.current).chain(&self.previous).map(|p| LinkSigner::new(&p.link, purpose)).collect()
     }
 }
 
@@ -341,7 +341,7 @@ mod tests {
         assert_eq!(ring.pair(Some("k2")).map(|p| p.kid.as_str()), Some("k2"));
         assert_eq!(ring.pair(Some("k1")).map(|p| p.kid.as_str()), Some("k1"));
         assert!(ring.pair(Some("k0")).is_none());
-        assert_eq!(ring.link_secrets().len(), 2);
+        assert_eq!(ring.link_signers("any").len(), 2);
         assert_ne!(
             ring.current.link,
             KeyRing::from_secret(&format!(r#"{{"kid":"k1","key":"{}"}}"#, key('a'))).unwrap().current.link

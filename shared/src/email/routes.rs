@@ -11,9 +11,10 @@ use serde_json::json;
 
 use super::suppressions::{self, Category, Reason};
 use crate::app::{AppState, Endpoint};
+use crate::auth::KeyRing;
 use crate::error::{Error, Result};
 use crate::http::{ok, QueryParams};
-use crate::signing::{verify_any, LinkError, LinkSigner};
+use crate::signing::{verify_any, LinkError};
 use crate::uses::Resource;
 
 pub const UNSUBSCRIBE: Endpoint = Endpoint {
@@ -40,13 +41,11 @@ struct Opt {
     category: Category,
 }
 
-fn signer(secret: &[u8]) -> LinkSigner {
-    LinkSigner::new(secret, "unsubscribe")
-}
+const PURPOSE: &str = "unsubscribe";
 
 /// The one-click unsubscribe URL for `email` and `category`.
-pub fn unsubscribe_url(api_base_url: &str, secret: &[u8], email: &str, category: Category) -> String {
-    let token = signer(secret).sign(&Opt { email: email.to_lowercase(), category }, LINK_TTL_SECS);
+pub fn unsubscribe_url(api_base_url: &str, keys: &KeyRing, email: &str, category: Category) -> String {
+    let token = keys.link_signer(PURPOSE).sign(&Opt { email: email.to_lowercase(), category }, LINK_TTL_SECS);
     format!("{}/api/notifications/unsubscribe?token={token}", api_base_url.trim_end_matches('/'))
 }
 
@@ -58,8 +57,7 @@ struct TokenQuery {
 async fn record(state: &AppState, token: Option<&str>) -> Result<Opt> {
     let token = token.filter(|t| !t.is_empty()).ok_or_else(|| Error::invalid_field("token", "token is required"))?;
     let keys = state.tokens.keys().await?;
-    let signers: Vec<LinkSigner> = keys.link_secrets().into_iter().map(signer).collect();
-    let opt: Opt = verify_any(&signers, token).map_err(|e| match e {
+    let opt: Opt = verify_any(&keys.link_signers(PURPOSE), token).map_err(|e| match e {
         LinkError::Expired => Error::invalid_field("token", "the link has expired"),
         LinkError::Invalid => Error::invalid_field("token", "the link is not valid"),
     })?;

@@ -84,7 +84,7 @@ impl EmailWorker {
         let unsubscribe = match category {
             Some(c) => {
                 let keys = self.tokens.keys().await.map_err(|e| JobError::Transient(anyhow::Error::new(e)))?;
-                Some(unsubscribe_url(&self.api_base_url, keys.link_secret(), to.as_str(), c))
+                Some(unsubscribe_url(&self.api_base_url, &keys, to.as_str(), c))
             }
             None => None,
         };
