@@ -271,8 +271,13 @@ pub async fn log_request(State(state): State<AppState>, req: Request<Body>, next
     let route =
         req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".to_owned());
     let id = request_id(&req);
-    // Every line logged while the request runs carries its id (in the line's span list).
-    let span = tracing::info_span!("request", request_id = %id);
+    // Every line logged while the request runs carries its id (in the line's span list),
+    // and the X-Ray trace it belongs to when an ALB or API Gateway sent one.
+    let trace = req.headers().get("x-amzn-trace-id").and_then(|v| v.to_str().ok()).filter(|v| v.len() <= 256);
+    let span = match trace {
+        Some(trace) => tracing::info_span!("request", request_id = %id, xray_trace = trace),
+        None => tracing::info_span!("request", request_id = %id),
+    };
     let mut response = tracing::Instrument::instrument(next.run(req), span.clone()).await;
     let _entered = span.enter();
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;

@@ -74,6 +74,7 @@ pub mod tls;
 pub mod users;
 pub mod uses;
 pub mod worker;
+pub mod xray;
 
 pub use app::{AppState, Endpoint};
 pub use config::Config;
