@@ -8,6 +8,11 @@
 #   4. Event ingestion: events stored per second through POST /api/events/batch (500 a
 #      request, 8 connections) against COPY of the same rows into the same table, in
 #      alternating rounds; and POST /api/events/track with 100 connections.
+#   5. Analytics (BENCH_CASES=analytics, not in the default run): 100,000 users and
+#      5,000,000 events generated in SQL in a database of their own, then every analytics
+#      endpoint uncached (median of 5 calls over a 90-day range, and the 26-week cohort
+#      triangle), each with the EXPLAIN (ANALYZE, BUFFERS) plans of its statements
+#      (auto_explain, read from the server log) in bench/ANALYTICS_PLANS.md.
 # BENCH_CASES=users or BENCH_CASES=events runs one group only.
 . "$(dirname "$0")/lib.sh"
 ensure_toolchain
@@ -154,5 +159,101 @@ PY
     echo "$table"
     printf '\nbatch / COPY: %s (target ≥ 0.50). Batch: 500 events a request, wrk -t2 -c8 -d5s, events/s from the table'"'"'s row count; COPY: psql \\copy of %s rows of the same shape into the same table. Rounds alternate in one run.\n\n' "$summary" "$COPY_ROWS"
     printf 'POST /api/events/track, wrk -t2 -c%s -d%s: %s requests/s, p99 %s, non-2xx %s.\n' "$CONNECTIONS" "$DURATION" "$track_rps" "$track_p99" "$track_non2xx"
+  } >> bench/RESULTS.md
+fi
+
+if [[ " $CASES " == *" analytics "* ]]; then
+  ADB=growstack_bench_analytics
+  [ -n "$(local_psql -c "SELECT 1 FROM pg_database WHERE datname = '$ADB'")" ] || local_psql -c "CREATE DATABASE $ADB"
+  AURL="postgres://postgres:postgres@127.0.0.1:5432/$ADB"
+  DATABASE_URL="$AURL" $BIN migrate
+  DATABASE_URL="$AURL" $BIN create-admin --email bench@growstack.dev --password bench-password-1 >/dev/null
+  if [ "$(local_psql -d "$ADB" -c "SELECT count(*) FROM users")" -lt 100000 ]; then
+    log "generating 100,000 users, their referrals, rewards and notifications, and 5,000,000 events (a few minutes)"
+    started=$(date +%s)
+    local_psql -d "$ADB" -v ON_ERROR_STOP=1 <<'SQL' >/dev/null
+-- Every month of the last 180 days has its events partition.
+SELECT growstack_ensure_events_partition(
+         format('events_y%sm%s', to_char(m, 'YYYY'), to_char(m, 'MM')), m::date, (m + interval '1 month')::date)
+FROM generate_series(date_trunc('month', now() - interval '180 days'), date_trunc('month', now()), interval '1 month') m;
+-- Sign-ups over 180 days, every onboarding step, active in the last 60 days.
+INSERT INTO users (id, email, password_hash, first_name, last_name, referral_code, onboarding_step, created_at, last_active_at)
+SELECT gen_random_uuid(), 'a' || i || '@bench.test', 'x', 'Bench', 'User' || i, 'A' || lpad(upper(to_hex(i)), 5, '0'),
+       (ARRAY['email', 'phone', 'bvn', 'selfie', 'kyc_complete'])[1 + i % 5],
+       now() - (i % 180) * interval '1 day' - (i % 24) * interval '1 hour', now() - (i % 60) * interval '1 day'
+FROM generate_series(1, 100000) i;
+CREATE TEMP TABLE numbered AS SELECT id, created_at, row_number() OVER (ORDER BY id) AS n FROM users WHERE email LIKE 'a%@bench.test';
+CREATE INDEX ON numbered (n);
+-- A third referred, by 5,000 referrers, in every status.
+INSERT INTO referrals (id, referrer_id, referred_user_id, status, fraud_score, created_at)
+SELECT gen_random_uuid(), r.id, u.id, (ARRAY['pending', 'completed', 'failed', 'rewarded'])[1 + u.n % 4], (u.n * 37) % 100, u.created_at
+FROM numbered u JOIN numbered r ON r.n = (u.n % 5000) + 1
+WHERE u.n % 3 = 0 AND r.id <> u.id;
+UPDATE users SET referred_by = r.referrer_id FROM referrals r WHERE r.referred_user_id = users.id;
+INSERT INTO rewards (id, referral_id, user_id, side, amount, currency, status, created_at)
+SELECT gen_random_uuid(), r.id, CASE s WHEN 'referrer' THEN r.referrer_id ELSE r.referred_user_id END, s, 500.00,
+       CASE WHEN r.fraud_score % 2 = 0 THEN 'NGN' ELSE 'USD' END, 'available', r.created_at
+FROM referrals r CROSS JOIN (VALUES ('referrer'), ('referred')) sides(s) WHERE r.status = 'rewarded';
+-- Two notifications a user.
+INSERT INTO notifications (id, user_id, type, channel, status, title, content, read, created_at)
+SELECT gen_random_uuid(), u.id, (ARRAY['welcome', 'referral_reward', 'kyc_reminder', 'inactivity', 'custom'])[1 + (u.n + k) % 5],
+       (ARRAY['email', 'sms', 'whatsapp', 'push'])[1 + (u.n + k) % 4], (ARRAY['pending', 'sent', 'failed', 'delivered', 'read'])[1 + u.n % 5],
+       'Title', 'Content', u.n % 5 = 4, u.created_at + k * interval '1 day'
+FROM numbered u CROSS JOIN generate_series(0, 1) k;
+-- 50 events a user over the last 90 days, eight names.
+INSERT INTO events (id, user_id, event_name, occurred_at)
+SELECT gen_random_uuid(), u.id,
+       (ARRAY['app_opened', 'screen_viewed', 'kyc_started', 'kyc_completed', 'transfer_started', 'transfer_completed', 'card_added', 'logout'])[1 + (g * 7 + u.n) % 8],
+       now() - ((g * 104729 + u.n * 7919) % 7776000) * interval '1 second'
+FROM numbered u CROSS JOIN generate_series(1, 50) g;
+ANALYZE;
+SQL
+    log "generated in $(( $(date +%s) - started )) s"
+    DATABASE_URL="$AURL" $BIN run-task events-rollup >/dev/null
+  fi
+  # Every statement's plan with its real timings and buffers, in the server log.
+  PLANS="options=-c%20session_preload_libraries%3Dauto_explain%20-c%20auto_explain.log_min_duration%3D0%20-c%20auto_explain.log_analyze%3Don%20-c%20auto_explain.log_buffers%3Don%20-c%20auto_explain.log_timing%3Don"
+  PORT=3304 METRICS_PORT=9474 DATABASE_URL="$AURL?$PLANS" ANALYTICS_CACHE_SECONDS=0 $BIN serve >/dev/null 2>&1 & pids+=($!)
+  wait_port 3304
+  ATOKEN=$(curl -s -X POST localhost:3304/api/auth/login -H 'content-type: application/json' \
+    -d '{"email":"bench@growstack.dev","password":"bench-password-1"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["accessToken"])')
+  PGLOG=$(ls /var/log/postgresql/postgresql-*-main.log 2>/dev/null | head -1)
+  from=$(date -u -d '90 days ago' +%F); to=$(date -u +%F)
+  funnel="{\"steps\":[\"app_opened\",\"kyc_started\",\"kyc_completed\"],\"windowHours\":168,\"startDate\":\"$from\",\"endDate\":\"$to\",\"groupBy\":\"referred\"}"
+  table='| endpoint | median ms | spread ms | target |'$'\n''|---|---|---|---|'
+  plans="# Analytics plans — $(date -u +%Y-%m-%dT%H:%MZ)"$'\n\n'"100,000 users, $(local_psql -d "$ADB" -c "SELECT count(*) FROM events") events; auto_explain (ANALYZE, BUFFERS) of the last call of each endpoint."$'\n'
+  for spec in "onboarding?startDate=$from&endDate=$to|300" "referrals?startDate=$from&endDate=$to|300" \
+      "events?startDate=$from&endDate=$to&interval=week|300" "notifications?startDate=$from&endDate=$to|300" \
+      "users?startDate=$from&endDate=$to|300" "retention?startDate=$from&endDate=$to&cohort=week&periods=13|300" \
+      "retention?cohort=week&periods=26|1000" "funnels|300"; do
+    path=${spec%|*}; target=${spec#*|}
+    call() {
+      if [ "$path" = funnels ]; then
+        curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -X POST -H "authorization: Bearer $ATOKEN" -H 'content-type: application/json' -d "$funnel" "localhost:3304/api/analytics/funnels"
+      else
+        curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -H "authorization: Bearer $ATOKEN" "localhost:3304/api/analytics/$path"
+      fi
+    }
+    call >/dev/null # prepares the statements
+    times=()
+    for _ in 1 2 3 4; do read -r code secs <<<"$(call)"; [ "$code" = 200 ] || { log "$path answered $code"; exit 1; }; times+=("$secs"); done
+    offset=$( [ -r "$PGLOG" ] && stat -c %s "$PGLOG" || echo 0)
+    read -r code secs <<<"$(call)"; times+=("$secs")
+    stats=$(python3 -c "import statistics,sys; t=sorted(1000*float(x) for x in sys.argv[1:]); print(f'{statistics.median(t):.0f} | {t[0]:.0f}-{t[-1]:.0f}')" "${times[@]}")
+    median=${stats%% |*}
+    verdict=$([ "$median" -le "$target" ] && echo "≤ $target ms: pass" || echo "≤ $target ms: FAIL")
+    table+=$'\n'"| $path | $stats | $verdict |"
+    if [ -r "$PGLOG" ]; then
+      sleep 0.5
+      plans+=$'\n'"## $path"$'\n\n```\n'"$(tail -c +"$((offset + 1))" "$PGLOG" | sed -n '/duration:.*plan:/,$p')"$'\n```\n'
+    fi
+  done
+  echo "$table"
+  [ -r "$PGLOG" ] || plans+=$'\n'"(the server log was not readable here: no plans)"$'\n'
+  printf '%s\n' "$plans" > bench/ANALYTICS_PLANS.md
+  {
+    printf '\n## %s — analytics, uncached — %s cores, %s\n\n' "$(date -u +%Y-%m-%dT%H:%MZ)" "$(nproc)" "$(uname -m)"
+    echo "$table"
+    printf '\n100,000 users (180 days of sign-ups), 5,000,000 events over 90 days, ANALYTICS_CACHE_SECONDS=0, release build; time per call through HTTP (curl), median of 5 after one warm-up call; ranges of 90 days; plans in bench/ANALYTICS_PLANS.md.\n'
   } >> bench/RESULTS.md
 fi

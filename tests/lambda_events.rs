@@ -428,3 +428,32 @@ async fn event_tracking_events_run_through_their_functions() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["stats"]["total"], 2);
 }
+
+#[tokio::test]
+async fn analytics_events_run_through_their_functions() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let user = app.user(&app.email("analytics-fn")).await;
+    let as_admin = [("REPLACE_WITH_ACCESS_TOKEN", admin.access.as_str())];
+    let as_user = [("REPLACE_WITH_ACCESS_TOKEN", user.access.as_str())];
+    for function in [
+        "analytics-onboarding",
+        "analytics-referrals",
+        "analytics-events",
+        "analytics-notifications",
+        "analytics-users",
+        "analytics-retention",
+        "analytics-funnels",
+    ] {
+        let (status, body, _) = invoke(&app, function, &as_admin).await;
+        assert_eq!(status, 200, "{function}: {body}");
+        assert_eq!(body["success"], true);
+        let (status, _, _) = invoke(&app, function, &as_user).await;
+        assert_eq!(status, 403, "{function}");
+    }
+    // Every account so far: the admin and the user.
+    let (_, body, _) = invoke(&app, "analytics-users", &as_admin).await;
+    assert_eq!(body["data"]["totalUsers"], 2, "{body}");
+    let (_, body, _) = invoke(&app, "analytics-funnels", &as_admin).await;
+    assert_eq!(body["data"]["groups"]["organic"]["steps"].as_array().unwrap().len(), 3, "{body}");
+}

@@ -23,7 +23,7 @@ use crate::queue::Queue;
 use crate::scheduler::Scheduler;
 use crate::secrets::SecretStore;
 use crate::uses::Resource;
-use crate::{email, events, health, kyc, notifications, onboarding, referrals, rewards, users};
+use crate::{analytics, email, events, health, kyc, notifications, onboarding, referrals, rewards, users};
 
 /// What every handler may use. Cheap to clone: everything inside is shared.
 #[derive(Clone)]
@@ -185,6 +185,13 @@ pub const ENDPOINTS: &[Endpoint] = &[
     events::BATCH,
     events::LIST,
     events::STATS,
+    analytics::ONBOARDING,
+    analytics::REFERRALS,
+    analytics::EVENTS,
+    analytics::NOTIFICATIONS,
+    analytics::USERS,
+    analytics::RETENTION,
+    analytics::FUNNELS,
 ];
 
 /// The router serving `endpoints`, with the middleware every request gets.

@@ -68,6 +68,9 @@ pub struct Config {
     /// Prefixes every Redis key, so that deployments (and tests) can share one Redis.
     pub redis_key_prefix: String,
     pub cache_ttl: Duration,
+    /// How long an analytics answer is served from Redis (`ANALYTICS_CACHE_SECONDS`; 0 turns
+    /// the cache off).
+    pub analytics_cache_ttl: Duration,
     /// `GROWSTACK_ENV=local`: a development run on one machine, never a deployment.
     pub local: bool,
     /// The JWT keys from the environment (a local run, the tests)…
@@ -222,6 +225,7 @@ impl Config {
             redis_auth_secret_id: get("REDIS_AUTH_SECRET_ID"),
             redis_key_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "gs:".to_owned()),
             cache_ttl: Duration::from_secs(number("CACHE_TTL_SECONDS", 60)?),
+            analytics_cache_ttl: Duration::from_secs(number("ANALYTICS_CACHE_SECONDS", 60)?),
             local,
             jwt_access_secret: secret("JWT_ACCESS_SECRET")?,
             jwt_refresh_secret: secret("JWT_REFRESH_SECRET")?,

@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
 use lambda_http::request::RequestContext;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -180,13 +180,23 @@ impl DateRange {
     pub fn bounds(&self) -> Result<Bounds, Error> {
         let parse = |field: &str, raw: &Option<String>, end: bool| -> Result<Option<DateTime<Utc>>, Error> {
             let Some(raw) = raw.as_deref().map(str::trim).filter(|r| !r.is_empty()) else { return Ok(None) };
+            let out_of_range =
+                || Error::invalid_field(field, format!("{field} must be between the years 1900 and 9999"));
             if let Ok(day) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+                // chrono reads signed years of any size; Postgres does not take them all.
+                if !(1900..=9999).contains(&day.year()) {
+                    return Err(out_of_range());
+                }
                 let day = if end { day.succ_opt().unwrap_or(day) } else { day };
                 return Ok(Some(day.and_time(NaiveTime::MIN).and_utc()));
             }
-            DateTime::parse_from_rfc3339(raw).map(|t| Some(t.with_timezone(&Utc))).map_err(|_| {
+            let time = DateTime::parse_from_rfc3339(raw).map(|t| t.with_timezone(&Utc)).map_err(|_| {
                 Error::invalid_field(field, format!("{field} must be a date (YYYY-MM-DD) or an RFC 3339 time"))
-            })
+            })?;
+            if !(1900..=9999).contains(&time.year()) {
+                return Err(out_of_range());
+            }
+            Ok(Some(time))
         };
         let from = parse("startDate", &self.start_date, false)?;
         let to = parse("endDate", &self.end_date, true)?;

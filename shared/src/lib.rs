@@ -43,6 +43,7 @@ mod macros;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+pub mod analytics;
 pub mod app;
 pub mod auth;
 pub mod aws;

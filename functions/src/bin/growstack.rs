@@ -23,6 +23,9 @@ enum Command {
         #[arg(long, env = "GROWSTACK_ADMIN_PASSWORD")]
         password: String,
     },
+    /// Run scheduler tasks once, now (`events-rollup`, `daily-nudges`, …; none: all of them),
+    /// as the EventBridge schedule would, and print the report.
+    RunTask { task: Option<String> },
     /// Create the queues, dead-letter queues, idempotency table and verified sender on the
     /// AWS endpoint in $AWS_ENDPOINT_URL (moto), and print the settings to export.
     ProvisionLocal {
@@ -42,6 +45,13 @@ async fn main() -> anyhow::Result<()> {
         Command::CreateAdmin { email, password } => {
             let user = server::create_admin(&AppState::new(config).await?, &email, password).await?;
             println!("admin ready: {} ({})", user.email, user.id);
+            Ok(())
+        }
+        Command::RunTask { task } => {
+            let event = task.map_or_else(|| serde_json::json!({}), |task| serde_json::json!({ "task": task }));
+            let tasks = growstack::scheduler::Task::from_event(&event)?;
+            let report = AppState::new(config).await?.scheduler().run(&tasks).await?;
+            println!("{}", serde_json::to_string(&report)?);
             Ok(())
         }
         Command::ProvisionLocal { prefix } => {

@@ -70,6 +70,22 @@ impl FromRequestParts<AppState> for AdminUser {
     }
 }
 
+/// A caller on the staff who read analytics (admin, analyst, marketer).
+#[derive(Clone, Copy, Debug)]
+pub struct AnalyticsReader(pub AuthUser);
+
+impl FromRequestParts<AppState> for AnalyticsReader {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        if !user.role.reads_analytics() {
+            return Err(Error::Forbidden("an admin, analyst or marketer role is required"));
+        }
+        Ok(AnalyticsReader(user))
+    }
+}
+
 /// An admin about to change state, loaded from Postgres: the role, block state and token
 /// version are the database's, never only the token's (fails closed when Redis is down).
 #[derive(Clone, Debug)]

@@ -189,19 +189,38 @@ pub async fn stats(conn: &Conn, filter: &Filter) -> Result<Stats> {
     Ok(Stats { total: row.get(0), unique_days: row.get(1), first_occurrence: row.get(2), last_occurrence: row.get(3) })
 }
 
-/// Recounts `event_counts_daily` for yesterday and today (UTC). Returns the rows written.
+/// Recounts `event_counts_daily` from the day the last run left incomplete (at the latest
+/// yesterday, for events that arrive late; on the first run, the oldest event's day) to
+/// today, and moves the coverage mark analytics reads to today (UTC). Returns the rows
+/// written.
 pub async fn rollup(conn: &Conn) -> Result<u64> {
-    conn.execute(
-        "INSERT INTO event_counts_daily (day, event_name, events, users)
-         SELECT (occurred_at AT TIME ZONE 'UTC')::date, event_name, count(*), count(DISTINCT user_id)
-         FROM events
-         WHERE occurred_at >= (((now() AT TIME ZONE 'UTC')::date - 1)::timestamp AT TIME ZONE 'UTC')
-         GROUP BY 1, 2
-         ON CONFLICT (day, event_name) DO UPDATE
-            SET events = EXCLUDED.events, users = EXCLUDED.users, updated_at = now()",
-        &[],
-    )
-    .await
+    let row = conn
+        .query_one(
+            "WITH since AS (
+                 SELECT coalesce(
+                     (SELECT least(complete_before, (now() AT TIME ZONE 'UTC')::date - 1)
+                      FROM rollup_coverage WHERE name = 'events'),
+                     (SELECT (min(occurred_at) AT TIME ZONE 'UTC')::date FROM events),
+                     (now() AT TIME ZONE 'UTC')::date
+                 ) AS day
+             ), counted AS (
+                 INSERT INTO event_counts_daily (day, event_name, events, users)
+                 SELECT (occurred_at AT TIME ZONE 'UTC')::date, event_name, count(*), count(DISTINCT user_id)
+                 FROM events, since
+                 WHERE occurred_at >= (since.day::timestamp AT TIME ZONE 'UTC')
+                 GROUP BY 1, 2
+                 ON CONFLICT (day, event_name) DO UPDATE
+                    SET events = EXCLUDED.events, users = EXCLUDED.users, updated_at = now()
+                 RETURNING 1
+             ), covered AS (
+                 INSERT INTO rollup_coverage (name, complete_before) VALUES ('events', (now() AT TIME ZONE 'UTC')::date)
+                 ON CONFLICT (name) DO UPDATE SET complete_before = EXCLUDED.complete_before, updated_at = now()
+             )
+             SELECT count(*) FROM counted",
+            &[],
+        )
+        .await?;
+    Ok(row.get::<_, i64>(0) as u64)
 }
 
 /// The next `limit` events after `after` in export order, from transactions older than any

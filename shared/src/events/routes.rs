@@ -17,7 +17,6 @@ use crate::app::{AppState, Endpoint};
 use crate::auth::AuthUser;
 use crate::error::{Error, Result};
 use crate::http::{created, ok, ClientInfo, DateRange, JsonBody, QueryParams};
-use crate::users::Role;
 use crate::uses::Resource;
 
 pub const TRACK: Endpoint = Endpoint {
@@ -168,7 +167,7 @@ fn subject(caller: &AuthUser, user_id: Option<Uuid>) -> Result<Uuid> {
     match user_id {
         None => Ok(caller.id),
         Some(id) if id == caller.id => Ok(id),
-        Some(id) if matches!(caller.role, Role::Admin | Role::Analyst | Role::Marketer) => Ok(id),
+        Some(id) if caller.role.reads_analytics() => Ok(id),
         Some(_) => Err(Error::Forbidden("only staff may read other users' events")),
     }
 }

@@ -10,6 +10,18 @@ use crate::error::{Error, Result};
 use crate::macros::text_enum;
 
 text_enum!(Role { Admin => "admin", Marketer => "marketer", Analyst => "analyst", User => "user" });
+impl Role {
+    /// Staff who read analytics, anyone's events and experiment results.
+    pub fn reads_analytics(self) -> bool {
+        matches!(self, Role::Admin | Role::Analyst | Role::Marketer)
+    }
+
+    /// Staff who send notifications and create and run experiments.
+    pub fn runs_campaigns(self) -> bool {
+        matches!(self, Role::Admin | Role::Marketer)
+    }
+}
+
 text_enum!(Status { Active => "active", Inactive => "inactive", Suspended => "suspended", Deleted => "deleted" });
 text_enum!(OnboardingStep { Email => "email", Phone => "phone", Bvn => "bvn", Selfie => "selfie", KycComplete => "kyc_complete" });
 text_enum!(KycStatus { Pending => "pending", Failed => "failed", Successful => "successful" });
