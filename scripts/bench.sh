@@ -213,32 +213,36 @@ SQL
   fi
   # Every statement's plan with its real timings and buffers, in the server log.
   PLANS="options=-c%20session_preload_libraries%3Dauto_explain%20-c%20auto_explain.log_min_duration%3D0%20-c%20auto_explain.log_analyze%3Don%20-c%20auto_explain.log_buffers%3Don%20-c%20auto_explain.log_timing%3Don"
-  PORT=3304 METRICS_PORT=9474 DATABASE_URL="$AURL?$PLANS" ANALYTICS_CACHE_SECONDS=0 $BIN serve >/dev/null 2>&1 & pids+=($!)
-  wait_port 3304
+  # Timed on a plain server; the plans come from a second one with auto_explain on, whose
+  # per-row timing would slow the timed calls.
+  PORT=3304 METRICS_PORT=9474 DATABASE_URL="$AURL" ANALYTICS_CACHE_SECONDS=0 $BIN serve >/dev/null 2>&1 & pids+=($!)
+  PORT=3305 METRICS_PORT=9475 DATABASE_URL="$AURL?$PLANS" ANALYTICS_CACHE_SECONDS=0 $BIN serve >/dev/null 2>&1 & pids+=($!)
+  wait_port 3304; wait_port 3305
   ATOKEN=$(curl -s -X POST localhost:3304/api/auth/login -H 'content-type: application/json' \
     -d '{"email":"bench@growstack.dev","password":"bench-password-1"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["accessToken"])')
   PGLOG=$(ls /var/log/postgresql/postgresql-*-main.log 2>/dev/null | head -1)
   from=$(date -u -d '90 days ago' +%F); to=$(date -u +%F)
   funnel="{\"steps\":[\"app_opened\",\"kyc_started\",\"kyc_completed\"],\"windowHours\":168,\"startDate\":\"$from\",\"endDate\":\"$to\",\"groupBy\":\"referred\"}"
   table='| endpoint | median ms | spread ms | target |'$'\n''|---|---|---|---|'
-  plans="# Analytics plans — $(date -u +%Y-%m-%dT%H:%MZ)"$'\n\n'"100,000 users, $(local_psql -d "$ADB" -c "SELECT count(*) FROM events") events; auto_explain (ANALYZE, BUFFERS) of the last call of each endpoint."$'\n'
+  plans="# Analytics plans — $(date -u +%Y-%m-%dT%H:%MZ)"$'\n\n'"100,000 users, $(local_psql -d "$ADB" -c "SELECT count(*) FROM events") events; auto_explain (ANALYZE, BUFFERS) of one call of each endpoint, on a server of its own (its per-row timing makes these durations longer than the timed ones)."$'\n'
   for spec in "onboarding?startDate=$from&endDate=$to|300" "referrals?startDate=$from&endDate=$to|300" \
       "events?startDate=$from&endDate=$to&interval=week|300" "notifications?startDate=$from&endDate=$to|300" \
       "users?startDate=$from&endDate=$to|300" "retention?startDate=$from&endDate=$to&cohort=week&periods=13|300" \
       "retention?cohort=week&periods=26|1000" "funnels|300"; do
     path=${spec%|*}; target=${spec#*|}
     call() {
+      local port=${1:-3304}
       if [ "$path" = funnels ]; then
-        curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -X POST -H "authorization: Bearer $ATOKEN" -H 'content-type: application/json' -d "$funnel" "localhost:3304/api/analytics/funnels"
+        curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -X POST -H "authorization: Bearer $ATOKEN" -H 'content-type: application/json' -d "$funnel" "localhost:$port/api/analytics/funnels"
       else
-        curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -H "authorization: Bearer $ATOKEN" "localhost:3304/api/analytics/$path"
+        curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -H "authorization: Bearer $ATOKEN" "localhost:$port/api/analytics/$path"
       fi
     }
     call >/dev/null # prepares the statements
     times=()
-    for _ in 1 2 3 4; do read -r code secs <<<"$(call)"; [ "$code" = 200 ] || { log "$path answered $code"; exit 1; }; times+=("$secs"); done
+    for _ in 1 2 3 4 5; do read -r code secs <<<"$(call)"; [ "$code" = 200 ] || { log "$path answered $code"; exit 1; }; times+=("$secs"); done
     offset=$( [ -r "$PGLOG" ] && stat -c %s "$PGLOG" || echo 0)
-    read -r code secs <<<"$(call)"; times+=("$secs")
+    [ -r "$PGLOG" ] && call 3305 >/dev/null
     stats=$(python3 -c "import statistics,sys; t=sorted(1000*float(x) for x in sys.argv[1:]); print(f'{statistics.median(t):.0f} | {t[0]:.0f}-{t[-1]:.0f}')" "${times[@]}")
     median=${stats%% |*}
     verdict=$([ "$median" -le "$target" ] && echo "≤ $target ms: pass" || echo "≤ $target ms: FAIL")
