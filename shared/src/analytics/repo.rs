@@ -7,12 +7,10 @@ use uuid::Uuid;
 
 use crate::db::Conn;
 use crate::error::Result;
-
-/// `[from, to)`, either end open.
-pub type Range = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+use crate::http::Bounds;
 
 /// How many users are at each onboarding step now, among those who signed up in the range.
-pub async fn users_by_step(conn: &Conn, (from, to): Range) -> Result<Vec<(String, i64)>> {
+pub async fn users_by_step(conn: &Conn, (from, to): Bounds) -> Result<Vec<(String, i64)>> {
     let rows = conn
         .query(
             "SELECT onboarding_step, count(*) FROM users
@@ -35,7 +33,7 @@ pub struct ReferralCounts {
 
 /// Referrals made in the range, by status, and how many scored at or above the fraud
 /// threshold.
-pub async fn referral_counts(conn: &Conn, (from, to): Range, fraud_threshold: i32) -> Result<ReferralCounts> {
+pub async fn referral_counts(conn: &Conn, (from, to): Bounds, fraud_threshold: i32) -> Result<ReferralCounts> {
     let row = conn
         .query_one(
             "SELECT count(*),
@@ -60,7 +58,7 @@ pub async fn referral_counts(conn: &Conn, (from, to): Range, fraud_threshold: i3
 }
 
 /// Rewards written in the range and not voided, summed per currency as `numeric`.
-pub async fn reward_totals(conn: &Conn, (from, to): Range) -> Result<Vec<(String, String)>> {
+pub async fn reward_totals(conn: &Conn, (from, to): Bounds) -> Result<Vec<(String, String)>> {
     let rows = conn
         .query(
             "SELECT currency::text, sum(amount)::text FROM rewards
@@ -81,7 +79,7 @@ pub struct TopReferrer {
 }
 
 /// The ten users who referred most in the range (ties: more rewarded first, then by id).
-pub async fn top_referrers(conn: &Conn, (from, to): Range) -> Result<Vec<TopReferrer>> {
+pub async fn top_referrers(conn: &Conn, (from, to): Bounds) -> Result<Vec<TopReferrer>> {
     let rows = conn
         .query(
             "SELECT r.referrer_id, u.first_name || ' ' || u.last_name, r.referrals, r.rewarded
@@ -168,7 +166,7 @@ pub struct NotificationCount {
 }
 
 /// Notifications created in the range, by type, channel and status (at most 100 rows).
-pub async fn notification_counts(conn: &Conn, (from, to): Range) -> Result<Vec<NotificationCount>> {
+pub async fn notification_counts(conn: &Conn, (from, to): Bounds) -> Result<Vec<NotificationCount>> {
     let rows = conn
         .query(
             "SELECT type, channel, status, count(*), count(*) FILTER (WHERE read)
@@ -201,7 +199,7 @@ pub struct UserCount {
 
 /// Users who existed by the end of the range, by role, status and block state, with how
 /// many were active in the last 30 days and how many signed up in the range.
-pub async fn user_counts(conn: &Conn, (from, to): Range) -> Result<Vec<UserCount>> {
+pub async fn user_counts(conn: &Conn, (from, to): Bounds) -> Result<Vec<UserCount>> {
     let rows = conn
         .query(
             "SELECT role, status, blocked, count(*),
@@ -236,7 +234,7 @@ pub struct Retention {
 
 /// N-day retention of the users who signed up in the range: of those who signed up at
 /// least N days ago, the share with a return event N days or more after signing up.
-pub async fn retention(conn: &Conn, (from, to): Range, return_event: Option<&str>) -> Result<Retention> {
+pub async fn retention(conn: &Conn, (from, to): Bounds, return_event: Option<&str>) -> Result<Retention> {
     let row = conn
         .query_one(
             "WITH cohort AS (
@@ -319,7 +317,7 @@ pub async fn funnel(
     conn: &Conn,
     steps: &[String],
     window_hours: i32,
-    (from, to): Range,
+    (from, to): Bounds,
     by_referred: bool,
 ) -> Result<Vec<(Option<bool>, Vec<FunnelStep>)>> {
     // One correlated lookup per step, each the earliest matching event after the step

@@ -11,12 +11,12 @@ use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::repo::{self, FunnelStep, Range};
+use super::repo::{self, FunnelStep};
 use crate::app::{AppState, Endpoint};
 use crate::auth::AnalyticsReader;
 use crate::error::{Error, Result};
 use crate::events::EventName;
-use crate::http::{envelope_bytes, json_bytes, DateRange, JsonBody, QueryParams};
+use crate::http::{envelope_bytes, json_bytes, Bounds, DateRange, JsonBody, QueryParams};
 use crate::users::{OnboardingStep, Role, Status};
 use crate::uses::Resource;
 
@@ -106,24 +106,11 @@ where
     Ok(json_bytes(body))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RangeQuery {
-    start_date: Option<String>,
-    end_date: Option<String>,
-}
-
-impl RangeQuery {
-    fn bounds(&self) -> Result<Range> {
-        DateRange { start_date: self.start_date.clone(), end_date: self.end_date.clone() }.bounds()
-    }
-}
-
 #[tracing::instrument(skip_all)]
 async fn onboarding(
     _: AnalyticsReader,
     State(state): State<AppState>,
-    QueryParams(q): QueryParams<RangeQuery>,
+    QueryParams(q): QueryParams<DateRange>,
 ) -> Result<Response> {
     let range = q.bounds()?;
     cached(&state, "onboarding", &range, async {
@@ -157,7 +144,7 @@ async fn onboarding(
 async fn referrals(
     _: AnalyticsReader,
     State(state): State<AppState>,
-    QueryParams(q): QueryParams<RangeQuery>,
+    QueryParams(q): QueryParams<DateRange>,
 ) -> Result<Response> {
     let range = q.bounds()?;
     cached(&state, "referrals", &range, async {
@@ -231,7 +218,7 @@ struct EventsQuery {
 const MAX_EVENT_DAYS: i64 = 400;
 
 /// Whole UTC days `[from, to)`: by default the 30 days up to and including today.
-fn whole_days(range: Range, now: DateTime<Utc>) -> Result<(NaiveDate, NaiveDate)> {
+fn whole_days(range: Bounds, now: DateTime<Utc>) -> Result<(NaiveDate, NaiveDate)> {
     let to = match range.1 {
         // The first day not covered: the day of the last instant inside the range, plus one.
         Some(to) => (to - Duration::nanoseconds(1)).date_naive() + Duration::days(1),
@@ -268,11 +255,7 @@ async fn events(
         let conn = state.db.reader().await?;
         let counts = repo::event_counts(&conn, from, to, interval.unit(), name).await?;
         let users = repo::event_users(&conn, from, to, interval.unit(), name).await?;
-        let mut by_name = Map::new();
-        for (_, event, n) in &counts {
-            let total = by_name.get(event).and_then(Value::as_i64).unwrap_or(0) + n;
-            by_name.insert(event.clone(), json!(total));
-        }
+        let by_name = counted(&[], counts.iter().map(|(_, event, n)| (event.as_str(), *n)));
         let mut series = Vec::new();
         let mut period = interval.start(from);
         while period < to {
@@ -305,7 +288,7 @@ fn counted<'a>(known: &[&'a str], pairs: impl Iterator<Item = (&'a str, i64)>) -
 async fn notifications(
     _: AnalyticsReader,
     State(state): State<AppState>,
-    QueryParams(q): QueryParams<RangeQuery>,
+    QueryParams(q): QueryParams<DateRange>,
 ) -> Result<Response> {
     let range = q.bounds()?;
     cached(&state, "notifications", &range, async {
@@ -335,7 +318,7 @@ async fn notifications(
 async fn users(
     _: AnalyticsReader,
     State(state): State<AppState>,
-    QueryParams(q): QueryParams<RangeQuery>,
+    QueryParams(q): QueryParams<DateRange>,
 ) -> Result<Response> {
     let range = q.bounds()?;
     cached(&state, "users", &range, async {
@@ -410,7 +393,7 @@ struct RetentionQuery {
 
 #[derive(Serialize)]
 struct RetentionQuestion<'a> {
-    range: Range,
+    range: Bounds,
     cohort_from: NaiveDate,
     cohort_to: NaiveDate,
     unit: &'static str,

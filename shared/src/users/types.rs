@@ -15,11 +15,6 @@ impl Role {
     pub fn reads_analytics(self) -> bool {
         matches!(self, Role::Admin | Role::Analyst | Role::Marketer)
     }
-
-    /// Staff who send notifications and create and run experiments.
-    pub fn runs_campaigns(self) -> bool {
-        matches!(self, Role::Admin | Role::Marketer)
-    }
 }
 
 text_enum!(Status { Active => "active", Inactive => "inactive", Suspended => "suspended", Deleted => "deleted" });
