@@ -457,3 +457,45 @@ async fn analytics_events_run_through_their_functions() {
     let (_, body, _) = invoke(&app, "analytics-funnels", &as_admin).await;
     assert_eq!(body["data"]["groups"]["organic"]["steps"].as_array().unwrap().len(), 3, "{body}");
 }
+
+#[tokio::test]
+async fn experiment_events_run_through_their_functions() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let user = app.user(&app.email("experiments-fn")).await;
+    let as_admin = ("REPLACE_WITH_ACCESS_TOKEN", admin.access.as_str());
+    let as_user = ("REPLACE_WITH_ACCESS_TOKEN", user.access.as_str());
+
+    let (status, body, _) = invoke(&app, "experiments-create", &[as_user]).await;
+    assert_eq!(status, 403, "a user cannot create: {body}");
+    let (status, body, _) = invoke(&app, "experiments-create", &[as_admin]).await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["data"]["experiment"]["id"].as_str().unwrap().to_owned();
+    let with_id = [as_admin, ("REPLACE_WITH_EXPERIMENT_ID", id.as_str())];
+
+    let (status, body, _) = invoke(&app, "experiments-assignment", &[as_user]).await;
+    assert_eq!(status, 409, "a draft assigns nobody: {body}");
+    let (status, body, _) = invoke(&app, "experiments-update", &with_id).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["experiment"]["status"], "active");
+
+    let (status, body, _) = invoke(&app, "experiments-assignment", &[as_user]).await;
+    assert_eq!(status, 200, "{body}");
+    let variant = body["data"]["variant"].as_str().unwrap().to_owned();
+    assert!(["control", "short-kyc"].contains(&variant.as_str()), "{body}");
+    let flow = if variant == "control" { "classic" } else { "short" };
+    assert_eq!(body["data"]["config"]["flow"], flow);
+
+    let (status, body, _) = invoke(&app, "experiments-list", &[as_user]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["experiments"][0]["key"], "new-onboarding");
+    assert!(body["data"]["experiments"][0].get("seed").is_none(), "users never see the seed: {body}");
+
+    let (status, body, _) = invoke(&app, "experiments-get", &with_id).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body, _) = invoke(&app, "experiments-results", &with_id).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["results"]["totalParticipants"], 1, "{body}");
+    let (status, _, _) = invoke(&app, "experiments-results", &[as_user, ("REPLACE_WITH_EXPERIMENT_ID", &id)]).await;
+    assert_eq!(status, 403);
+}

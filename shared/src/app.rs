@@ -23,7 +23,7 @@ use crate::queue::Queue;
 use crate::scheduler::Scheduler;
 use crate::secrets::SecretStore;
 use crate::uses::Resource;
-use crate::{analytics, email, events, health, kyc, notifications, onboarding, referrals, rewards, users};
+use crate::{analytics, email, events, experiments, health, kyc, notifications, onboarding, referrals, rewards, users};
 
 /// What every handler may use. Cheap to clone: everything inside is shared.
 #[derive(Clone)]
@@ -37,6 +37,8 @@ pub struct AppState {
     pub aws: Aws,
     pub queues: Queues,
     pub metrics: Arc<Metrics>,
+    /// This process's few seconds of memory of experiments, for the assignment path.
+    pub experiments: Arc<crate::cache::Local<Arc<crate::experiments::Experiment>>>,
 }
 
 #[derive(Clone)]
@@ -78,6 +80,7 @@ impl AppState {
             },
             aws,
             metrics,
+            experiments: Arc::new(crate::cache::Local::new(config.experiment_cache_ttl)),
             config: Arc::new(config),
         })
     }
@@ -192,6 +195,12 @@ pub const ENDPOINTS: &[Endpoint] = &[
     analytics::USERS,
     analytics::RETENTION,
     analytics::FUNNELS,
+    experiments::CREATE,
+    experiments::LIST,
+    experiments::GET,
+    experiments::UPDATE,
+    experiments::ASSIGNMENT,
+    experiments::RESULTS,
 ];
 
 /// The router serving `endpoints`, with the middleware every request gets.

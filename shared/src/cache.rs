@@ -194,6 +194,11 @@ impl Cache {
         self.run("set", |mut c| async move { c.set_ex::<_, _, ()>(key, value, secs).await }).await.is_some()
     }
 
+    /// Deletes `key`; whether Redis was there to do it.
+    pub async fn delete(&self, key: &str) -> bool {
+        self.run("delete", |mut c| async move { c.del::<_, ()>(key).await }).await.is_some()
+    }
+
     /// Stores `value` under `key` for the configured TTL and records the key in the `family`
     /// set, so that [`Cache::invalidate`] can drop the whole family at once.
     pub async fn put(&self, family: &str, key: &str, value: &[u8]) {
@@ -267,5 +272,44 @@ impl Cache {
             tokio::time::timeout(Duration::from_millis(500), redis::cmd("PING").query_async::<String>(&mut c)).await,
             Ok(Ok(_))
         )
+    }
+}
+
+/// A few seconds of memory in front of Redis and Postgres, for the reads a hot path makes
+/// on every request (an experiment on each assignment). Bounded: when full, it starts over.
+pub struct Local<V> {
+    ttl: Duration,
+    entries: Mutex<std::collections::HashMap<String, (std::time::Instant, V)>>,
+}
+
+impl<V: Clone> Local<V> {
+    const MAX_ENTRIES: usize = 1024;
+
+    pub fn new(ttl: Duration) -> Self {
+        Local { ttl, entries: Mutex::default() }
+    }
+
+    pub fn get(&self, key: &str) -> Option<V> {
+        let entries = self.entries.lock().ok()?;
+        let (at, value) = entries.get(key)?;
+        (at.elapsed() < self.ttl).then(|| value.clone())
+    }
+
+    pub fn put(&self, key: &str, value: V) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= Self::MAX_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(key.to_owned(), (std::time::Instant::now(), value));
+        }
+    }
+
+    pub fn remove(&self, key: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(key);
+        }
     }
 }

@@ -71,6 +71,10 @@ pub struct Config {
     /// How long an analytics answer is served from Redis (`ANALYTICS_CACHE_SECONDS`; 0 turns
     /// the cache off).
     pub analytics_cache_ttl: Duration,
+    /// How long an experiment is read from memory and from Redis on the assignment path
+    /// (`EXPERIMENT_CACHE_SECONDS`; 0 reads Postgres every time): a pause reaches every
+    /// process within this.
+    pub experiment_cache_ttl: Duration,
     /// `GROWSTACK_ENV=local`: a development run on one machine, never a deployment.
     pub local: bool,
     /// The JWT keys from the environment (a local run, the tests)…
@@ -226,6 +230,7 @@ impl Config {
             redis_key_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "gs:".to_owned()),
             cache_ttl: Duration::from_secs(number("CACHE_TTL_SECONDS", 60)?),
             analytics_cache_ttl: Duration::from_secs(number("ANALYTICS_CACHE_SECONDS", 60)?),
+            experiment_cache_ttl: Duration::from_secs(number("EXPERIMENT_CACHE_SECONDS", 5)?),
             local,
             jwt_access_secret: secret("JWT_ACCESS_SECRET")?,
             jwt_refresh_secret: secret("JWT_REFRESH_SECRET")?,

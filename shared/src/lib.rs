@@ -53,6 +53,7 @@ pub mod db;
 pub mod email;
 pub mod error;
 pub mod events;
+pub mod experiments;
 pub mod health;
 pub mod http;
 pub mod idempotency;

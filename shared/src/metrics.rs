@@ -37,6 +37,12 @@ struct CacheLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ExperimentLabels {
+    experiment: String,
+    variant: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct NameLabel {
     name: String,
 }
@@ -62,6 +68,7 @@ pub struct Metrics {
     emails: Family<NameLabel, Counter>,
     cache: Family<CacheLabels, Counter>,
     rewards: Family<NameLabel, Counter>,
+    exposures: Family<ExperimentLabels, Counter>,
 }
 
 impl fmt::Debug for Metrics {
@@ -94,6 +101,7 @@ impl Metrics {
         let emails = Family::<NameLabel, Counter>::default();
         let cache = Family::<CacheLabels, Counter>::default();
         let rewards = Family::<NameLabel, Counter>::default();
+        let exposures = Family::<ExperimentLabels, Counter>::default();
         registry.register("http_requests", "HTTP requests by method, route and status", requests.clone());
         registry.register("http_request_duration_seconds", "HTTP request duration", request_seconds.clone());
         registry.register("worker_messages", "Queue messages handled, by outcome", messages.clone());
@@ -102,6 +110,7 @@ impl Metrics {
         registry.register("emails_sent", "Emails SES accepted, by template", emails.clone());
         registry.register("cache_lookups", "Cache lookups by cache and result", cache.clone());
         registry.register("rewards_paid", "Referral rewards paid, by currency", rewards.clone());
+        registry.register("experiment_exposures", "First exposures, by experiment and variant", exposures.clone());
         Metrics {
             namespace: namespace.to_owned(),
             service: None,
@@ -116,6 +125,7 @@ impl Metrics {
             emails,
             cache,
             rewards,
+            exposures,
         }
     }
 
@@ -215,6 +225,14 @@ impl Metrics {
     pub fn reward_paid(&self, currency: &str, amount: f64) {
         self.rewards.get_or_create(&NameLabel { name: currency.to_owned() }).inc();
         self.emf(&[("Currency", currency)], &[("RewardsPaid", "Count", 1.0), ("RewardAmount", "None", amount)]);
+    }
+
+    /// A user's first exposure to an experiment's variant: the split as it happens, which
+    /// a sample-ratio mismatch shows first.
+    pub fn experiment_exposure(&self, experiment: &str, variant: &str) {
+        let labels = ExperimentLabels { experiment: experiment.to_owned(), variant: variant.to_owned() };
+        self.exposures.get_or_create(&labels).inc();
+        self.emf(&[("Experiment", experiment), ("Variant", variant)], &[("ExperimentExposures", "Count", 1.0)]);
     }
 
     /// The Prometheus text exposition of everything recorded so far.

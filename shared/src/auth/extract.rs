@@ -103,3 +103,25 @@ impl FromRequestParts<AppState> for ActingAdmin {
         Ok(ActingAdmin(admin))
     }
 }
+
+/// A marketer or admin about to create or run an experiment, loaded from Postgres as
+/// [`ActingAdmin`] is: a demoted or blocked account cannot act on a still-valid token.
+#[derive(Clone, Debug)]
+pub struct ActingMarketer(pub User);
+
+impl FromRequestParts<AppState> for ActingMarketer {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let runs = |role: Role| matches!(role, Role::Admin | Role::Marketer);
+        let caller = AuthUser::from_request_parts(parts, state).await?;
+        if !runs(caller.role) {
+            return Err(Error::Forbidden("a marketer or admin role is required"));
+        }
+        let user = caller.load(state).await?;
+        if !runs(user.role) {
+            return Err(Error::Forbidden("a marketer or admin role is required"));
+        }
+        Ok(ActingMarketer(user))
+    }
+}

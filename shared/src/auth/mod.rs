@@ -9,7 +9,7 @@ mod routes;
 mod sessions;
 mod token;
 
-pub use extract::{ActingAdmin, AdminUser, AnalyticsReader, AuthUser};
+pub use extract::{ActingAdmin, ActingMarketer, AdminUser, AnalyticsReader, AuthUser};
 pub use limits::{ensure_account_not_locked, record_failure, IpLimited, Login};
 pub use password::{Hasher, Password};
 pub use revocation::Revocations;

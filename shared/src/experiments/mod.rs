@@ -1,0 +1,12 @@
+//! A/B experiments: deterministic assignment from a seeded hash, one recorded exposure per
+//! user, and results counted in SQL with the statistics a growth team decides by.
+
+mod repo;
+mod routes;
+mod stats;
+mod types;
+
+pub use repo::Experiment;
+pub use routes::{ASSIGNMENT, CREATE, GET, LIST, RESULTS, UPDATE};
+pub use stats::{chance_to_beat, compare, sample_ratio, Arm, Comparison, SampleRatio};
+pub use types::{bucket, Status, Variant, Variants, BUCKETS};
