@@ -13,7 +13,9 @@
 #      endpoint uncached (median of 5 calls over a 90-day range, and the 26-week cohort
 #      triangle), each with the EXPLAIN (ANALYZE, BUFFERS) plans of its statements
 #      (auto_explain, read from the server log) in bench/ANALYTICS_PLANS.md.
-# BENCH_CASES=users or BENCH_CASES=events runs one group only.
+#   6. Experiment assignment: GET /api/experiments/{key}/assignment for 200 users in turn
+#      against the cached GET /api/users, 100 connections, in alternating rounds.
+# BENCH_CASES=users, events or experiments runs one group only.
 . "$(dirname "$0")/lib.sh"
 ensure_toolchain
 ensure_postgres
@@ -77,7 +79,7 @@ run() {
   eval "RPS_$3=$rps"
 }
 
-CASES="${BENCH_CASES:-users events}"
+CASES="${BENCH_CASES:-users events experiments}"
 if [[ " $CASES " == *" users "* ]]; then
 log "GET /api/users, $CONNECTIONS connections, $DURATION each"
 header='| case | requests/s | p50 | p99 | non-2xx |'
@@ -159,6 +161,60 @@ PY
     echo "$table"
     printf '\nbatch / COPY: %s (target ≥ 0.50). Batch: 500 events a request, wrk -t2 -c8 -d5s, events/s from the table'"'"'s row count; COPY: psql \\copy of %s rows of the same shape into the same table. Rounds alternate in one run.\n\n' "$summary" "$COPY_ROWS"
     printf 'POST /api/events/track, wrk -t2 -c%s -d%s: %s requests/s, p99 %s, non-2xx %s.\n' "$CONNECTIONS" "$DURATION" "$track_rps" "$track_p99" "$track_non2xx"
+  } >> bench/RESULTS.md
+fi
+
+if [[ " $CASES " == *" experiments "* ]]; then
+  ROUNDS="${BENCH_ROUNDS:-5}"
+  # 200 users who sign in with the bench admin's password (one Argon2 hash, copied).
+  local_psql -d "$DB" -c "
+    INSERT INTO users (id, email, password_hash, first_name, last_name, referral_code, email_verified_at)
+    SELECT gen_random_uuid(), 'exp' || i || '@bench.test', a.password_hash, 'Exp', 'User', 'E' || lpad(i::text, 5, '0'), now()
+    FROM generate_series(1, 200) i, (SELECT password_hash FROM users WHERE email = 'bench@growstack.dev') a
+    ON CONFLICT DO NOTHING" >/dev/null
+  : >/tmp/growstack-bench-tokens
+  for i in $(seq 1 200); do
+    curl -s -X POST localhost:3301/api/auth/login -H 'content-type: application/json' \
+      -d "{\"email\":\"exp$i@bench.test\",\"password\":\"bench-password-1\"}" \
+      | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["accessToken"])' >>/tmp/growstack-bench-tokens
+  done
+  EXP_KEY="bench-$(date +%s)"
+  EXP_ID=$(curl -s -X POST localhost:3301/api/experiments -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \
+    -d "{\"key\":\"$EXP_KEY\",\"name\":\"Bench\",\"variants\":[{\"name\":\"control\",\"weight\":50},{\"name\":\"treatment\",\"weight\":50,\"config\":{\"flow\":\"short\"}}],\"metric\":{\"eventName\":\"deposit_made\"}}" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["experiment"]["id"])')
+  curl -s -o /dev/null -X PATCH "localhost:3301/api/experiments/$EXP_ID" -H "authorization: Bearer $TOKEN" \
+    -H 'content-type: application/json' -d '{"status":"active"}'
+  cat >/tmp/growstack-bench-assign.lua <<LUA
+local tokens = {}
+for line in io.lines("/tmp/growstack-bench-tokens") do tokens[#tokens + 1] = line end
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("GET", "/api/experiments/$EXP_KEY/assignment", { authorization = "Bearer " .. tokens[(n % #tokens) + 1] })
+end
+LUA
+  measure() { # prints: requests/s p99 non-2xx
+    local out; out=$(wrk -t2 -c"$CONNECTIONS" -d5s --latency "$@")
+    local non2xx; non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+    echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(awk '$1=="99%" {print $2}' <<<"$out") ${non2xx:-0}"
+  }
+  log "experiment assignment against the cached user list: $ROUNDS alternating rounds of 5 s, $CONNECTIONS connections"
+  ratios=()
+  table='| round | assignment req/s | p99 | non-2xx | cached list req/s | p99 | ratio |'$'\n''|---|---|---|---|---|---|---|'
+  for round in $(seq 1 "$ROUNDS"); do
+    read -r a_rps a_p99 a_bad <<<"$(measure -s /tmp/growstack-bench-assign.lua http://127.0.0.1:3301)"
+    read -r l_rps l_p99 _ <<<"$(measure -H "authorization: Bearer $TOKEN" http://127.0.0.1:3301/api/users)"
+    ratio=$(python3 -c "print(round($a_rps / $l_rps, 2))")
+    ratios+=("$ratio")
+    table+=$'\n'"| $round | $a_rps | $a_p99 | $a_bad | $l_rps | $l_p99 | $ratio |"
+  done
+  summary=$(python3 -c "import statistics,sys; r=sorted(map(float, sys.argv[1:])); print(f'median {statistics.median(r):.2f}, spread {r[0]:.2f}-{r[-1]:.2f}')" "${ratios[@]}")
+  exposures=$(local_psql -d "$DB" -c "SELECT count(*) FROM experiment_exposures e JOIN experiments x ON x.id = e.experiment_id WHERE x.key = '$EXP_KEY'")
+  echo "$table"; echo "assignment / cached list: $summary (target: at least 0.50); $exposures exposures recorded for 200 users"
+  {
+    printf '\n## %s — experiment assignment — %s cores, %s\n\n' "$(date -u +%Y-%m-%dT%H:%MZ)" "$(nproc)" "$(uname -m)"
+    echo "$table"
+    printf '\nassignment / cached list: %s (target ≥ 0.50). GET /api/experiments/{key}/assignment for 200 signed-in users in turn (each a Postgres statement: the first exposure, then ON CONFLICT DO NOTHING) against GET /api/users from Redis, wrk -t2 -c%s -d5s a round, rounds alternating in one run, release build; %s exposures recorded for 200 users.\n' "$summary" "$CONNECTIONS" "$exposures"
   } >> bench/RESULTS.md
 fi
 
