@@ -457,3 +457,14 @@ async fn a_broken_split_is_flagged() {
     assert_eq!(treatment["pValue"], 1.0, "no conversions in either arm, no difference: {treatment}");
     assert_eq!(treatment["lift"], Value::Null, "no lift over a control rate of 0");
 }
+
+#[tokio::test]
+async fn a_token_outliving_its_account_is_refused_not_a_500() {
+    let s = staff().await;
+    s.running(definition("gone")).await;
+    let user = s.app.user(&s.app.email("gone")).await;
+    s.app.pg().await.execute("DELETE FROM users WHERE id = $1", &[&user.id]).await.unwrap();
+    let r = s.assign(&user.access, "gone").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    assert_eq!(s.app.count("experiment_exposures").await, 0);
+}

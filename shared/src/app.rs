@@ -37,8 +37,11 @@ pub struct AppState {
     pub aws: Aws,
     pub queues: Queues,
     pub metrics: Arc<Metrics>,
-    /// This process's few seconds of memory of experiments, for the assignment path.
+    /// This process's few seconds of memory of experiments, for the assignment path…
     pub experiments: Arc<crate::cache::Local<Arc<crate::experiments::Experiment>>>,
+    /// …and of the users whose exposure it has recorded (`experiment:user`), who then cost
+    /// no statement when they ask again.
+    pub exposed: Arc<crate::cache::Local<()>>,
 }
 
 #[derive(Clone)]
@@ -80,7 +83,8 @@ impl AppState {
             },
             aws,
             metrics,
-            experiments: Arc::new(crate::cache::Local::new(config.experiment_cache_ttl)),
+            experiments: Arc::new(crate::cache::Local::new(config.experiment_cache_ttl, 1024)),
+            exposed: Arc::new(crate::cache::Local::new(std::time::Duration::from_secs(600), 100_000)),
             config: Arc::new(config),
         })
     }

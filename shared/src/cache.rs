@@ -279,14 +279,14 @@ impl Cache {
 /// on every request (an experiment on each assignment). Bounded: when full, it starts over.
 pub struct Local<V> {
     ttl: Duration,
+    max_entries: usize,
     entries: Mutex<std::collections::HashMap<String, (std::time::Instant, V)>>,
 }
 
 impl<V: Clone> Local<V> {
-    const MAX_ENTRIES: usize = 1024;
-
-    pub fn new(ttl: Duration) -> Self {
-        Local { ttl, entries: Mutex::default() }
+    /// Entries live for `ttl`; at `max_entries` the memory starts over.
+    pub fn new(ttl: Duration, max_entries: usize) -> Self {
+        Local { ttl, max_entries, entries: Mutex::default() }
     }
 
     pub fn get(&self, key: &str) -> Option<V> {
@@ -300,7 +300,7 @@ impl<V: Clone> Local<V> {
             return;
         }
         if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= Self::MAX_ENTRIES {
+            if entries.len() >= self.max_entries {
                 entries.clear();
             }
             entries.insert(key.to_owned(), (std::time::Instant::now(), value));

@@ -212,35 +212,40 @@ pub struct Exposure {
 #[tracing::instrument(skip_all, fields(user_id = %user))]
 pub async fn expose(conn: &Conn, experiment: &Experiment, user: Uuid, variant: &str) -> Result<Exposure> {
     let steps = experiment.targeting.steps();
+    let referred = experiment.targeting.referred;
+    // Only targeting by onboarding step or referral reads the user's row.
+    let target = if steps.is_none() && referred.is_none() {
+        "SELECT $2::uuid AS id WHERE $4::text[] IS NULL AND $5::boolean IS NULL"
+    } else {
+        "SELECT id FROM users
+         WHERE id = $2 AND ($4::text[] IS NULL OR onboarding_step = ANY ($4))
+           AND ($5::boolean IS NULL OR (referred_by IS NOT NULL) = $5)"
+    };
     let row = conn
-        .query_one(
-            "WITH target AS (
-                SELECT id FROM users
-                WHERE id = $2 AND ($4::text[] IS NULL OR onboarding_step = ANY ($4))
-                  AND ($5::boolean IS NULL OR (referred_by IS NOT NULL) = $5)
-             ), exposed AS (
-                INSERT INTO experiment_exposures (experiment_id, user_id, variant)
-                SELECT $1, id, $3 FROM target
-                ON CONFLICT DO NOTHING
-                RETURNING user_id, exposed_at
-             ), logged AS (
-                INSERT INTO events (id, user_id, event_name, properties, occurred_at)
-                SELECT $6, user_id, 'experiment_exposure',
-                       jsonb_build_object('experimentId', $1::uuid, 'key', $7::text, 'variant', $3::text), exposed_at
-                FROM exposed
-             )
-             SELECT EXISTS (SELECT 1 FROM target) AS targeted, EXISTS (SELECT 1 FROM exposed) AS first",
-            &[
-                &experiment.id,
-                &user,
-                &variant,
-                &steps,
-                &experiment.targeting.referred,
-                &Uuid::now_v7(),
-                &experiment.key,
-            ],
+        .try_query_opt(
+            &format!(
+                "WITH target AS ({target}), exposed AS (
+                    INSERT INTO experiment_exposures (experiment_id, user_id, variant)
+                    SELECT $1, id, $3 FROM target
+                    ON CONFLICT DO NOTHING
+                    RETURNING user_id, exposed_at
+                 ), logged AS (
+                    INSERT INTO events (id, user_id, event_name, properties, occurred_at)
+                    SELECT $6, user_id, 'experiment_exposure',
+                           jsonb_build_object('experimentId', $1::uuid, 'key', $7::text, 'variant', $3::text), exposed_at
+                    FROM exposed
+                 )
+                 SELECT EXISTS (SELECT 1 FROM target) AS targeted, EXISTS (SELECT 1 FROM exposed) AS first"
+            ),
+            &[&experiment.id, &user, &variant, &steps, &referred, &Uuid::now_v7(), &experiment.key],
         )
-        .await?;
+        .await?
+        .map_err(|e| match e.code() {
+            // A token outliving its account.
+            Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION) => Error::Unauthorized("account not found"),
+            _ => e.into(),
+        })?
+        .ok_or_else(|| anyhow::anyhow!("the assignment statement gave no row"))?;
     Ok(Exposure { targeted: row.get("targeted"), first: row.get("first") })
 }
 

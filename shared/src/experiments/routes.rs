@@ -334,12 +334,18 @@ async fn assignment(
         return Ok(not_targeted());
     }
     let variant = experiment.variants.pick(bucket(&experiment.seed, caller.id));
-    let exposure = repo::expose(&state.db.writer().await?, &experiment, caller.id, &variant.name).await?;
-    if !exposure.targeted {
-        return Ok(not_targeted());
-    }
-    if exposure.first {
-        state.metrics.experiment_exposure(&experiment.key, &variant.name);
+    // A user this process has recorded is in for good: the exposure is there, and the
+    // variant cannot change while the experiment runs.
+    let seen = format!("{}:{}", experiment.id, caller.id);
+    if state.exposed.get(&seen).is_none() {
+        let exposure = repo::expose(&state.db.writer().await?, &experiment, caller.id, &variant.name).await?;
+        if !exposure.targeted {
+            return Ok(not_targeted());
+        }
+        if exposure.first {
+            state.metrics.experiment_exposure(&experiment.key, &variant.name);
+        }
+        state.exposed.put(&seen, ());
     }
     Ok(ok(json!({
         "experimentId": experiment.id, "key": experiment.key,
