@@ -179,3 +179,177 @@ async fn postgres_that_never_answers_is_a_503_within_3_seconds() {
     let admin = working.admin().await;
     assert_eq!(working.list_users(&admin.access, "").await.status, StatusCode::OK);
 }
+
+/// Terminates this test's connections (by the application name its URL gives them), as an
+/// administrator's shutdown, an Aurora failover or an RDS Proxy restart would.
+async fn terminate_backends(app: &TestApp) -> i64 {
+    app.pg()
+        .await
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE application_name = $1 AND pid <> pg_backend_pid()",
+            &[&app.schema],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn a_read_on_a_killed_connection_runs_again_and_a_write_answers_503() {
+    let app = TestApp::spawn().await;
+    let reader = app.state.db.reader().await.unwrap();
+    reader.query("SELECT 1", &[]).await.unwrap();
+    assert!(terminate_backends(&app).await >= 1);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let rows = growstack::db::read_only(reader.query("SELECT 2", &[])).await;
+    assert_eq!(rows.expect("retried on a fresh connection")[0].get::<_, i32>(0), 2);
+
+    // Outside a read-only request nothing runs twice: the statement may have committed.
+    let writer = app.state.db.writer().await.unwrap();
+    writer.query("SELECT 1", &[]).await.unwrap();
+    assert!(terminate_backends(&app).await >= 1);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let error = writer.execute("SELECT 1", &[]).await.unwrap_err();
+    assert!(matches!(error, growstack::Error::Unavailable(_)), "a lost connection is a 503, not a bug: {error:?}");
+    drop((reader, writer));
+    // The dead connections left the pool: the next request needs no restart.
+    assert_eq!(app.state.db.writer().await.unwrap().query_one("SELECT 3", &[]).await.unwrap().get::<_, i32>(0), 3);
+}
+
+#[tokio::test]
+async fn backends_killed_under_load_answer_503_at_worst_never_500() {
+    // Redis unreachable, so every list is a Postgres statement.
+    let app = TestApp::spawn_with(&[("REDIS_URL", &format!("redis://127.0.0.1:{}", free_port()))]).await;
+    let admin = app.admin().await;
+    let user = app.user(&app.email("load")).await;
+    let until = Instant::now() + Duration::from_millis(1500);
+    let client = |n: usize| {
+        let (app, admin, user) = (&app, &admin, &user);
+        async move {
+            let mut seen = Vec::new();
+            while Instant::now() < until {
+                let r = if n.is_multiple_of(2) {
+                    app.list_users(&admin.access, "").await
+                } else {
+                    let body = serde_json::json!({ "eventName": "screen_viewed" });
+                    app.json(http::Method::POST, "/api/events/track", Some(&user.access), body).await
+                };
+                let retry_after = r.headers.get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+                seen.push((n.is_multiple_of(2), r.status, retry_after));
+            }
+            seen
+        }
+    };
+    let killer = async {
+        let mut killed = 0;
+        for _ in 0..5 {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            killed += terminate_backends(&app).await;
+        }
+        killed
+    };
+    let (seen, killed) = futures::join!(futures::future::join_all((0..8).map(client)), killer);
+    let seen: Vec<_> = seen.into_iter().flatten().collect();
+    assert!(killed >= 5, "connections were killed under load ({killed})");
+    for (read, status, retry_after) in &seen {
+        assert!(
+            [StatusCode::OK, StatusCode::CREATED, StatusCode::SERVICE_UNAVAILABLE].contains(status),
+            "{} answered {status}",
+            if *read { "a list" } else { "a track" }
+        );
+        if *status == StatusCode::SERVICE_UNAVAILABLE {
+            assert_eq!(retry_after.as_deref(), Some("1"));
+        }
+    }
+    let reads = seen.iter().filter(|(read, _, _)| *read).count();
+    let failed_reads = seen.iter().filter(|(read, s, _)| *read && *s != StatusCode::OK).count();
+    assert!(reads > 20 && failed_reads * 10 <= reads, "{failed_reads} of {reads} lists failed: reads are retried");
+    // And no restart is needed.
+    assert_eq!(app.list_users(&admin.access, "").await.status, StatusCode::OK);
+    let body = serde_json::json!({ "eventName": "after" });
+    assert_eq!(app.json(http::Method::POST, "/api/events/track", Some(&user.access), body).await.status, 201);
+}
+
+/// Both queues refuse every message: SQS down, as far as the app can tell.
+const QUEUES_DOWN: [(&str, &str); 2] = [
+    ("EMAIL_QUEUE_URL", "http://127.0.0.1:1/000000000000/missing-email"),
+    ("NOTIFICATION_QUEUE_URL", "http://127.0.0.1:1/000000000000/missing-notification"),
+];
+
+#[tokio::test]
+async fn registrations_while_the_queues_refuse_work_all_get_their_emails_once_after() {
+    let app = TestApp::spawn_with(&QUEUES_DOWN).await;
+    let emails: Vec<String> = (0..20).map(|i| app.email(&format!("outage{i}"))).collect();
+    let registrations = emails.iter().map(|email| app.register(TestApp::registration(email)));
+    for r in futures::future::join_all(registrations).await {
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
+    assert_eq!(app.count("users").await, 20);
+    assert_eq!(app.count("outbox WHERE sent_at IS NULL").await, 40, "a welcome and a verification each, kept");
+
+    // The queues are back: the relay (every minute in AWS) sends them, each once, even run
+    // by two at the same moment.
+    let (one, other) = (app.relay(), app.relay());
+    let (a, b) = futures::join!(one.run(), other.run());
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.sent + b.sent, 40, "{a:?} {b:?}");
+    assert_eq!(app.count("outbox WHERE sent_at IS NULL").await, 0);
+    assert_eq!(app.relay().run().await.unwrap().sent, 0, "nothing is sent twice");
+    // The workers, on the queues that are back.
+    let notifications = growstack::notifications::NotificationWorker {
+        email_queue: app.relay().email,
+        ..app.state.notification_worker()
+    };
+    loop {
+        let handled = app.drain_once(&app.aws.notification_queue_url, notifications.clone()).await;
+        if handled + app.drain_email_once().await == 0 {
+            break;
+        }
+    }
+    for email in &emails {
+        let mail = growstack_tests::emails_to(email).await;
+        let subjects: Vec<String> = mail.iter().map(|m| m["subject"].to_string()).collect();
+        assert_eq!(mail.len(), 2, "{email}: a welcome and a verification email, once each: {subjects:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_staged_job_commits_with_its_change_and_waits_for_the_relay() {
+    let app = TestApp::spawn_with(&QUEUES_DOWN).await;
+    let staged = {
+        let conn = app.state.db.writer().await.unwrap();
+        let job = growstack::jobs::NotificationJob::by_email(
+            uuid::Uuid::now_v7(),
+            growstack::jobs::NotificationType::ReferralReward,
+            growstack::jobs::EmailTemplate::RewardGranted,
+            "t",
+            "c",
+            serde_json::json!({}),
+        );
+        // A transaction that fails takes its staged job with it.
+        let failed: growstack::error::Result<()> = conn
+            .atomically(async |conn| {
+                growstack::outbox::stage(
+                    conn,
+                    growstack::outbox::Destination::Notification,
+                    std::slice::from_ref(&job),
+                )
+                .await?;
+                Err(growstack::Error::Conflict("the change failed"))
+            })
+            .await;
+        assert!(failed.is_err());
+        assert_eq!(app.count("outbox").await, 0, "rolled back with the change");
+        conn.atomically(async |conn| {
+            growstack::outbox::stage(conn, growstack::outbox::Destination::Notification, std::slice::from_ref(&job))
+                .await
+        })
+        .await
+        .unwrap()
+    };
+    app.state.relay().send_now(&staged).await;
+    assert_eq!(app.count("outbox WHERE sent_at IS NULL AND available_at <= now()").await, 1, "released to the relay");
+    assert_eq!(app.relay().run().await.unwrap().sent, 1);
+    assert_eq!(app.queue_depth(&app.aws.notification_queue_url).await, 1);
+}

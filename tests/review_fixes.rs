@@ -105,12 +105,21 @@ async fn concurrent_invitations_of_one_address_make_one() {
 }
 
 #[tokio::test]
-async fn an_invitation_that_cannot_be_sent_is_withdrawn() {
+async fn an_invitation_whose_email_the_queue_refuses_stands_and_is_sent_by_the_relay() {
     let app = TestApp::spawn_with(&[("EMAIL_QUEUE_URL", "http://127.0.0.1:1/000000000000/missing")]).await;
     let ada = app.user(&app.email("inviter")).await;
-    let r = app.json(Method::POST, "/api/referrals", Some(&ada.access), json!({ "email": app.email("friend") })).await;
-    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(app.count("referrals").await, 0, "nothing blocks a retry");
+    let friend = app.email("friend");
+    let r = app.json(Method::POST, "/api/referrals", Some(&ada.access), json!({ "email": friend })).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(app.count("referrals").await, 1);
+    // The invitation's email waits in the outbox, beside the inviter's verification email.
+    assert_eq!(app.count("outbox WHERE sent_at IS NULL").await, 2);
+
+    let relayed = app.relay().run().await.unwrap();
+    assert_eq!(relayed.sent, 2, "{relayed:?}");
+    app.run_workers().await;
+    assert_eq!(growstack_tests::emails_to(&friend).await.len(), 1);
+    assert_eq!(app.relay().run().await.unwrap().sent, 0, "sent once");
 }
 
 #[tokio::test]

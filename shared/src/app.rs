@@ -122,8 +122,18 @@ impl AppState {
         FeedbackHandler { db: self.db.clone() }
     }
 
+    /// Sends the outbox's rows: right after a commit, and as the relay.
+    pub fn relay(&self) -> crate::outbox::Relay {
+        crate::outbox::Relay {
+            db: self.db.clone(),
+            email: self.queues.email.clone(),
+            notification: self.queues.notification.clone(),
+        }
+    }
+
     pub fn scheduler(&self) -> Scheduler {
         Scheduler {
+            outbox: self.relay(),
             db: self.db.clone(),
             notification_queue: self.queues.notification.clone(),
             events_export: self.config.events_firehose_stream.clone().map(|stream| Exporter {

@@ -7,7 +7,7 @@
 //! RDS Proxy connection (SET, advisory locks, sequences, temporary tables).
 
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -169,13 +169,13 @@ impl Db {
     /// A connection to the writer.
     pub async fn writer(&self) -> Result<Conn> {
         self.ready().await?;
-        Ok(Conn { client: self.write.get().await?, statements: self.statements.clone() })
+        Ok(Conn::new(self.write.get().await?, self.write.clone(), self.statements.clone()))
     }
 
     /// A connection to the reader; it may lag the writer by a moment.
     pub async fn reader(&self) -> Result<Conn> {
         self.ready().await?;
-        Ok(Conn { client: self.read.get().await?, statements: self.statements.clone() })
+        Ok(Conn::new(self.read.get().await?, self.read.clone(), self.statements.clone()))
     }
 
     /// Statements run through this handle (and its clones) so far.
@@ -278,32 +278,143 @@ where
     }
 }
 
+tokio::task_local! {
+    /// Set while a request that changes nothing (GET, HEAD) runs: its statements may be
+    /// run again on a fresh connection when theirs is lost.
+    static READ_ONLY: bool;
+}
+
+/// Runs `work` as a request that only reads: a statement whose connection is lost midway
+/// (a failover, a proxy restart, an administrator's shutdown) is retried once on a fresh
+/// connection instead of failing the request.
+pub async fn read_only<F: Future>(work: F) -> F::Output {
+    READ_ONLY.scope(true, work).await
+}
+
+/// Times a statement that lost a deadlock or a serialization check is tried again. Every
+/// statement here runs in a transaction of its own, which Postgres rolled back whole, so
+/// running it again is safe.
+const CONFLICT_ATTEMPTS: usize = 3;
+
 /// A pooled connection that counts the statements it runs. Statements are prepared once per
 /// connection and cached.
 pub struct Conn {
-    client: deadpool_postgres::Object,
+    /// Always `Some` but while being dropped (see the `Drop` below).
+    client: Option<deadpool_postgres::Object>,
+    /// Where a fresh connection for a retried read comes from.
+    pool: Pool,
     statements: Arc<AtomicU64>,
+    /// Inside [`Conn::atomically`]: no statement is retried on its own.
+    in_transaction: AtomicBool,
+}
+
+/// A connection dropped inside a transaction (its request cancelled midway) is closed, not
+/// returned to the pool, so no later request runs inside that half-done transaction.
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if self.in_transaction.load(Ordering::Relaxed) {
+            if let Some(object) = self.client.take() {
+                drop(deadpool_postgres::Object::take(object));
+            }
+        }
+    }
 }
 
 impl Conn {
+    fn new(client: deadpool_postgres::Object, pool: Pool, statements: Arc<AtomicU64>) -> Self {
+        Conn { client: Some(client), pool, statements, in_transaction: AtomicBool::new(false) }
+    }
+
+    fn client(&self) -> &deadpool_postgres::Object {
+        self.client.as_ref().expect("a connection is only taken while it is dropped")
+    }
+
+    /// Whether a failed statement may run again on its own: not inside a transaction, which
+    /// the failure aborted whole.
+    fn may_retry(&self) -> bool {
+        !self.in_transaction.load(Ordering::Relaxed)
+    }
+
+    /// Runs `work` in one transaction on this connection: committed when it succeeds, rolled
+    /// back when it fails. Within a transaction already, `work` joins it.
+    pub async fn atomically<T>(&self, work: impl AsyncFnOnce(&Conn) -> Result<T>) -> Result<T> {
+        if self.in_transaction.load(Ordering::Relaxed) {
+            return work(self).await;
+        }
+        self.batch_execute("BEGIN").await?;
+        self.in_transaction.store(true, Ordering::Relaxed);
+        let result = work(self).await;
+        let end = self.batch_execute(if result.is_ok() { "COMMIT" } else { "ROLLBACK" }).await;
+        // A connection whose COMMIT or ROLLBACK failed stays marked, and is closed on drop.
+        if end.is_ok() {
+            self.in_transaction.store(false, Ordering::Relaxed);
+        }
+        let value = result?;
+        end?;
+        Ok(value)
+    }
+
     fn count(&self) {
         self.statements.fetch_add(1, Ordering::Relaxed);
     }
 
     async fn prepare(&self, sql: &str) -> Result<tokio_postgres::Statement> {
-        Ok(self.client.prepare_cached(sql).await?)
+        Ok(self.client().prepare_cached(sql).await?)
+    }
+
+    async fn rows_on(
+        client: &deadpool_postgres::Object,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> std::result::Result<Vec<Row>, tokio_postgres::Error> {
+        let statement = client.prepare_cached(sql).await?;
+        client.query(&statement, params).await
+    }
+
+    /// Whether a statement that failed with `e` on its `attempt`th run may run again: it
+    /// lost a deadlock or a serialization check, and not inside a transaction (which the loss
+    /// aborted whole), a few times at most.
+    fn runs_again(&self, e: &tokio_postgres::Error, attempt: &mut usize) -> bool {
+        *attempt += 1;
+        crate::error::is_conflict(e) && self.may_retry() && *attempt <= CONFLICT_ATTEMPTS
+    }
+
+    /// Runs a statement returning rows: again after a lost deadlock, and once more on a
+    /// fresh connection when the connection is lost during a read-only request.
+    async fn rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        self.count();
+        let mut attempt = 1;
+        let mut result = Self::rows_on(self.client(), sql, params).await;
+        while matches!(&result, Err(e) if self.runs_again(e, &mut attempt)) {
+            result = Self::rows_on(self.client(), sql, params).await;
+        }
+        match result {
+            Err(e)
+                if crate::error::is_connection_lost(&e)
+                    && self.may_retry()
+                    && READ_ONLY.try_with(|r| *r).unwrap_or(false) =>
+            {
+                tracing::warn!(error = %e, "connection lost during a read; retrying on a fresh connection");
+                let fresh = self.pool.get().await?;
+                Ok(Self::rows_on(&fresh, sql, params).await?)
+            }
+            result => Ok(result?),
+        }
     }
 
     pub async fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
-        self.count();
-        let statement = self.prepare(sql).await?;
-        Ok(self.client.query(&statement, params).await?)
+        self.rows(sql, params).await
     }
 
+    /// At most one row; more is a bug in the statement.
     pub async fn query_opt(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
-        self.count();
-        let statement = self.prepare(sql).await?;
-        Ok(self.client.query_opt(&statement, params).await?)
+        let mut rows = self.rows(sql, params).await?;
+        if rows.len() > 1 {
+            return Err(
+                anyhow::anyhow!("a statement expected to return at most one row returned {}", rows.len()).into()
+            );
+        }
+        Ok(rows.pop())
     }
 
     /// Like `query_opt`, but hands back the raw driver error so the caller can map the
@@ -315,24 +426,35 @@ impl Conn {
     ) -> Result<std::result::Result<Option<Row>, tokio_postgres::Error>> {
         self.count();
         let statement = self.prepare(sql).await?;
-        Ok(self.client.query_opt(&statement, params).await)
+        let mut attempt = 1;
+        let mut result = self.client().query_opt(&statement, params).await;
+        while matches!(&result, Err(e) if self.runs_again(e, &mut attempt)) {
+            result = self.client().query_opt(&statement, params).await;
+        }
+        Ok(result)
     }
 
+    /// Exactly one row; anything else is a bug in the statement.
     pub async fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row> {
-        self.count();
-        let statement = self.prepare(sql).await?;
-        Ok(self.client.query_one(&statement, params).await?)
+        self.query_opt(sql, params)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("a statement expected to return a row returned none").into())
     }
 
     /// Runs statements with no parameters (DDL), unprepared.
     pub async fn batch_execute(&self, sql: &str) -> Result<()> {
         self.count();
-        Ok(self.client.batch_execute(sql).await?)
+        Ok(self.client().batch_execute(sql).await?)
     }
 
     pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
         self.count();
         let statement = self.prepare(sql).await?;
-        Ok(self.client.execute(&statement, params).await?)
+        let mut attempt = 1;
+        let mut result = self.client().execute(&statement, params).await;
+        while matches!(&result, Err(e) if self.runs_again(e, &mut attempt)) {
+            result = self.client().execute(&statement, params).await;
+        }
+        Ok(result?)
     }
 }

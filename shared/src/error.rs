@@ -95,14 +95,41 @@ impl From<deadpool_postgres::PoolError> for Error {
     }
 }
 
-/// A statement failed. Errors the server reported are bugs (constraint violations that the
-/// caller expects are mapped where they happen); anything else means the connection broke.
+/// Whether the statement failed because the database went away under it, not because of
+/// the statement: the connection broke or closed, the server is shutting down or starting
+/// (an administrator, a crash, an Aurora failover or an RDS Proxy restart: 57P01–57P03), a
+/// connection exception (class 08), too many connections, or a writer that became a reader
+/// mid-failover. The client may retry these; they are never the API's bug.
+pub fn is_connection_lost(e: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    let Some(db) = e.as_db_error() else { return true };
+    let code = db.code();
+    code.code().starts_with("08")
+        || [
+            SqlState::ADMIN_SHUTDOWN,
+            SqlState::CRASH_SHUTDOWN,
+            SqlState::CANNOT_CONNECT_NOW,
+            SqlState::TOO_MANY_CONNECTIONS,
+            SqlState::READ_ONLY_SQL_TRANSACTION,
+        ]
+        .contains(code)
+}
+
+/// Whether the statement lost a deadlock or a serialization check, and ran to no effect.
+pub fn is_conflict(e: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    e.code().is_some_and(|c| *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE)
+}
+
+/// A statement failed. When the database went away under it that is a 503 the client may
+/// retry; any other error the server reported is a bug (constraint violations that the
+/// caller expects are mapped where they happen).
 impl From<tokio_postgres::Error> for Error {
     fn from(e: tokio_postgres::Error) -> Self {
-        if e.as_db_error().is_some() {
-            Error::Internal(anyhow::Error::new(e).context("postgres statement"))
-        } else {
+        if is_connection_lost(&e) || e.is_closed() {
             Error::Unavailable(anyhow::Error::new(e).context("postgres connection"))
+        } else {
+            Error::Internal(anyhow::Error::new(e).context("postgres statement"))
         }
     }
 }

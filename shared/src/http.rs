@@ -8,7 +8,7 @@ use std::time::Instant;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, MatchedPath, Path, Query, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
@@ -288,7 +288,11 @@ pub async fn log_request(State(state): State<AppState>, req: Request<Body>, next
         Some(trace) => tracing::info_span!("request", request_id = %id, xray_trace = trace),
         None => tracing::info_span!("request", request_id = %id),
     };
-    let mut response = tracing::Instrument::instrument(next.run(req), span.clone()).await;
+    // A GET changes nothing a second run would repeat, so its reads may be retried when
+    // the database drops a connection under them.
+    let run = tracing::Instrument::instrument(next.run(req), span.clone());
+    let mut response =
+        if method == Method::GET || method == Method::HEAD { crate::db::read_only(run).await } else { run.await };
     let _entered = span.enter();
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     state.metrics.request(method.as_str(), &route, response.status().as_u16(), duration_ms);

@@ -64,6 +64,7 @@ pub mod local;
 pub mod metrics;
 pub mod notifications;
 pub mod onboarding;
+pub mod outbox;
 pub mod queue;
 pub mod referrals;
 pub mod rewards;

@@ -17,7 +17,8 @@ use crate::uses::{record, Resource};
 const BATCH: usize = 10;
 /// SendMessageBatch calls in flight at once.
 const CONCURRENCY: usize = 4;
-const ATTEMPTS: usize = 3;
+/// Tries of each entry before it is reported failed.
+pub const ATTEMPTS: usize = 3;
 
 #[derive(Clone)]
 pub struct Queue {
@@ -61,21 +62,25 @@ impl Queue {
 
     /// Enqueues every job; see [`BatchReport`] for what happened to each.
     pub async fn send_batch<J: Job>(&self, jobs: &[J]) -> BatchReport {
+        self.send_encoded(J::KIND, jobs.iter().map(|j| (j.id(), encode(j))).collect(), ATTEMPTS).await
+    }
+
+    /// Enqueues jobs already encoded (as the outbox holds them), `(id, body)` each, trying
+    /// each entry up to `attempts` times.
+    pub async fn send_encoded(&self, kind: &'static str, entries: Vec<(Uuid, String)>, attempts: usize) -> BatchReport {
         record(self.resource);
         let url = match self.url() {
             Ok(url) => url,
             Err(e) => {
                 return BatchReport {
-                    failed: jobs.iter().map(|j| (j.id(), e.to_string())).collect(),
+                    failed: entries.iter().map(|(id, _)| (*id, e.to_string())).collect(),
                     ..Default::default()
                 }
             }
         };
-        // Encoded up front, so the concurrent sends below hold owned data only.
-        let entries: Vec<(Uuid, String)> = jobs.iter().map(|j| (j.id(), encode(j))).collect();
         let chunks: Vec<Vec<(Uuid, String)>> = entries.chunks(BATCH).map(<[_]>::to_vec).collect();
         let reports: Vec<BatchReport> = stream::iter(chunks)
-            .map(|chunk| self.send_chunk(url, J::KIND, chunk))
+            .map(|chunk| self.send_chunk(url, kind, chunk, attempts))
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
@@ -88,10 +93,16 @@ impl Queue {
     }
 
     /// Sends up to ten encoded jobs, retrying the entries that fail.
-    async fn send_chunk(&self, url: &str, kind: &'static str, mut pending: Vec<(Uuid, String)>) -> BatchReport {
+    async fn send_chunk(
+        &self,
+        url: &str,
+        kind: &'static str,
+        mut pending: Vec<(Uuid, String)>,
+        attempts: usize,
+    ) -> BatchReport {
         let mut report = BatchReport::default();
         let mut last_error: Vec<(Uuid, String)> = Vec::new();
-        for attempt in 0..ATTEMPTS {
+        for attempt in 0..attempts {
             if pending.is_empty() {
                 break;
             }

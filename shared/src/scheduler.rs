@@ -38,10 +38,12 @@ pub enum Task {
     EventsPartitions,
     /// Daily: dropping events partitions past the retention.
     EventsRetention,
+    /// Every minute: outbox rows their producers could not send (and pruning sent ones).
+    OutboxRelay,
 }
 
 impl Task {
-    pub const ALL: [Task; 8] = [
+    pub const ALL: [Task; 9] = [
         Task::DueNotifications,
         Task::InactivityNudges,
         Task::KycReminders,
@@ -50,6 +52,7 @@ impl Task {
         Task::EventsRollup,
         Task::EventsPartitions,
         Task::EventsRetention,
+        Task::OutboxRelay,
     ];
 
     /// The tasks a schedule's payload names: `{"task": …}` (the schedule's input) or an
@@ -74,6 +77,7 @@ impl Task {
             Task::EventsRollup => "events-rollup",
             Task::EventsPartitions => "events-partitions",
             Task::EventsRetention => "events-retention",
+            Task::OutboxRelay => "outbox-relay",
         }
     }
 }
@@ -95,11 +99,13 @@ pub struct Report {
     pub rollup_rows: u64,
     pub partitions_ensured: usize,
     pub partitions_dropped: Vec<String>,
+    pub outbox: crate::outbox::Relayed,
 }
 
 #[derive(Clone)]
 pub struct Scheduler {
     pub db: Db,
+    pub outbox: crate::outbox::Relay,
     pub notification_queue: Queue,
     /// `None` when no delivery stream is configured: the export is off.
     pub events_export: Option<Exporter<Firehose>>,
@@ -147,6 +153,7 @@ impl Scheduler {
                     report.partitions_dropped =
                         events::partitions::drop_expired(&self.db.writer().await?, self.events_retention_days).await?
                 }
+                Task::OutboxRelay => report.outbox = self.outbox.run().await?,
             }
             self.metrics.scheduler_run(task.name());
         }

@@ -66,7 +66,9 @@ pub fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
     // Each task on a timer of its own, as each has a schedule of its own in AWS.
     for task in Task::ALL {
         let every = match task {
-            Task::DueNotifications | Task::EventsExport | Task::EventsRollup => state.config.scheduler_interval,
+            Task::DueNotifications | Task::EventsExport | Task::EventsRollup | Task::OutboxRelay => {
+                state.config.scheduler_interval
+            }
             _ => state.config.nudge_interval,
         };
         let scheduler = state.scheduler();

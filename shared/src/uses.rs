@@ -52,7 +52,7 @@ pub const BACKGROUND: &[Background] = &[
     },
     Background {
         function: "scheduler",
-        uses: &[Resource::NotificationQueue, Resource::EventsStream, Resource::DatabaseSecret],
+        uses: &[Resource::EmailQueue, Resource::NotificationQueue, Resource::EventsStream, Resource::DatabaseSecret],
     },
     Background { function: "ses-feedback", uses: &[Resource::DatabaseSecret] },
     Background { function: "migrate", uses: &[Resource::MasterDatabaseSecret, Resource::DatabaseSecret] },

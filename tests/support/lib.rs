@@ -75,7 +75,9 @@ pub struct TestUser {
 
 fn url_with_schema(base: &str, schema: &str) -> String {
     let sep = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{sep}options=-c%20search_path%3D{schema}")
+    // The application name tells this test's connections from others' (tests/faults.rs
+    // terminates them).
+    format!("{base}{sep}options=-c%20search_path%3D{schema}&application_name={schema}")
 }
 
 impl TestApp {
@@ -377,6 +379,19 @@ impl TestApp {
             if notifications == 0 && emails == 0 {
                 return;
             }
+        }
+    }
+
+    /// The outbox relay on this test's own queues, whatever queue URLs the app was given
+    /// (a test that makes the app's queues refuse work relays once they "recover").
+    pub fn relay(&self) -> growstack::outbox::Relay {
+        use growstack::queue::Queue;
+        use growstack::uses::Resource;
+        let sqs = self.state.aws.sqs.clone();
+        growstack::outbox::Relay {
+            db: self.state.db.clone(),
+            email: Queue::new(sqs.clone(), Some(self.aws.email_queue_url.clone()), Resource::EmailQueue),
+            notification: Queue::new(sqs, Some(self.aws.notification_queue_url.clone()), Resource::NotificationQueue),
         }
     }
 

@@ -20,6 +20,7 @@ use crate::db::Conn;
 use crate::error::{Error, Result};
 use crate::http::{created, ok, ClientInfo, JsonBody};
 use crate::jobs::{EmailJob, EmailTemplate, NotificationJob, NotificationType};
+use crate::outbox::{self, Destination};
 use crate::referrals::{self, Referee, ReferralCode, ReferralStatus, Rules};
 use crate::signing::{verify_any, LinkError};
 use crate::users::{
@@ -155,7 +156,16 @@ async fn register(
     // starve every other request of connections.
     let password_hash = state.hasher.hash(registration.password).await?;
     let conn = state.db.writer().await?;
-    let user = users::create(&conn, &registration.user, &password_hash, &client.ip, referral.as_ref()).await?;
+    // The account and the messages it promises (the welcome, the verification email) are
+    // committed together; the messages are sent right after, or by the outbox relay.
+    let (user, staged) = conn
+        .atomically(async |conn| {
+            let user = users::create(conn, &registration.user, &password_hash, &client.ip, referral.as_ref()).await?;
+            let mut staged = outbox::stage(conn, Destination::Notification, &[welcome(&user)]).await?;
+            staged.extend(outbox::stage(conn, Destination::Email, &[verification_job(&state, &user).await?]).await?);
+            Ok((user, staged))
+        })
+        .await?;
     users::invalidate_lists(&state.cache).await;
     tracing::info!(
         user_id = %user.id,
@@ -163,16 +173,10 @@ async fn register(
         fraud_score = user.fraud_score,
         "user registered"
     );
-    // The account exists whatever happens to these messages; a failure here is logged for
-    // an operator rather than undoing a good registration (the user can ask for another
-    // verification email).
-    if let Err(e) = state.queues.notification.send(&welcome(&user)).await {
-        tracing::error!(user_id = %user.id, error = format!("{e:#}"), "welcome notification not enqueued");
-    }
-    if let Err(e) = send_verification(&state, &user).await {
-        tracing::error!(user_id = %user.id, error = format!("{e:#}"), "verification email not enqueued");
-    }
     let tokens = sessions::start(&conn, &state.tokens, &user).await?;
+    // No pooled connection is held while SQS is asked.
+    drop(conn);
+    state.relay().send_now(&staged).await;
     Ok(created(Session { user, tokens }))
 }
 
@@ -186,14 +190,13 @@ pub async fn verification_link(state: &AppState, user: &User) -> Result<String> 
     Ok(format!("{}/verify-email?token={token}", state.config.app_base_url.trim_end_matches('/')))
 }
 
-async fn send_verification(state: &AppState, user: &User) -> anyhow::Result<()> {
-    let job = EmailJob {
+async fn verification_job(state: &AppState, user: &User) -> Result<EmailJob> {
+    Ok(EmailJob {
         id: Uuid::now_v7(),
         to: user.email.clone(),
         template: EmailTemplate::VerifyEmail,
         data: json!({ "firstName": user.first_name, "verifyLink": verification_link(state, user).await? }),
-    };
-    state.queues.email.send(&job).await
+    })
 }
 
 /// Checks a sign-up with a referral code: the code must be a live user's, a referral of
@@ -376,6 +379,8 @@ async fn resend_verification(
     {
         return Err(Error::RateLimited { retry_after_secs });
     }
-    send_verification(&state, &user).await.map_err(Error::Unavailable)?;
+    let job = verification_job(&state, &user).await?;
+    let staged = outbox::stage(&state.db.writer().await?, Destination::Email, &[job]).await?;
+    state.relay().send_now(&staged).await;
     Ok(ok(json!({ "sent": true })))
 }

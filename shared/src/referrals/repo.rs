@@ -138,12 +138,6 @@ pub async fn invitations_today(conn: &Conn, referrer: Uuid) -> Result<i64> {
         .get(0))
 }
 
-/// Withdraws an invitation whose email could not be sent, so that it can be retried at once.
-pub async fn withdraw_invite(conn: &Conn, referral: Uuid) -> Result<()> {
-    conn.execute("DELETE FROM referrals WHERE id = $1 AND referred_user_id IS NULL", &[&referral]).await?;
-    Ok(())
-}
-
 /// One page of the referrer's referrals, newest first, with the filter's total.
 #[tracing::instrument(skip_all)]
 pub async fn page(

@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::http::{created, ok, ClientInfo, DateRange, JsonBody, Paging, PathParams, QueryParams};
 use crate::idempotency::MaybeIdempotencyKey;
 use crate::jobs::{EmailJob, EmailTemplate, NotificationJob, NotificationType};
+use crate::outbox::{self, Destination};
 use crate::users::{self, Email};
 use crate::uses::Resource;
 
@@ -159,9 +160,6 @@ async fn invite(
     }
     let metadata = json!({ "ip": client.ip, "userAgent": client.user_agent, "source": "invite" });
     let window = state.config.referral_invite_window_hours;
-    let referral = repo::invite(&conn, user.id, &email, window, &metadata)
-        .await?
-        .ok_or(Error::Conflict("this address was invited recently; try again later"))?;
     let job = EmailJob {
         // Each invitation email its own id: a renewed invitation reuses the referral row.
         id: Uuid::now_v7(),
@@ -172,11 +170,18 @@ async fn invite(
             "referralLink": link_for(&state, &user.referral_code),
         }),
     };
-    if let Err(e) = state.queues.email.send(&job).await {
-        // Unsent, the invitation must not block a retry for the whole window.
-        repo::withdraw_invite(&conn, referral.id).await?;
-        return Err(Error::Unavailable(e));
-    }
+    // The invitation and its email are committed together: a queue that says no delays the
+    // email (the outbox relay sends it), it never leaves an invitation unsent.
+    let (referral, staged) = conn
+        .atomically(async |conn| {
+            let referral = repo::invite(conn, user.id, &email, window, &metadata)
+                .await?
+                .ok_or(Error::Conflict("this address was invited recently; try again later"))?;
+            Ok((referral, outbox::stage(conn, Destination::Email, &[job]).await?))
+        })
+        .await?;
+    drop(conn);
+    state.relay().send_now(&staged).await;
     users::invalidate_lists(&state.cache).await;
     Ok(created(referral))
 }
@@ -205,7 +210,15 @@ async fn pay(state: &AppState, caller: AuthUser, referral_id: Uuid) -> Result<(S
     user.ensure_email_verified()?;
     let payout = payout(state);
     let conn = state.db.writer().await?;
-    let Some(referral) = repo::claim(&conn, user.id, referral_id, &payout).await? else {
+    // The reward and the message about it are committed together.
+    let paid = conn
+        .atomically(async |conn| {
+            let Some(referral) = repo::claim(conn, user.id, referral_id, &payout).await? else { return Ok(None) };
+            let notice = reward_notice(user.id, payout.amount, &payout.currency);
+            Ok(Some((referral, outbox::stage(conn, Destination::Notification, &[notice]).await?)))
+        })
+        .await?;
+    let Some((referral, staged)) = paid else {
         return Err(match repo::refusal(&conn, user.id, referral_id, payout.hold_hours).await? {
             Refusal::NotFound => Error::NotFound("referral not found"),
             Refusal::Held(from) => Error::ConflictDetail {
@@ -223,10 +236,8 @@ async fn pay(state: &AppState, caller: AuthUser, referral_id: Uuid) -> Result<(S
     tracing::info!(referral_id = %referral.id, amount = %payout.amount, "referral reward paid");
     state.metrics.reward_paid(&payout.currency, payout.amount.try_into().unwrap_or(0.0));
     users::invalidate_lists(&state.cache).await;
-    // The reward is paid and recorded whatever happens to the message about it.
-    if let Err(e) = state.queues.notification.send(&reward_notice(user.id, payout.amount, &payout.currency)).await {
-        tracing::error!(referral_id = %referral.id, error = format!("{e:#}"), "reward notification not enqueued");
-    }
+    drop(conn);
+    state.relay().send_now(&staged).await;
     Ok((StatusCode::OK, serde_json::to_value(referral).map_err(anyhow::Error::new)?))
 }
 
@@ -253,26 +264,30 @@ fn reward_notice(user: Uuid, amount: rust_decimal::Decimal, currency: &str) -> N
 
 /// Completes `user`'s referral if they are now ready (see [`repo::complete_if_ready`]) and
 /// tells both sides: the referrer that they can claim, the referred user of their reward.
-/// The referral is completed whatever happens to the messages.
+/// The completion and its messages are committed together.
 pub async fn complete_if_ready(state: &AppState, conn: &Conn, user: Uuid) -> Result<()> {
     let payout = payout(state);
-    let Some(done) = repo::complete_if_ready(conn, user, &payout).await? else { return Ok(()) };
-    tracing::info!(referral_id = %done.referral, "referral completed");
+    let completed = conn
+        .atomically(async |conn| {
+            let Some(done) = repo::complete_if_ready(conn, user, &payout).await? else { return Ok(None) };
+            let mut jobs = vec![NotificationJob::by_email(
+                done.referrer,
+                NotificationType::ReferralReward,
+                EmailTemplate::ReferralCompleted,
+                "Your referral is complete",
+                format!("{} finished signing up. Claim your referral reward in the app.", done.friend),
+                json!({ "friendName": done.friend, "referralId": done.referral }),
+            )];
+            if !payout.referred_amount.is_zero() {
+                jobs.push(reward_notice(user, payout.referred_amount, &payout.currency));
+            }
+            Ok(Some((done.referral, outbox::stage(conn, Destination::Notification, &jobs).await?)))
+        })
+        .await?;
+    let Some((referral, staged)) = completed else { return Ok(()) };
+    tracing::info!(referral_id = %referral, "referral completed");
     users::invalidate_lists(&state.cache).await;
-    let mut jobs = vec![NotificationJob::by_email(
-        done.referrer,
-        NotificationType::ReferralReward,
-        EmailTemplate::ReferralCompleted,
-        "Your referral is complete",
-        format!("{} finished signing up. Claim your referral reward in the app.", done.friend),
-        json!({ "friendName": done.friend, "referralId": done.referral }),
-    )];
-    if !payout.referred_amount.is_zero() {
-        jobs.push(reward_notice(user, payout.referred_amount, &payout.currency));
-    }
-    if !state.queues.notification.send_batch(&jobs).await.failed.is_empty() {
-        tracing::error!(referral_id = %done.referral, "referral notifications not enqueued");
-    }
+    state.relay().send_now(&staged).await;
     Ok(())
 }
 
