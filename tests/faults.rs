@@ -350,6 +350,15 @@ async fn a_staged_job_commits_with_its_change_and_waits_for_the_relay() {
     };
     app.state.relay().send_now(&staged).await;
     assert_eq!(app.count("outbox WHERE sent_at IS NULL AND available_at <= now()").await, 1, "released to the relay");
-    assert_eq!(app.relay().run().await.unwrap().sent, 1);
+    // The app's own scheduler still meets a refusing queue: the row waits, and the backlog
+    // its alarm watches is written.
+    let report = app.state.scheduler().run(&[growstack::scheduler::Task::OutboxRelay]).await.unwrap();
+    assert_eq!((report.outbox.sent, report.outbox.failed, report.outbox.pending), (0, 1, 1), "{report:?}");
+    let emf = app.emf.lock().unwrap().join("\n");
+    assert!(emf.contains("\"OutboxOldestPendingSeconds\"") && emf.contains("\"outbox-relay\""), "{emf}");
+    assert!(app.state.metrics.prometheus_text().contains("growstack_outbox_pending 1"));
+    assert_eq!(app.relay().run().await.unwrap().sent, 0, "leased by the run that failed");
+    app.pg().await.execute("UPDATE outbox SET available_at = now()", &[]).await.unwrap();
+    assert_eq!(app.relay().run().await.unwrap().sent, 1, "the lease lapsed");
     assert_eq!(app.queue_depth(&app.aws.notification_queue_url).await, 1);
 }

@@ -10,6 +10,7 @@ use chrono::Utc;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use serde_json::{json, Map, Value};
@@ -69,6 +70,8 @@ pub struct Metrics {
     cache: Family<CacheLabels, Counter>,
     rewards: Family<NameLabel, Counter>,
     exposures: Family<ExperimentLabels, Counter>,
+    outbox_pending: Gauge,
+    outbox_oldest_seconds: Gauge,
 }
 
 impl fmt::Debug for Metrics {
@@ -102,6 +105,8 @@ impl Metrics {
         let cache = Family::<CacheLabels, Counter>::default();
         let rewards = Family::<NameLabel, Counter>::default();
         let exposures = Family::<ExperimentLabels, Counter>::default();
+        let outbox_pending = Gauge::default();
+        let outbox_oldest_seconds = Gauge::default();
         registry.register("http_requests", "HTTP requests by method, route and status", requests.clone());
         registry.register("http_request_duration_seconds", "HTTP request duration", request_seconds.clone());
         registry.register("worker_messages", "Queue messages handled, by outcome", messages.clone());
@@ -111,6 +116,12 @@ impl Metrics {
         registry.register("cache_lookups", "Cache lookups by cache and result", cache.clone());
         registry.register("rewards_paid", "Referral rewards paid, by currency", rewards.clone());
         registry.register("experiment_exposures", "First exposures, by experiment and variant", exposures.clone());
+        registry.register("outbox_pending", "Outbox rows unsent after the relay's last run", outbox_pending.clone());
+        registry.register(
+            "outbox_oldest_pending_seconds",
+            "Age of the oldest unsent outbox row at the relay's last run",
+            outbox_oldest_seconds.clone(),
+        );
         Metrics {
             namespace: namespace.to_owned(),
             service: None,
@@ -126,6 +137,8 @@ impl Metrics {
             cache,
             rewards,
             exposures,
+            outbox_pending,
+            outbox_oldest_seconds,
         }
     }
 
@@ -233,6 +246,20 @@ impl Metrics {
         let labels = ExperimentLabels { experiment: experiment.to_owned(), variant: variant.to_owned() };
         self.exposures.get_or_create(&labels).inc();
         self.emf(&[("Experiment", experiment), ("Variant", variant)], &[("ExperimentExposures", "Count", 1.0)]);
+    }
+
+    /// What the outbox relay left unsent: the age of the oldest row is what its alarm
+    /// watches.
+    pub fn outbox_backlog(&self, pending: i64, oldest_seconds: i64) {
+        self.outbox_pending.set(pending);
+        self.outbox_oldest_seconds.set(oldest_seconds);
+        self.emf(
+            &[("Task", "outbox-relay")],
+            &[
+                ("OutboxPending", "Count", pending as f64),
+                ("OutboxOldestPendingSeconds", "Seconds", oldest_seconds as f64),
+            ],
+        );
     }
 
     /// The Prometheus text exposition of everything recorded so far.

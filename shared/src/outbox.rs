@@ -63,6 +63,9 @@ pub struct Relayed {
     /// Left for a later run (their lease makes them due again).
     pub failed: usize,
     pub pruned: u64,
+    /// Rows still unsent after the run, and the age of the oldest in seconds.
+    pub pending: i64,
+    pub oldest_pending_seconds: i64,
 }
 
 impl Relay {
@@ -105,7 +108,7 @@ impl Relay {
                 )
                 .await?;
         }
-        Ok(Relayed { sent: sent.len(), failed: failed.len(), pruned: 0 })
+        Ok(Relayed { sent: sent.len(), failed: failed.len(), ..Relayed::default() })
     }
 
     /// Sends every due row: claimed a page at a time with `FOR UPDATE SKIP LOCKED` and a
@@ -143,8 +146,16 @@ impl Relay {
                 break;
             }
         }
-        total.pruned =
-            self.db.writer().await?.execute("DELETE FROM outbox WHERE sent_at < now() - interval '1 day'", &[]).await?;
+        let conn = self.db.writer().await?;
+        total.pruned = conn.execute("DELETE FROM outbox WHERE sent_at < now() - interval '1 day'", &[]).await?;
+        let backlog = conn
+            .query_one(
+                "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at))::bigint, 0)
+                 FROM outbox WHERE sent_at IS NULL",
+                &[],
+            )
+            .await?;
+        (total.pending, total.oldest_pending_seconds) = (backlog.get(0), backlog.get(1));
         if total.sent > 0 || total.failed > 0 {
             tracing::info!(sent = total.sent, failed = total.failed, "outbox relayed");
         }

@@ -153,7 +153,10 @@ impl Scheduler {
                     report.partitions_dropped =
                         events::partitions::drop_expired(&self.db.writer().await?, self.events_retention_days).await?
                 }
-                Task::OutboxRelay => report.outbox = self.outbox.run().await?,
+                Task::OutboxRelay => {
+                    report.outbox = self.outbox.run().await?;
+                    self.metrics.outbox_backlog(report.outbox.pending, report.outbox.oldest_pending_seconds);
+                }
             }
             self.metrics.scheduler_run(task.name());
         }
