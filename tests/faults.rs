@@ -1,57 +1,12 @@
 //! When Redis or Postgres goes away: Redis is optional and the API keeps answering from
 //! Postgres; without Postgres the API answers 503 quickly instead of hanging.
 
-use std::net::TcpListener as StdListener;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use growstack::auth::TokenType;
 use growstack::users::Role;
-use growstack_tests::TestApp;
+use growstack_tests::{free_port, OwnRedis, TestApp};
 use http::StatusCode;
-
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A Redis server of this test's own, so stopping it disturbs no other test.
-struct OwnRedis {
-    port: u16,
-    child: Child,
-}
-
-impl OwnRedis {
-    async fn start_on(port: u16) -> OwnRedis {
-        let mut child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (the test script installs it)");
-        let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
-        for _ in 0..100 {
-            if let Ok(mut c) = client.get_multiplexed_async_connection().await {
-                if redis::cmd("PING").query_async::<String>(&mut c).await.is_ok() {
-                    return OwnRedis { port, child };
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("redis-server did not start on port {port}");
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 #[tokio::test]
 async fn redis_stopped_list_auth_and_health_still_answer() {

@@ -479,3 +479,43 @@ async fn stats_match_hand_computed_numbers_on_1200_users() {
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn claims_while_redis_flaps_pay_exactly_once() {
+    let port = growstack_tests::free_port();
+    let mut redis = growstack_tests::OwnRedis::start_on(port).await;
+    let app = TestApp::spawn_with(&[("REDIS_URL", &format!("redis://127.0.0.1:{port}"))]).await;
+    let referrer = app.user(&app.email("referrer")).await;
+    let code = code_of(&app, &referrer).await;
+    let r = register_referred(&app, &app.email("friend"), &code, json!({})).await;
+    app.kyc(r.data()["user"]["id"].as_str().unwrap().parse().unwrap(), "successful").await;
+    let referral: Uuid = app.pg().await.query_one("SELECT id FROM referrals", &[]).await.unwrap().get(0);
+
+    // Redis goes away and comes back four times while 20 claims (half with an
+    // idempotency key of their own) are in flight.
+    let flapping = async {
+        for _ in 0..4 {
+            redis.stop();
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            redis = growstack_tests::OwnRedis::start_on(port).await;
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    };
+    let keys: Vec<String> = (0..20).map(|i| format!("flap-{i}")).collect();
+    let claims = keys.iter().enumerate().map(|(i, key)| {
+        let key = (i % 2 == 0).then_some(key.as_str());
+        let (app, token, referral) = (&app, &referrer.access, referral.to_string());
+        async move { claim(app, token, &referral, key).await.status }
+    });
+    let (statuses, _) = futures::join!(futures::future::join_all(claims), flapping);
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{statuses:?}");
+    assert!(statuses.iter().all(|s| [StatusCode::OK, StatusCode::CONFLICT].contains(s)), "{statuses:?}");
+    let paid: i64 = app
+        .pg()
+        .await
+        .query_one("SELECT count(*) FROM rewards WHERE user_id = $1", &[&referrer.id])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(paid, 1, "the referrer is paid once");
+}

@@ -472,3 +472,47 @@ pub fn event(name: &str, replacements: &[(&str, &str)]) -> Value {
 pub fn lambda_body(response: &Value) -> Value {
     serde_json::from_str(response["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null)
 }
+
+/// A port nothing listens on (yet).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A Redis server of this test's own, so stopping it disturbs no other test.
+pub struct OwnRedis {
+    pub port: u16,
+    child: std::process::Child,
+}
+
+impl OwnRedis {
+    pub async fn start_on(port: u16) -> OwnRedis {
+        let mut child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (the test script installs it)");
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+        for _ in 0..100 {
+            if let Ok(mut c) = client.get_multiplexed_async_connection().await {
+                if redis::cmd("PING").query_async::<String>(&mut c).await.is_ok() {
+                    return OwnRedis { port, child };
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("redis-server did not start on port {port}");
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
