@@ -140,7 +140,8 @@ impl Queue {
             }
         }
         if !pending.is_empty() {
-            tracing::error!(kind, failed = pending.len(), "jobs could not be enqueued");
+            // The caller decides what a refusal means (a 503, a row left for the relay).
+            tracing::warn!(kind, failed = pending.len(), "jobs could not be enqueued");
             report.failed = last_error;
         }
         report
