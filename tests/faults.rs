@@ -317,3 +317,20 @@ async fn a_staged_job_commits_with_its_change_and_waits_for_the_relay() {
     assert_eq!(app.relay().run().await.unwrap().sent, 1, "the lease lapsed");
     assert_eq!(app.queue_depth(&app.aws.notification_queue_url).await, 1);
 }
+
+#[tokio::test]
+async fn an_admins_send_while_the_queue_refuses_work_is_accepted_and_sent_later() {
+    let app = TestApp::spawn_with(&QUEUES_DOWN).await;
+    let admin = app.admin().await;
+    let user = app.user(&app.email("told")).await;
+    let body = serde_json::json!({ "userId": user.id, "title": "Hello", "content": "Savings goals are here." });
+    let r = app.json(http::Method::POST, "/api/notifications/send", Some(&admin.access), body).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let body = serde_json::json!({ "userIds": [user.id, admin.id], "title": "Hi", "content": "Two of you." });
+    let r = app.json(http::Method::POST, "/api/notifications/batch", Some(&admin.access), body).await;
+    assert_eq!((r.status, r.data()["queued"].as_i64()), (StatusCode::ACCEPTED, Some(2)), "{}", r.body);
+    let kept = app.count("outbox WHERE sent_at IS NULL AND destination = 'notification'").await;
+    assert_eq!(kept, 3 + 1, "the three sends and the registered user's welcome");
+    assert_eq!(app.relay().run().await.unwrap().sent as i64, app.count("outbox").await);
+    assert_eq!(app.queue_depth(&app.aws.notification_queue_url).await, 4);
+}

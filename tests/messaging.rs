@@ -437,3 +437,70 @@ async fn daily_nudges_reach_the_right_users_once_a_day() {
         assert!(subjects(quiet).await.is_empty(), "user {quiet}");
     }
 }
+
+/// What a worker killed mid-job leaves: its claim on the job (lapsed by the time the message
+/// comes back) and the email SES accepted, sent here as it sent it; and, if it lived that
+/// long, the record of the send.
+async fn die_after_sending(app: &TestApp, job: &EmailJob, recorded: bool) {
+    use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+    let dead =
+        growstack::idempotency::Idempotency::new(app.state.aws.dynamodb.clone(), app.aws.idempotency_table.clone())
+            .with_in_progress_expiry(Duration::ZERO);
+    assert!(matches!(
+        dead.claim(&format!("email#{}", job.id)).await.unwrap(),
+        growstack::idempotency::Claim::Acquired(_)
+    ));
+    let text = |t: &str| Content::builder().data(t).build().unwrap();
+    let sent = app
+        .state
+        .aws
+        .ses
+        .send_email()
+        .from_email_address(SENDER)
+        .destination(Destination::builder().to_addresses(&job.to).build())
+        .content(
+            EmailContent::builder()
+                .simple(
+                    Message::builder()
+                        .subject(text("Welcome to GrowStack"))
+                        .body(Body::builder().text(text("Hi Ada,")).build())
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    if recorded {
+        app.pg()
+            .await
+            .execute(
+                "INSERT INTO email_sends (job_id, message_id) VALUES ($1, $2)",
+                &[&job.id, &sent.message_id.unwrap_or_default()],
+            )
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+}
+
+#[tokio::test]
+async fn a_worker_killed_after_the_send_and_before_its_completion_sends_one_email() {
+    let app = TestApp::spawn().await;
+    // Killed after recording the send, before DynamoDB heard the job was done: the attempt
+    // that takes the redelivered job over finds the record and sends nothing.
+    let job = email_job(&app.email("killed-after-record"));
+    die_after_sending(&app, &job, true).await;
+    app.state.queues.email.send(&job).await.unwrap();
+    while app.drain_email_once().await > 0 {}
+    assert_eq!(emails_to(&job.to).await.len(), 1, "one email after the redelivery");
+    assert_eq!(app.queue_depth(&app.aws.email_queue_url).await, 0, "and the job is done");
+
+    // The window that is left, as documented: killed in the moment between SES accepting the
+    // mail and the record of it, the job is sent again — twice, never lost.
+    let job = email_job(&app.email("killed-before-record"));
+    die_after_sending(&app, &job, false).await;
+    app.state.queues.email.send(&job).await.unwrap();
+    while app.drain_email_once().await > 0 {}
+    assert_eq!(emails_to(&job.to).await.len(), 2);
+}

@@ -132,6 +132,7 @@ impl Scheduler {
                     let conn = self.db.writer().await?;
                     report.expired_sessions_purged = crate::auth::purge_expired(&conn).await?;
                     events::purge_dedupe(&conn, self.events_retention_days).await?;
+                    crate::email::prune_sends(&conn).await?;
                 }
                 Task::EventsExport => match &self.events_export {
                     Some(exporter) => {

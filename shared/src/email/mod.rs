@@ -3,12 +3,14 @@
 
 mod feedback;
 mod routes;
+mod sends;
 mod suppressions;
 mod templates;
 mod worker;
 
 pub use feedback::FeedbackHandler;
 pub use routes::{unsubscribe_url, UNSUBSCRIBE, UNSUBSCRIBE_PAGE};
+pub use sends::prune as prune_sends;
 pub use suppressions::{is_suppressed, suppress, Category, Reason};
 pub use templates::{category, render, Links, Rendered};
 pub use worker::EmailWorker;

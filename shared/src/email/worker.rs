@@ -5,6 +5,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageHeader};
 
 use super::routes::unsubscribe_url;
+use super::sends;
 use super::suppressions;
 use super::templates::{category, render, Links};
 use crate::db::Db;
@@ -48,10 +49,19 @@ impl EmailWorker {
         tracing::Span::current().record("job_id", tracing::field::display(job.id));
         self.idempotency
             .once(&format!("email#{}", job.id), async {
+                // An attempt that died after SES took the mail, before DynamoDB heard of it.
+                if let Some(message_id) = sends::sent(&self.db.writer().await?, job.id).await? {
+                    tracing::info!(job_id = %job.id, "email already sent by an earlier attempt");
+                    return Ok(Some(message_id));
+                }
                 let Some(message_id) = self.send(&job).await? else {
                     tracing::info!(job_id = %job.id, template = job.template.as_str(), "email suppressed");
                     return Ok(Some("suppressed".to_owned()));
                 };
+                // First of all, the record that it went: a crash from here on sends nothing more.
+                if let Err(e) = sends::record(&self.db.writer().await?, job.id, &message_id).await {
+                    tracing::warn!(job_id = %job.id, error = %e, "email send not recorded");
+                }
                 self.metrics.email_sent(job.template.as_str());
                 tracing::info!(job_id = %job.id, template = job.template.as_str(), "email sent");
                 // The mail is gone either way: a missing event must not resend it.

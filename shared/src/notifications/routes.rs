@@ -16,6 +16,7 @@ use crate::auth::{ActingAdmin, AuthUser};
 use crate::error::{Error, Result};
 use crate::http::{ok, JsonBody, Paging, PathParams, QueryParams};
 use crate::jobs::{Channel, EmailTemplate, NotificationJob, NotificationType};
+use crate::outbox::{self, Destination};
 use crate::users;
 use crate::uses::Resource;
 
@@ -211,7 +212,7 @@ async fn send(_: ActingAdmin, State(state): State<AppState>, JsonBody(body): Jso
         }
         None => {
             users::by_id(&state.db.reader().await?, body.user_id).await?.ok_or(Error::NotFound("user not found"))?;
-            state.queues.notification.send(&job).await.map_err(Error::Unavailable)?;
+            queue(&state, std::slice::from_ref(&job)).await?;
             Ok(accepted(json!({ "id": job.id, "status": "queued" })))
         }
     }
@@ -236,14 +237,17 @@ async fn batch(_: ActingAdmin, State(state): State<AppState>, JsonBody(body): Js
         return Err(Error::invalid_field("userIds", format!("userIds must hold 1 to {MAX_BATCH} users")));
     }
     let jobs: Vec<NotificationJob> = user_ids.iter().map(|user| content.job(*user)).collect();
-    let report = state.queues.notification.send_batch(&jobs).await;
-    if report.sent == 0 {
-        return Err(Error::Unavailable(anyhow::anyhow!("no notification could be enqueued")));
-    }
-    let failed: Vec<Value> = report.failed.iter().map(|(id, _)| json!(id)).collect();
-    Ok(accepted(
-        json!({ "queued": report.sent, "failed": failed, "ids": jobs.iter().map(|j| j.id).collect::<Vec<_>>() }),
-    ))
+    queue(&state, &jobs).await?;
+    // Every job is kept once accepted: none can fail to be queued any more (`failed` stays
+    // for the clients that read it).
+    Ok(accepted(json!({ "queued": jobs.len(), "failed": [], "ids": jobs.iter().map(|j| j.id).collect::<Vec<_>>() })))
+}
+
+/// Accepts notification jobs for good: kept in the outbox, then sent (now, or by the relay).
+async fn queue(state: &AppState, jobs: &[NotificationJob]) -> Result<()> {
+    let staged = outbox::stage(&state.db.writer().await?, Destination::Notification, jobs).await?;
+    state.relay().send_now(&staged).await;
+    Ok(())
 }
 
 /// The nudge notification for `kind`; the scheduler sends the same.
@@ -274,7 +278,7 @@ struct UserPath {
 async fn nudge(state: &AppState, user: Uuid, kind: NudgeKind) -> Result<Response> {
     users::by_id(&state.db.reader().await?, user).await?.ok_or(Error::NotFound("user not found"))?;
     let job = nudge_job(user, kind);
-    state.queues.notification.send(&job).await.map_err(Error::Unavailable)?;
+    queue(state, std::slice::from_ref(&job)).await?;
     Ok(accepted(json!({ "id": job.id, "status": "queued" })))
 }
 
