@@ -334,3 +334,24 @@ async fn an_admins_send_while_the_queue_refuses_work_is_accepted_and_sent_later(
     assert_eq!(app.relay().run().await.unwrap().sent as i64, app.count("outbox").await);
     assert_eq!(app.queue_depth(&app.aws.notification_queue_url).await, 4);
 }
+
+#[tokio::test]
+async fn a_statement_that_loses_a_deadlock_runs_again() {
+    let app = TestApp::spawn().await;
+    let key = (uuid::Uuid::now_v7().as_u128() % 1_000_000_000) as i32;
+    // Another session holds lock 2 and will want lock 1; our one statement takes lock 1, then
+    // waits for 2. Ours waits first, so Postgres's deadlock check (after deadlock_timeout)
+    // finds the cycle in ours and aborts it (40P01); run again once the other commits, it
+    // succeeds.
+    let other = app.pg().await;
+    other.batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock({key}, 2)")).await.unwrap();
+    let conn = app.state.db.writer().await.unwrap();
+    let sql = format!("SELECT pg_advisory_xact_lock({key}, 1), pg_advisory_xact_lock({key}, 2), 7");
+    let theirs = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        other.batch_execute(&format!("SELECT pg_advisory_xact_lock({key}, 1); COMMIT")).await
+    };
+    let (ours, theirs) = futures::join!(conn.query_one(&sql, &[]), theirs);
+    theirs.expect("the other session gets its lock once ours is aborted, and commits");
+    assert_eq!(ours.expect("ours ran again").get::<_, i32>(2), 7);
+}
