@@ -294,7 +294,18 @@ async fn targeting_leaves_others_out_without_an_exposure() {
         .await
         .unwrap();
     let r = s.assign(&user.access, "kyc-done-only").await;
-    assert!(r.data()["variant"].is_string(), "{}", r.body);
+    let variant = r.data()["variant"].clone();
+    assert!(variant.is_string(), "{}", r.body);
+    // A participant stays in whatever changes since, in a process that remembers them or not.
+    s.app
+        .pg()
+        .await
+        .execute("UPDATE users SET referred_by = $1 WHERE id = $2", &[&s.admin.id, &user.id])
+        .await
+        .unwrap();
+    let id = r.data()["experimentId"].as_str().unwrap().to_owned();
+    s.app.state.exposed.remove(&format!("{id}:{}", user.id));
+    assert_eq!(s.assign(&user.access, "kyc-done-only").await.data()["variant"], variant);
     assert!(s.assign(&s.analyst, "analysts-only").await.data()["variant"].is_string());
     assert_eq!(s.app.count("experiment_exposures").await, 2);
 }

@@ -200,7 +200,8 @@ pub async fn replace(conn: &Conn, current: &Experiment, next: &Experiment) -> Re
 
 /// What the assignment statement found.
 pub struct Exposure {
-    /// The user's row passed the targeting that needs it (onboarding step, referred).
+    /// The user's row passes the targeting that needs it (onboarding step, referred), or the
+    /// user was exposed before: a participant stays in, whatever changes since.
     pub targeted: bool,
     /// This call recorded the user's first exposure (and its event).
     pub first: bool,
@@ -235,7 +236,10 @@ pub async fn expose(conn: &Conn, experiment: &Experiment, user: Uuid, variant: &
                            jsonb_build_object('experimentId', $1::uuid, 'key', $7::text, 'variant', $3::text), exposed_at
                     FROM exposed
                  )
-                 SELECT EXISTS (SELECT 1 FROM target) AS targeted, EXISTS (SELECT 1 FROM exposed) AS first"
+                 SELECT EXISTS (SELECT 1 FROM target)
+                        OR EXISTS (SELECT 1 FROM experiment_exposures WHERE experiment_id = $1 AND user_id = $2)
+                        AS targeted,
+                        EXISTS (SELECT 1 FROM exposed) AS first"
             ),
             &[&experiment.id, &user, &variant, &steps, &referred, &Uuid::now_v7(), &experiment.key],
         )
