@@ -291,9 +291,9 @@ pub async fn read_only<F: Future>(work: F) -> F::Output {
     READ_ONLY.scope(true, work).await
 }
 
-/// Times a statement that lost a deadlock or a serialization check is tried again. Every
-/// statement here runs in a transaction of its own, which Postgres rolled back whole, so
-/// running it again is safe.
+/// Times a statement that lost a deadlock or a serialization check is tried. Outside
+/// [`Conn::atomically`] every statement is a transaction of its own, which Postgres rolled
+/// back whole, so running it again is safe; inside, nothing is retried on its own.
 const CONFLICT_ATTEMPTS: usize = 3;
 
 /// A pooled connection that counts the statements it runs. Statements are prepared once per

@@ -18,12 +18,17 @@
 //! - [`kyc`]: the KYC provider's signed callback, the only source of a verified identity.
 //! - [`events`]: product events (ingestion, lifecycle events, partitions, rollups, the
 //!   archive export).
+//! - [`analytics`]: growth analytics counted by Postgres, cached a minute.
+//! - [`experiments`]: A/B experiments: seeded-hash assignment, exposures, results and their
+//!   statistics.
 //! - [`notifications`]: the inbox, admin sends, and the notification worker.
 //! - [`email`]: email templates and the worker that sends them through SES.
-//! - [`jobs`]: the typed, versioned jobs on the queues; [`queue`] sends them, [`worker`]
-//!   consumes them (Lambda batches, or long polling on the server).
+//! - [`jobs`]: the typed, versioned jobs on the queues; [`outbox`] keeps the ones a change
+//!   promises in its transaction, [`queue`] sends them, [`worker`] consumes them (Lambda
+//!   batches, or long polling on the server).
 //! - [`idempotency`]: DynamoDB records that make redelivered jobs take effect once.
-//! - [`scheduler`]: due scheduled notifications and the daily nudges.
+//! - [`scheduler`]: due scheduled notifications, the daily nudges, the events' upkeep and the
+//!   outbox relay.
 //! - [`aws`]: the AWS SDK clients; [`local`]: creating the queues, table and sender on moto.
 //! - [`health`]: the public health check.
 //! - [`app`]: shared state, the endpoint registry and the router built from it.
@@ -31,7 +36,8 @@
 //!   time, so that its IAM policy is checked against the code.
 //! - [`lambda`]: running one endpoint (or the migration) as a Lambda function.
 //! - [`server`]: the always-on `growstack` binary's commands.
-//! - [`telemetry`]: JSON logs; [`metrics`]: CloudWatch EMF lines and Prometheus text.
+//! - [`telemetry`]: JSON logs; [`xray`]: spans to X-Ray; [`metrics`]: CloudWatch EMF lines and
+//!   Prometheus text.
 //! - [`tls`]: verified TLS to Postgres and Redis.
 //! - [`secrets`]: secrets read from Secrets Manager at run time, cached.
 //! - [`signing`]: HMAC-SHA256 for mailed links, stored token hashes and webhook signatures.
