@@ -132,12 +132,32 @@ impl TryFrom<RegisterBody> for Registration {
     }
 }
 
-/// What signing in answers: the user and their tokens.
-#[derive(Serialize)]
+/// What signing in answers: the user and their tokens — at the top level, and again under
+/// `tokens: {accessToken, refreshToken}` where the Node version's clients read them.
 pub struct Session {
     pub user: User,
-    #[serde(flatten)]
     pub tokens: TokenPair,
+}
+
+impl Serialize for Session {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct NodeTokens<'a> {
+            access_token: &'a str,
+            refresh_token: &'a str,
+        }
+        #[derive(Serialize)]
+        struct Answer<'a> {
+            user: &'a User,
+            #[serde(flatten)]
+            tokens: &'a TokenPair,
+            #[serde(rename = "tokens")]
+            node: NodeTokens<'a>,
+        }
+        let node = NodeTokens { access_token: &self.tokens.access_token, refresh_token: &self.tokens.refresh_token };
+        Answer { user: &self.user, tokens: &self.tokens, node }.serialize(serializer)
+    }
 }
 
 #[tracing::instrument(skip_all)]

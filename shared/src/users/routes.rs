@@ -169,7 +169,8 @@ async fn by_id(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BlockBody {
-    #[serde(default = "yes")]
+    /// `isBlocked` is the Node version's name for it.
+    #[serde(default = "yes", alias = "isBlocked")]
     blocked: bool,
 }
 
