@@ -479,6 +479,10 @@ async fn who_may_read_and_what_is_refused() {
     for (path, field) in [
         ("/api/analytics/onboarding?startDate=yesterday", "startDate"),
         ("/api/analytics/referrals?startDate=-200000-01-01", "startDate"),
+        ("/api/referrals/stats?startDate=-200000-01-01", "startDate"),
+        ("/api/analytics/users?startDate=1969-12-31", "startDate"),
+        ("/api/analytics/users?endDate=1969-12-31T23:59:59Z", "endDate"),
+        ("/api/analytics/users?endDate=10000-01-01", "endDate"),
         ("/api/analytics/users?startDate=2026-02-01&endDate=2026-01-01", "endDate"),
         ("/api/analytics/retention?periods=0", "periods"),
         ("/api/analytics/retention?periods=27", "periods"),

@@ -178,13 +178,16 @@ pub struct DateRange {
 impl DateRange {
     /// The half-open interval [from, to) the range covers; `None` is unbounded.
     pub fn bounds(&self) -> Result<Bounds, Error> {
+        // Nothing here predates the Unix epoch, and Postgres refuses some of the signed years
+        // chrono reads.
+        const YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
         let parse = |field: &str, raw: &Option<String>, end: bool| -> Result<Option<DateTime<Utc>>, Error> {
             let Some(raw) = raw.as_deref().map(str::trim).filter(|r| !r.is_empty()) else { return Ok(None) };
             let out_of_range =
-                || Error::invalid_field(field, format!("{field} must be between the years 1900 and 9999"));
+                || Error::invalid_field(field, format!("{field} must be between the years 1970 and 9999"));
             if let Ok(day) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
                 // chrono reads signed years of any size; Postgres does not take them all.
-                if !(1900..=9999).contains(&day.year()) {
+                if !YEARS.contains(&day.year()) {
                     return Err(out_of_range());
                 }
                 let day = if end { day.succ_opt().unwrap_or(day) } else { day };
@@ -193,7 +196,7 @@ impl DateRange {
             let time = DateTime::parse_from_rfc3339(raw).map(|t| t.with_timezone(&Utc)).map_err(|_| {
                 Error::invalid_field(field, format!("{field} must be a date (YYYY-MM-DD) or an RFC 3339 time"))
             })?;
-            if !(1900..=9999).contains(&time.year()) {
+            if !YEARS.contains(&time.year()) {
                 return Err(out_of_range());
             }
             Ok(Some(time))
