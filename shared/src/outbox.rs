@@ -91,9 +91,11 @@ impl Relay {
             if entries.is_empty() {
                 continue;
             }
-            let report = queue.send_encoded(destination.as_str(), entries.clone(), attempts).await;
-            failed.extend(report.failed.iter().map(|(id, _)| *id));
-            sent.extend(entries.iter().map(|(id, _)| *id).filter(|id| !report.failed.iter().any(|(f, _)| f == id)));
+            let ids: Vec<Uuid> = entries.iter().map(|(id, _)| *id).collect();
+            let report = queue.send_encoded(destination.as_str(), entries, attempts).await;
+            let refused: std::collections::HashSet<Uuid> = report.failed.iter().map(|(id, _)| *id).collect();
+            sent.extend(ids.into_iter().filter(|id| !refused.contains(id)));
+            failed.extend(refused);
         }
         let released: &[Uuid] = if release { &failed } else { &[] };
         if !sent.is_empty() || !released.is_empty() {
