@@ -33,14 +33,10 @@ pub struct Comparison {
     pub chance_to_beat_control: Option<f64>,
 }
 
-fn standard_normal() -> Normal {
-    Normal::new(0.0, 1.0).expect("the standard normal")
-}
-
 pub fn compare(control: Arm, variant: Arm) -> Comparison {
     let (Some(p0), Some(p1)) = (control.rate(), variant.rate()) else { return Comparison::default() };
     let (n0, n1) = (control.participants as f64, variant.participants as f64);
-    let normal = standard_normal();
+    let normal = Normal::standard();
     let diff = p1 - p0;
 
     // The z-test under the null of equal rates, with the pooled standard error.
@@ -108,7 +104,8 @@ pub fn sample_ratio(participants: &[i64], shares: &[f64]) -> SampleRatio {
         })
         .sum();
     let dof = (participants.len() - 1) as f64;
-    let p_value = ChiSquared::new(dof).expect("positive degrees of freedom").sf(chi_square);
+    // At least one degree of freedom (two variants or more), so the distribution exists.
+    let p_value = ChiSquared::new(dof).map_or(1.0, |chi| chi.sf(chi_square));
     SampleRatio { chi_square, p_value, mismatch: p_value < SRM_THRESHOLD }
 }
 
