@@ -406,9 +406,19 @@ async fn retention_and_the_cohort_triangle() {
     );
 
     // Only app_opened counts as coming back: U3's week-2 return was a kyc_completed.
-    let opened =
-        f.get(&format!("/api/analytics/retention?{}&cohort=week&periods=4&returnEvent=app_opened", f.signups())).await;
+    let path = format!("/api/analytics/retention?{}&cohort=week&periods=4&returnEvent=app_opened", f.signups());
+    let opened = f.get(&path).await;
     assert_eq!(opened["cohorts"][0]["retained"], json!([4, 1, 1, 1]));
+
+    // Everything above was read from `events` and `users`; after the rollup the same days
+    // come from the bitmaps, with the same answer.
+    f.app.state.scheduler().run(&[growstack::scheduler::Task::EventsRollup]).await.unwrap();
+    let stored: i64 = f.app.pg().await.query_one("SELECT count(*) FROM user_bitmaps", &[]).await.unwrap().get(0);
+    assert!(stored > 0, "the rollup wrote bitmaps");
+    let again = f.get(&format!("/api/analytics/retention?{}&cohort=week&periods=4", f.signups())).await;
+    assert_eq!(again["cohorts"], answer["cohorts"]);
+    assert_eq!(again["retentionRates"], answer["retentionRates"]);
+    assert_eq!(f.get(&path).await["cohorts"], opened["cohorts"]);
 
     // By default the last `periods` weeks: the current week's cohort has only week 0 begun.
     let recent = f.get("/api/analytics/retention?periods=3").await;
@@ -416,6 +426,69 @@ async fn retention_and_the_cohort_triangle() {
     assert_eq!(recent.len(), 3);
     assert_eq!(recent[2]["retained"].as_array().unwrap().len(), 1, "the triangle");
     assert_eq!(recent[0]["retained"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn todays_counts_join_the_rollup_to_what_came_after_it() {
+    let f = fixture(&[("ANALYTICS_CACHE_SECONDS", "0")]).await;
+    let pg = f.app.pg().await;
+    // Two more users numbered into the second and third chunks of 65,536 users.
+    let far: Vec<Uuid> = (0..2).map(|_| Uuid::now_v7()).collect();
+    for (n, (id, seq)) in far.iter().zip([70_000_i64, 140_000]).enumerate() {
+        pg.execute(
+            "INSERT INTO users (id, seq, email, password_hash, first_name, last_name, referral_code)
+             VALUES ($1, $2, $3, 'x', 'Far', 'User', $4)",
+            &[id, &seq, &format!("far{n}@fixture.test"), &format!("FAR{n:03}")],
+        )
+        .await
+        .unwrap();
+    }
+    let event = |user: Uuid, minutes_ago: i32| {
+        let pg = &pg;
+        async move {
+            pg.execute(
+                "INSERT INTO events (id, user_id, event_name, occurred_at)
+                 VALUES ($1, $2, 'paid', now() - make_interval(mins => $3))",
+                &[&Uuid::now_v7(), &user, &minutes_ago],
+            )
+            .await
+            .unwrap();
+        }
+    };
+    let today = Utc::now().date_naive();
+    let path = format!("/api/analytics/events?startDate={today}&endDate={today}&eventName=paid");
+    let counts = |answer: Value| (answer["totalEvents"].as_i64().unwrap(), answer["uniqueUsers"].as_i64().unwrap());
+    let rollup = || async { f.app.state.scheduler().run(&[growstack::scheduler::Task::EventsRollup]).await.unwrap() };
+
+    // Before the rollup, from `events`: U1 twice and the far users.
+    event(f.users[0], 3).await;
+    event(f.users[0], 2).await;
+    event(far[0], 2).await;
+    event(far[1], 2).await;
+    assert_eq!(counts(f.get(&path).await), (4, 3));
+    // The rollup stores today up to now; U1 and the first far user come again after it: the
+    // stored part and the rest are added for events and ORed for users (nobody twice).
+    rollup().await;
+    event(f.users[0], 0).await;
+    event(far[0], 0).await;
+    assert_eq!(counts(f.get(&path).await), (6, 3));
+    event(f.users[1], 0).await;
+    assert_eq!(counts(f.get(&path).await), (7, 4));
+    // An event that occurred before the mark but arrived after the run is counted by the next
+    // run, which recounts the day; running it again changes nothing.
+    event(f.users[2], 10).await;
+    rollup().await;
+    assert_eq!(counts(f.get(&path).await), (8, 5));
+    rollup().await;
+    assert_eq!(counts(f.get(&path).await), (8, 5));
+    let chunks: Vec<i32> = pg
+        .query("SELECT DISTINCT chunk FROM user_bitmaps WHERE event_name = 'paid' ORDER BY 1", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(chunks, vec![0, 1, 2]);
 }
 
 #[tokio::test]

@@ -146,6 +146,9 @@ pub struct Config {
     pub scheduler_interval: Duration,
     /// Server only: how often the daily nudges are considered (each user gets at most one a day).
     pub nudge_interval: Duration,
+    /// Server only: whether it runs the scheduled tasks at all (`SCHEDULER_ENABLED=false` for
+    /// a second server beside one that does, or a benchmark that must not nudge its users).
+    pub scheduler_enabled: bool,
 }
 
 const LOCAL_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/growstack";
@@ -175,6 +178,14 @@ impl Config {
         let number = |key: &str, default: u64| -> anyhow::Result<u64> {
             match get(key) {
                 Some(v) => v.trim().parse().with_context(|| format!("{key} must be a whole number, got {v:?}")),
+                None => Ok(default),
+            }
+        };
+        let flag = |key: &str, default: bool| -> anyhow::Result<bool> {
+            match get(key).as_deref().map(str::trim) {
+                Some("true" | "1") => Ok(true),
+                Some("false" | "0") => Ok(false),
+                Some(other) => bail!("{key} must be true or false, got {other:?}"),
                 None => Ok(default),
             }
         };
@@ -219,12 +230,7 @@ impl Config {
             metrics_port: number("METRICS_PORT", 9464)?.try_into().context("METRICS_PORT must be a port")?,
             metrics_namespace: get("METRICS_NAMESPACE").unwrap_or_else(|| "GrowStack".to_owned()),
             metrics_service: get("METRICS_SERVICE").unwrap_or_else(|| "growstack".to_owned()),
-            metrics_emf: match get("METRICS_EMF").as_deref().map(str::trim) {
-                Some("true" | "1") => true,
-                Some("false" | "0") => false,
-                Some(other) => bail!("METRICS_EMF must be true or false, got {other:?}"),
-                None => in_lambda,
-            },
+            metrics_emf: flag("METRICS_EMF", in_lambda)?,
             redis_url: Secret(get("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())),
             redis_auth_secret_id: get("REDIS_AUTH_SECRET_ID"),
             redis_key_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "gs:".to_owned()),
@@ -293,6 +299,7 @@ impl Config {
             queue_wait: Duration::from_secs(number("QUEUE_WAIT_SECONDS", 20)?.min(20)),
             scheduler_interval: Duration::from_secs(number("SCHEDULER_INTERVAL_SECONDS", 60)?.max(1)),
             nudge_interval: Duration::from_secs(number("NUDGE_INTERVAL_SECONDS", 3600)?.max(1)),
+            scheduler_enabled: flag("SCHEDULER_ENABLED", true)?,
         };
         if let (Some(a), Some(r)) = (&config.jwt_access_secret, &config.jwt_refresh_secret) {
             if a.expose() == r.expose() {

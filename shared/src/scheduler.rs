@@ -32,7 +32,8 @@ pub enum Task {
     Housekeeping,
     /// Every few minutes: events since the watermark to the archive (Firehose).
     EventsExport,
-    /// Every quarter hour: the daily event counts of yesterday and today.
+    /// Every quarter hour: the daily event counts, and the user bitmaps analytics counts
+    /// distinct users with, of yesterday and today.
     EventsRollup,
     /// Daily: the events partitions of the months ahead.
     EventsPartitions,
@@ -97,6 +98,7 @@ pub struct Report {
     pub events_exported: usize,
     pub events_export_refused: usize,
     pub rollup_rows: u64,
+    pub bitmaps_written: u64,
     pub partitions_ensured: usize,
     pub partitions_dropped: Vec<String>,
     pub outbox: crate::outbox::Relayed,
@@ -146,7 +148,11 @@ impl Scheduler {
                         }
                     }
                 },
-                Task::EventsRollup => report.rollup_rows = events::rollup(&self.db.writer().await?).await?,
+                Task::EventsRollup => {
+                    let conn = self.db.writer().await?;
+                    report.rollup_rows = events::rollup(&conn).await?;
+                    report.bitmaps_written = crate::analytics::rollup(&conn).await?;
+                }
                 Task::EventsPartitions => {
                     report.partitions_ensured = events::partitions::ensure(&self.db.writer().await?).await?
                 }

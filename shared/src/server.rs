@@ -64,7 +64,8 @@ pub fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
         state.notification_worker(),
     ));
     // Each task on a timer of its own, as each has a schedule of its own in AWS.
-    for task in Task::ALL {
+    let scheduled: &[Task] = if config.scheduler_enabled { &Task::ALL } else { &[] };
+    for &task in scheduled {
         let every = match task {
             Task::DueNotifications | Task::EventsExport | Task::EventsRollup | Task::OutboxRelay => {
                 state.config.scheduler_interval

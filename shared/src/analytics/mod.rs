@@ -5,4 +5,5 @@
 mod repo;
 mod routes;
 
+pub use repo::rollup;
 pub use routes::{EVENTS, FUNNELS, NOTIFICATIONS, ONBOARDING, REFERRALS, RETENTION, USERS};

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::Method;
 use axum::response::Response;
 use axum::routing::{get, post};
-use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -393,7 +393,7 @@ struct RetentionQuery {
 
 #[derive(Serialize)]
 struct RetentionQuestion<'a> {
-    range: Bounds,
+    summary: (NaiveDate, NaiveDate),
     cohort_from: NaiveDate,
     cohort_to: NaiveDate,
     unit: &'static str,
@@ -434,13 +434,21 @@ async fn retention(
             return Err(Error::invalid_field("startDate", format!("the range may hold at most {MAX_PERIODS} cohorts")));
         }
     }
-    let question = RetentionQuestion { range, cohort_from: first, cohort_to, unit: unit.unit(), periods, return_event };
+    // N-day retention counts in whole UTC days: an instant stands for its day.
+    let summary_from = range.0.map_or(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default(), |t| t.date_naive());
+    let summary_to = range.1.map_or(now, |t| t - Duration::nanoseconds(1)).date_naive() + Duration::days(1);
+    let question = RetentionQuestion {
+        summary: (summary_from, summary_to),
+        cohort_from: first,
+        cohort_to,
+        unit: unit.unit(),
+        periods,
+        return_event,
+    };
     cached(&state, "retention", &question, async {
         let conn = state.db.reader().await?;
-        let summary = repo::retention(&conn, range, return_event).await?;
-        let at_midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-        let rows = repo::cohorts(&conn, at_midnight(first), at_midnight(cohort_to), unit.unit(), periods, return_event)
-            .await?;
+        let summary = repo::retention(&conn, summary_from, summary_to, return_event).await?;
+        let rows = repo::cohorts(&conn, first, cohort_to, unit.unit(), periods, return_event).await?;
         let current = unit.start(now.date_naive());
         let mut cohorts = Vec::new();
         for i in 0..count {
@@ -525,18 +533,28 @@ async fn funnels(
         Some(_) => return Err(Error::invalid_field("groupBy", "groupBy may only be \"referred\"")),
     };
     let range = DateRange { start_date: body.start_date.clone(), end_date: body.end_date.clone() }.bounds()?;
+    // Open ends as instants, so that the bounds prune the events' months: nothing predates
+    // the epoch or follows the last year a date may name.
+    let range = (
+        range.0.unwrap_or(DateTime::UNIX_EPOCH),
+        range.1.unwrap_or_else(|| {
+            NaiveDate::from_ymd_opt(10000, 1, 1).unwrap_or_default().and_time(NaiveTime::MIN).and_utc()
+        }),
+    );
     cached(&state, "funnels", &body, async {
-        let conn = state.db.reader().await?;
-        let empty = || body.steps.iter().map(|_| FunnelStep { users: 0, median_hours: None }).collect::<Vec<_>>();
-        let all = repo::funnel(&conn, &body.steps, window, range, false).await?.pop().map_or_else(empty, |(_, s)| s);
-        let mut answer = json!({ "steps": funnel_steps(&body.steps, &all), "windowHours": window });
+        let mut rows = repo::funnel(&state.db.reader().await?, &body.steps, window, range, by_referred).await?;
+        let mut steps = |key: Option<bool>| {
+            let steps = rows.iter().position(|(g, _)| *g == key).map(|i| rows.remove(i).1);
+            let steps = steps
+                .unwrap_or_else(|| body.steps.iter().map(|_| FunnelStep { users: 0, median_hours: None }).collect());
+            funnel_steps(&body.steps, &steps)
+        };
+        let mut answer = json!({ "steps": steps(None), "windowHours": window });
         if by_referred {
-            let mut split = repo::funnel(&conn, &body.steps, window, range, true).await?;
-            let mut group = |referred: bool| {
-                let steps = split.iter().position(|(g, _)| *g == Some(referred)).map(|i| split.remove(i).1);
-                json!({ "steps": funnel_steps(&body.steps, &steps.unwrap_or_else(empty)) })
-            };
-            answer["groups"] = json!({ "referred": group(true), "organic": group(false) });
+            answer["groups"] = json!({
+                "referred": { "steps": steps(Some(true)) },
+                "organic": { "steps": steps(Some(false)) },
+            });
         }
         Ok(answer)
     })

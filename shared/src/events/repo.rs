@@ -190,9 +190,8 @@ pub async fn stats(conn: &Conn, filter: &Filter) -> Result<Stats> {
 }
 
 /// Recounts `event_counts_daily` from the day the last run left incomplete (at the latest
-/// yesterday, for events that arrive late; on the first run, the oldest event's day) to
-/// today, and moves the coverage mark analytics reads to today (UTC). Returns the rows
-/// written.
+/// yesterday, for events that arrive late; on the first run, the oldest event's day) up to
+/// now, and moves the mark analytics reads `events` from to now. Returns the rows written.
 pub async fn rollup(conn: &Conn) -> Result<u64> {
     let row = conn
         .query_one(
@@ -207,14 +206,16 @@ pub async fn rollup(conn: &Conn) -> Result<u64> {
                  INSERT INTO event_counts_daily (day, event_name, events, users)
                  SELECT (occurred_at AT TIME ZONE 'UTC')::date, event_name, count(*), count(DISTINCT user_id)
                  FROM events, since
-                 WHERE occurred_at >= (since.day::timestamp AT TIME ZONE 'UTC')
+                 WHERE occurred_at >= (since.day::timestamp AT TIME ZONE 'UTC') AND occurred_at < now()
                  GROUP BY 1, 2
                  ON CONFLICT (day, event_name) DO UPDATE
                     SET events = EXCLUDED.events, users = EXCLUDED.users, updated_at = now()
                  RETURNING 1
              ), covered AS (
-                 INSERT INTO rollup_coverage (name, complete_before) VALUES ('events', (now() AT TIME ZONE 'UTC')::date)
-                 ON CONFLICT (name) DO UPDATE SET complete_before = EXCLUDED.complete_before, updated_at = now()
+                 INSERT INTO rollup_coverage (name, complete_before, covered_until)
+                 VALUES ('events', (now() AT TIME ZONE 'UTC')::date, now())
+                 ON CONFLICT (name) DO UPDATE
+                    SET complete_before = EXCLUDED.complete_before, covered_until = EXCLUDED.covered_until, updated_at = now()
              )
              SELECT count(*) FROM counted",
             &[],
