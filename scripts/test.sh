@@ -32,7 +32,7 @@ log "CloudFormation resources after the SAM transform (fails at 400 of the 500 a
 log "checkov, offline: every finding fixed or justified"
 bash scripts/checkov.sh
 
-log "cargo build --bin growstack (tests/server_process.rs runs it)"
-cargo build --bin growstack
+log "cargo build --bin growstack --bin users-list (tests/server_process.rs and tests/lambda_harness.rs run them)"
+cargo build --bin growstack --bin users-list
 log "cargo test"
 cargo test --workspace

@@ -2,6 +2,8 @@
 //! the production router, with one method per endpoint; and a way to feed `events/`
 //! payloads through lambda_http exactly as the Lambda runtime would.
 
+pub mod runtime_api;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -113,7 +115,13 @@ impl TestApp {
         let aws = growstack::local::provision(&growstack::aws::Aws::new(&aws_config).await, &plan)
             .await
             .expect("moto must be running (see README)");
+        // JWT secrets for this app alone, in its variables so that a process started with them
+        // (a function binary, the server) accepts the tokens the app issues.
+        let secret = || format!("{}{}", Uuid::now_v7().simple(), Uuid::now_v7().simple());
+        let (access_secret, refresh_secret) = (secret(), secret());
         let mut vars: HashMap<String, String> = [
+            ("JWT_ACCESS_SECRET", access_secret.as_str()),
+            ("JWT_REFRESH_SECRET", refresh_secret.as_str()),
             ("DATABASE_URL", db_url.as_str()),
             ("REDIS_URL", test_redis_url().as_str()),
             ("REDIS_KEY_PREFIX", &format!("test:{schema}:")),
@@ -124,7 +132,6 @@ impl TestApp {
             ("IDEMPOTENCY_TABLE", aws.idempotency_table.as_str()),
             ("EVENTS_FIREHOSE_STREAM", aws.events_stream.as_str()),
             ("EMAIL_FROM", SENDER),
-            // Random JWT secrets for this app alone.
             ("GROWSTACK_ENV", "local"),
             ("KYC_WEBHOOK_SECRET", KYC_SECRET),
         ]

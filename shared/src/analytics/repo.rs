@@ -389,21 +389,19 @@ pub async fn funnel(
          WHERE event_name = $1 AND occurred_at >= $2 AND occurred_at < $3
          GROUP BY user_id",
     );
-    // (Grouped by the user alone: the earlier steps' times are one value per user, carried
-    // through min() rather than sorted on.)
-    let mut carried = String::new();
+    let mut carried = String::from("s.user_id, s.t1");
     for k in 2..=steps.len() {
-        carried.push_str(&format!(", min(s.t{prev}) AS t{prev}", prev = k - 1));
         reached = format!(
-            "SELECT s.user_id{carried}, min(e.occurred_at) AS t{k}
+            "SELECT {carried}, min(e.occurred_at) AS t{k}
              FROM ({reached}) s
              LEFT JOIN events e ON e.user_id = s.user_id AND e.event_name = ${p}
                  AND e.occurred_at > s.t{prev} AND e.occurred_at <= s.t1 + make_interval(hours => $4)
                  AND e.occurred_at >= $2 AND e.occurred_at < $3 + make_interval(hours => $4)
-             GROUP BY s.user_id",
+             GROUP BY {carried}",
             p = k + 3,
             prev = k - 1,
         );
+        carried.push_str(&format!(", s.t{k}"));
     }
     let (group, join, sets) = if by_referred {
         (

@@ -1,0 +1,96 @@
+//! `scripts/bench.sh lambda`: release function binaries run through the Lambda harness
+//! (`growstack_tests::runtime_api`), each handed its events/ payload with a real token, and
+//! timed as Lambda would bill them: init (process start to the first `next`), the first
+//! invocation, warm p50/p99 over `LAMBDA_INVOCATIONS` (1,000) more, peak RSS and the binary's
+//! size. Prints a markdown table with each budget's verdict.
+//!
+//! Reads `LAMBDA_BIN_DIR` (the release binaries), `LAMBDA_FUNCTIONS` (names, space
+//! separated), `LAMBDA_ACCESS_TOKEN` and `LAMBDA_USER_ID` (an admin the script signed in),
+//! and the function settings (`DATABASE_URL`, `REDIS_URL`, the JWT secrets, …) from the
+//! environment, as the deployed function reads them.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use growstack_tests::runtime_api::{measure, Figures, Outcome};
+use growstack_tests::{event, lambda_body};
+
+/// The budgets: init median, warm p99 for a cache hit and for a one-statement read, peak
+/// RSS, binary size.
+const INIT_MS: f64 = 20.0;
+const CACHE_HIT_P99_MS: f64 = 5.0;
+const READ_P99_MS: f64 = 15.0;
+const RSS_MIB: f64 = 32.0;
+const BINARY_MIB: f64 = 8.0;
+
+/// Functions whose warm answer is served from Redis (the rest read Postgres or write).
+const CACHE_HITS: &[&str] = &["users-list", "health"];
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "pass"
+    } else {
+        "FAIL"
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let dir = PathBuf::from(std::env::var("LAMBDA_BIN_DIR").unwrap_or_else(|_| "target/release".into()));
+    let functions = std::env::var("LAMBDA_FUNCTIONS").unwrap_or_else(|_| "health users-list users-get".into());
+    let token = std::env::var("LAMBDA_ACCESS_TOKEN")?;
+    let user = std::env::var("LAMBDA_USER_ID")?;
+    let invocations: usize = std::env::var("LAMBDA_INVOCATIONS").unwrap_or_else(|_| "1000".into()).parse()?;
+    let inits: usize = std::env::var("LAMBDA_STARTS").unwrap_or_else(|_| "5".into()).parse()?;
+    let vars: Vec<(String, String)> = std::env::vars().filter(|(k, _)| !k.starts_with("LAMBDA_")).collect();
+
+    println!("| function | init median ms (of {inits}) | first ms | warm p50 ms | warm p99 ms | peak RSS MiB | binary MiB | budgets |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for function in functions.split_whitespace() {
+        let payload = event(function, &[("REPLACE_WITH_ACCESS_TOKEN", &token), ("REPLACE_WITH_USER_ID", &user)]);
+        // Any answer but a server error or a refused token: the work was done.
+        let check = |outcome: &Outcome| match outcome {
+            Outcome::Response(r) if r["statusCode"].as_u64().is_some_and(|s| s < 500 && s != 401) => Ok(()),
+            Outcome::Response(r) => Err(format!("{function}: {} {}", r["statusCode"], lambda_body(r))),
+            other => Err(format!("{function}: {other:?}")),
+        };
+        // The init of a few fresh starts (the first pays for the page cache), then one run
+        // with the warm invocations.
+        let mut starts = Vec::new();
+        for _ in 1..inits {
+            starts.push(
+                measure(&dir.join(function), function, &vars, &payload, 0, check)
+                    .await
+                    .map_err(anyhow::Error::msg)?
+                    .init,
+            );
+        }
+        let figures: Figures = measure(&dir.join(function), function, &vars, &payload, invocations, check)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        starts.push(figures.init);
+        starts.sort();
+        let init = ms(starts[starts.len() / 2]);
+        let p99 = ms(figures.warm_quantile(0.99));
+        let p99_budget = if CACHE_HITS.contains(&function) { CACHE_HIT_P99_MS } else { READ_P99_MS };
+        let rss = figures.peak_rss_mib;
+        let size = figures.binary_bytes as f64 / (1024.0 * 1024.0);
+        let budgets = [
+            format!("init ≤ {INIT_MS} {}", verdict(init <= INIT_MS)),
+            format!("p99 ≤ {p99_budget} {}", verdict(p99 <= p99_budget)),
+            format!("RSS ≤ {RSS_MIB} {}", verdict(rss <= RSS_MIB)),
+            format!("size ≤ {BINARY_MIB} {}", verdict(size <= BINARY_MIB)),
+        ];
+        println!(
+            "| {function} | {init:.1} | {:.1} | {:.2} | {p99:.2} | {rss:.1} | {size:.1} | {} |",
+            ms(figures.first),
+            ms(figures.warm_quantile(0.5)),
+            budgets.join(", ")
+        );
+    }
+    Ok(())
+}
