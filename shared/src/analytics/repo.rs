@@ -170,40 +170,38 @@ pub async fn event_users(
 pub async fn rollup(conn: &Conn) -> Result<u64> {
     let row = conn
         .query_one(
-            "WITH since AS (
-                 SELECT coalesce(
-                     (SELECT least(complete_before, (now() AT TIME ZONE 'UTC')::date - 1)
-                      FROM rollup_coverage WHERE name = 'user_bitmaps'),
-                     (least((SELECT min(occurred_at) FROM events), (SELECT min(created_at) FROM users)) AT TIME ZONE 'UTC')::date,
-                     (now() AT TIME ZONE 'UTC')::date
-                 ) AS day
-             ), marked AS (
-                 SELECT (e.occurred_at AT TIME ZONE 'UTC')::date AS day, e.event_name, u.seq
-                 FROM events e JOIN users u ON u.id = e.user_id
-                 WHERE e.occurred_at >= ((SELECT day FROM since)::timestamp AT TIME ZONE 'UTC') AND e.occurred_at < now()
-             ), built AS (
-                 SELECT 'event' AS kind, n.event_name, m.day, (m.seq >> 16)::integer AS chunk,
-                        growstack_bitmap(array_agg(DISTINCT (m.seq & 65535)::integer)) AS users
-                 FROM marked m CROSS JOIN LATERAL (VALUES (''), (m.event_name)) n(event_name)
-                 GROUP BY 2, 3, 4
-                 UNION ALL
-                 SELECT 'signup', '', (created_at AT TIME ZONE 'UTC')::date, (seq >> 16)::integer,
-                        growstack_bitmap(array_agg((seq & 65535)::integer))
-                 FROM users
-                 WHERE created_at >= ((SELECT day FROM since)::timestamp AT TIME ZONE 'UTC') AND created_at < now()
-                 GROUP BY 3, 4
-             ), written AS (
-                 INSERT INTO user_bitmaps (kind, event_name, day, chunk, users)
-                 SELECT kind, event_name, day, chunk, users FROM built
-                 ON CONFLICT (kind, event_name, day, chunk) DO UPDATE SET users = EXCLUDED.users, updated_at = now()
-                 RETURNING 1
-             ), covered AS (
-                 INSERT INTO rollup_coverage (name, complete_before, covered_until)
-                 VALUES ('user_bitmaps', (now() AT TIME ZONE 'UTC')::date, now())
-                 ON CONFLICT (name) DO UPDATE
-                    SET complete_before = EXCLUDED.complete_before, covered_until = EXCLUDED.covered_until, updated_at = now()
-             )
-             SELECT count(*) FROM written",
+            &format!(
+                "WITH since AS (
+                     SELECT coalesce(
+                         (SELECT least(complete_before, (now() AT TIME ZONE 'UTC')::date - 1)
+                          FROM rollup_coverage WHERE name = 'user_bitmaps'),
+                         (least((SELECT min(occurred_at) FROM events), (SELECT min(created_at) FROM users)) AT TIME ZONE 'UTC')::date,
+                         (now() AT TIME ZONE 'UTC')::date
+                     ) AS day
+                 ), marked AS (
+                     SELECT (e.occurred_at AT TIME ZONE 'UTC')::date AS day, e.event_name, u.seq
+                     FROM events e JOIN users u ON u.id = e.user_id
+                     WHERE e.occurred_at >= ((SELECT day FROM since)::timestamp AT TIME ZONE 'UTC') AND e.occurred_at < now()
+                 ), built AS (
+                     SELECT 'event' AS kind, n.event_name, m.day, (m.seq >> 16)::integer AS chunk,
+                            growstack_bitmap(array_agg(DISTINCT (m.seq & 65535)::integer)) AS users
+                     FROM marked m CROSS JOIN LATERAL (VALUES (''), (m.event_name)) n(event_name)
+                     GROUP BY 2, 3, 4
+                     UNION ALL
+                     SELECT 'signup', '', (created_at AT TIME ZONE 'UTC')::date, (seq >> 16)::integer,
+                            growstack_bitmap(array_agg((seq & 65535)::integer))
+                     FROM users
+                     WHERE created_at >= ((SELECT day FROM since)::timestamp AT TIME ZONE 'UTC') AND created_at < now()
+                     GROUP BY 3, 4
+                 ), written AS (
+                     INSERT INTO user_bitmaps (kind, event_name, day, chunk, users)
+                     SELECT kind, event_name, day, chunk, users FROM built
+                     ON CONFLICT (kind, event_name, day, chunk) DO UPDATE SET users = EXCLUDED.users, updated_at = now()
+                     RETURNING 1
+                 ), {covered}
+                 SELECT count(*) FROM written",
+                covered = crate::events::covered("user_bitmaps"),
+            ),
             &[],
         )
         .await?;

@@ -189,35 +189,47 @@ pub async fn stats(conn: &Conn, filter: &Filter) -> Result<Stats> {
     Ok(Stats { total: row.get(0), unique_days: row.get(1), first_occurrence: row.get(2), last_occurrence: row.get(3) })
 }
 
+/// The `covered` CTE of a rollup's statement: moves the mark of rollup `name` (a constant) to
+/// now, the end of what the statement counted, and the day before which it is complete to
+/// today.
+pub(crate) fn covered(name: &str) -> String {
+    format!(
+        "covered AS (
+             INSERT INTO rollup_coverage (name, complete_before, covered_until)
+             VALUES ('{name}', (now() AT TIME ZONE 'UTC')::date, now())
+             ON CONFLICT (name) DO UPDATE
+                SET complete_before = EXCLUDED.complete_before, covered_until = EXCLUDED.covered_until, updated_at = now()
+         )"
+    )
+}
+
 /// Recounts `event_counts_daily` from the day the last run left incomplete (at the latest
 /// yesterday, for events that arrive late; on the first run, the oldest event's day) up to
 /// now, and moves the mark analytics reads `events` from to now. Returns the rows written.
 pub async fn rollup(conn: &Conn) -> Result<u64> {
     let row = conn
         .query_one(
-            "WITH since AS (
-                 SELECT coalesce(
-                     (SELECT least(complete_before, (now() AT TIME ZONE 'UTC')::date - 1)
-                      FROM rollup_coverage WHERE name = 'events'),
-                     (SELECT (min(occurred_at) AT TIME ZONE 'UTC')::date FROM events),
-                     (now() AT TIME ZONE 'UTC')::date
-                 ) AS day
-             ), counted AS (
-                 INSERT INTO event_counts_daily (day, event_name, events, users)
-                 SELECT (occurred_at AT TIME ZONE 'UTC')::date, event_name, count(*), count(DISTINCT user_id)
-                 FROM events, since
-                 WHERE occurred_at >= (since.day::timestamp AT TIME ZONE 'UTC') AND occurred_at < now()
-                 GROUP BY 1, 2
-                 ON CONFLICT (day, event_name) DO UPDATE
-                    SET events = EXCLUDED.events, users = EXCLUDED.users, updated_at = now()
-                 RETURNING 1
-             ), covered AS (
-                 INSERT INTO rollup_coverage (name, complete_before, covered_until)
-                 VALUES ('events', (now() AT TIME ZONE 'UTC')::date, now())
-                 ON CONFLICT (name) DO UPDATE
-                    SET complete_before = EXCLUDED.complete_before, covered_until = EXCLUDED.covered_until, updated_at = now()
-             )
-             SELECT count(*) FROM counted",
+            &format!(
+                "WITH since AS (
+                     SELECT coalesce(
+                         (SELECT least(complete_before, (now() AT TIME ZONE 'UTC')::date - 1)
+                          FROM rollup_coverage WHERE name = 'events'),
+                         (SELECT (min(occurred_at) AT TIME ZONE 'UTC')::date FROM events),
+                         (now() AT TIME ZONE 'UTC')::date
+                     ) AS day
+                 ), counted AS (
+                     INSERT INTO event_counts_daily (day, event_name, events, users)
+                     SELECT (occurred_at AT TIME ZONE 'UTC')::date, event_name, count(*), count(DISTINCT user_id)
+                     FROM events, since
+                     WHERE occurred_at >= (since.day::timestamp AT TIME ZONE 'UTC') AND occurred_at < now()
+                     GROUP BY 1, 2
+                     ON CONFLICT (day, event_name) DO UPDATE
+                        SET events = EXCLUDED.events, users = EXCLUDED.users, updated_at = now()
+                     RETURNING 1
+                 ), {covered}
+                 SELECT count(*) FROM counted",
+                covered = covered("events"),
+            ),
             &[],
         )
         .await?;
