@@ -48,49 +48,65 @@ async fn main() -> anyhow::Result<()> {
     let inits: usize = std::env::var("LAMBDA_STARTS").unwrap_or_else(|_| "5".into()).parse()?;
     let vars: Vec<(String, String)> = std::env::vars().filter(|(k, _)| !k.starts_with("LAMBDA_")).collect();
 
-    println!("| function | init median ms (of {inits}) | first ms | warm p50 ms | warm p99 ms | peak RSS MiB | binary MiB | budgets |");
-    println!("|---|---|---|---|---|---|---|---|");
-    for function in functions.split_whitespace() {
+    // `all`: every endpoint's function, from the router's own list.
+    let functions: Vec<String> = if functions.trim() == "all" {
+        growstack::app::ENDPOINTS.iter().map(|e| e.function.to_owned()).collect()
+    } else {
+        functions.split_whitespace().map(str::to_owned).collect()
+    };
+
+    println!("| function | answer | init median ms (of {inits}) | first ms | warm p50 ms | warm p99 ms | peak RSS MiB | binary MiB | budgets |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for function in &functions {
         let payload = event(function, &[("REPLACE_WITH_ACCESS_TOKEN", &token), ("REPLACE_WITH_USER_ID", &user)]);
-        // Any answer but a server error or a refused token: the work was done.
+        // Any answer but a server error: a refusal (a payload whose placeholders this run
+        // cannot fill) is timed too, and its status shown.
+        let answered = std::cell::Cell::new(0u64);
         let check = |outcome: &Outcome| match outcome {
-            Outcome::Response(r) if r["statusCode"].as_u64().is_some_and(|s| s < 500 && s != 401) => Ok(()),
-            Outcome::Response(r) => Err(format!("{function}: {} {}", r["statusCode"], lambda_body(r))),
-            other => Err(format!("{function}: {other:?}")),
+            Outcome::Response(r) if r["statusCode"].as_u64().is_some_and(|s| s < 500) => {
+                answered.set(r["statusCode"].as_u64().unwrap_or(0));
+                Ok(())
+            }
+            Outcome::Response(r) => Err(format!("{} {}", r["statusCode"], lambda_body(r))),
+            other => Err(format!("{other:?}")),
         };
-        // The init of a few fresh starts (the first pays for the page cache), then one run
-        // with the warm invocations.
-        let mut starts = Vec::new();
-        for _ in 1..inits {
-            starts.push(
-                measure(&dir.join(function), function, &vars, &payload, 0, check)
-                    .await
-                    .map_err(anyhow::Error::msg)?
-                    .init,
-            );
+        let row = async {
+            // The init of a few fresh starts (the first pays for the page cache), then one
+            // run with the warm invocations.
+            let mut starts = Vec::new();
+            for _ in 1..inits {
+                starts.push(measure(&dir.join(function), function, &vars, &payload, 0, check).await?.init);
+            }
+            let figures: Figures = measure(&dir.join(function), function, &vars, &payload, invocations, check).await?;
+            starts.push(figures.init);
+            starts.sort();
+            let init = ms(starts[starts.len() / 2]);
+            let p99 = ms(figures.warm_quantile(0.99));
+            let p99_budget = if CACHE_HITS.contains(&function.as_str()) { CACHE_HIT_P99_MS } else { READ_P99_MS };
+            let rss = figures.peak_rss_mib;
+            let size = figures.binary_bytes as f64 / (1024.0 * 1024.0);
+            let budgets = [
+                format!("init ≤ {INIT_MS} {}", verdict(init <= INIT_MS)),
+                format!("p99 ≤ {p99_budget} {}", verdict(p99 <= p99_budget)),
+                format!("RSS ≤ {RSS_MIB} {}", verdict(rss <= RSS_MIB)),
+                format!("size ≤ {BINARY_MIB} {}", verdict(size <= BINARY_MIB)),
+            ];
+            Ok::<String, String>(format!(
+                "| {function} | {} | {init:.1} | {:.1} | {:.2} | {p99:.2} | {rss:.1} | {size:.1} | {} |",
+                answered.get(),
+                ms(figures.first),
+                ms(figures.warm_quantile(0.5)),
+                budgets.join(", ")
+            ))
         }
-        let figures: Figures = measure(&dir.join(function), function, &vars, &payload, invocations, check)
-            .await
-            .map_err(anyhow::Error::msg)?;
-        starts.push(figures.init);
-        starts.sort();
-        let init = ms(starts[starts.len() / 2]);
-        let p99 = ms(figures.warm_quantile(0.99));
-        let p99_budget = if CACHE_HITS.contains(&function) { CACHE_HIT_P99_MS } else { READ_P99_MS };
-        let rss = figures.peak_rss_mib;
-        let size = figures.binary_bytes as f64 / (1024.0 * 1024.0);
-        let budgets = [
-            format!("init ≤ {INIT_MS} {}", verdict(init <= INIT_MS)),
-            format!("p99 ≤ {p99_budget} {}", verdict(p99 <= p99_budget)),
-            format!("RSS ≤ {RSS_MIB} {}", verdict(rss <= RSS_MIB)),
-            format!("size ≤ {BINARY_MIB} {}", verdict(size <= BINARY_MIB)),
-        ];
-        println!(
-            "| {function} | {init:.1} | {:.1} | {:.2} | {p99:.2} | {rss:.1} | {size:.1} | {} |",
-            ms(figures.first),
-            ms(figures.warm_quantile(0.5)),
-            budgets.join(", ")
-        );
+        .await;
+        match row {
+            Ok(row) => println!("{row}"),
+            Err(error) => {
+                let error: String = error.replace('|', "/").replace('\n', " ").chars().take(120).collect();
+                println!("| {function} | not measured: {error} | | | | | | | |");
+            }
+        }
     }
     Ok(())
 }
