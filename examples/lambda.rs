@@ -48,12 +48,15 @@ async fn main() -> anyhow::Result<()> {
     let inits: usize = std::env::var("LAMBDA_STARTS").unwrap_or_else(|_| "5".into()).parse()?;
     let vars: Vec<(String, String)> = std::env::vars().filter(|(k, _)| !k.starts_with("LAMBDA_")).collect();
 
-    // `all`: every endpoint's function, from the router's own list.
-    let functions: Vec<String> = if functions.trim() == "all" {
+    // `all`: every endpoint's function, from the router's own list; those that end the
+    // signed-in session (signing out, a new password) last, or every later one would time
+    // its refusal of a revoked token.
+    let mut functions: Vec<String> = if functions.trim() == "all" {
         growstack::app::ENDPOINTS.iter().map(|e| e.function.to_owned()).collect()
     } else {
         functions.split_whitespace().map(str::to_owned).collect()
     };
+    functions.sort_by_key(|f| ["auth-logout", "auth-logout-all", "users-password"].contains(&f.as_str()));
 
     println!("| function | answer | init median ms (of {inits}) | first ms | warm p50 ms | warm p99 ms | peak RSS MiB | binary MiB | budgets |");
     println!("|---|---|---|---|---|---|---|---|---|");
