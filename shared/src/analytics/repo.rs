@@ -171,14 +171,7 @@ pub async fn rollup(conn: &Conn) -> Result<u64> {
     let row = conn
         .query_one(
             &format!(
-                "WITH since AS (
-                     SELECT coalesce(
-                         (SELECT least(complete_before, (now() AT TIME ZONE 'UTC')::date - 1)
-                          FROM rollup_coverage WHERE name = 'user_bitmaps'),
-                         (least((SELECT min(occurred_at) FROM events), (SELECT min(created_at) FROM users)) AT TIME ZONE 'UTC')::date,
-                         (now() AT TIME ZONE 'UTC')::date
-                     ) AS day
-                 ), marked AS (
+                "WITH {since}, marked AS (
                      SELECT (e.occurred_at AT TIME ZONE 'UTC')::date AS day, e.event_name, u.seq
                      FROM events e JOIN users u ON u.id = e.user_id
                      WHERE e.occurred_at >= ((SELECT day FROM since)::timestamp AT TIME ZONE 'UTC') AND e.occurred_at < now()
@@ -200,6 +193,10 @@ pub async fn rollup(conn: &Conn) -> Result<u64> {
                      RETURNING 1
                  ), {covered}
                  SELECT count(*) FROM written",
+                since = crate::events::since(
+                    "user_bitmaps",
+                    "(least((SELECT min(occurred_at) FROM events), (SELECT min(created_at) FROM users)) AT TIME ZONE 'UTC')::date",
+                ),
                 covered = crate::events::covered("user_bitmaps"),
             ),
             &[],

@@ -189,6 +189,22 @@ pub async fn stats(conn: &Conn, filter: &Filter) -> Result<Stats> {
     Ok(Stats { total: row.get(0), unique_days: row.get(1), first_occurrence: row.get(2), last_occurrence: row.get(3) })
 }
 
+/// The `since` CTE of a rollup's statement: the day rollup `name` (a constant) recounts from —
+/// the day its last run left incomplete, at the latest yesterday (for events that arrive
+/// late), or on its first run `first_day` (an SQL expression), or today.
+pub(crate) fn since(name: &str, first_day: &str) -> String {
+    format!(
+        "since AS (
+             SELECT coalesce(
+                 (SELECT least(complete_before, (now() AT TIME ZONE 'UTC')::date - 1)
+                  FROM rollup_coverage WHERE name = '{name}'),
+                 {first_day},
+                 (now() AT TIME ZONE 'UTC')::date
+             ) AS day
+         )"
+    )
+}
+
 /// The `covered` CTE of a rollup's statement: moves the mark of rollup `name` (a constant) to
 /// now, the end of what the statement counted, and the day before which it is complete to
 /// today.
@@ -210,14 +226,7 @@ pub async fn rollup(conn: &Conn) -> Result<u64> {
     let row = conn
         .query_one(
             &format!(
-                "WITH since AS (
-                     SELECT coalesce(
-                         (SELECT least(complete_before, (now() AT TIME ZONE 'UTC')::date - 1)
-                          FROM rollup_coverage WHERE name = 'events'),
-                         (SELECT (min(occurred_at) AT TIME ZONE 'UTC')::date FROM events),
-                         (now() AT TIME ZONE 'UTC')::date
-                     ) AS day
-                 ), counted AS (
+                "WITH {since}, counted AS (
                      INSERT INTO event_counts_daily (day, event_name, events, users)
                      SELECT (occurred_at AT TIME ZONE 'UTC')::date, event_name, count(*), count(DISTINCT user_id)
                      FROM events, since
@@ -228,6 +237,7 @@ pub async fn rollup(conn: &Conn) -> Result<u64> {
                      RETURNING 1
                  ), {covered}
                  SELECT count(*) FROM counted",
+                since = since("events", "(SELECT (min(occurred_at) AT TIME ZONE 'UTC')::date FROM events)"),
                 covered = covered("events"),
             ),
             &[],
