@@ -36,3 +36,5 @@ log "cargo build --bin growstack --bin users-list (tests/server_process.rs and t
 cargo build --bin growstack --bin users-list
 log "cargo test"
 cargo test --workspace
+log "schemathesis over openapi.json against the server (scripts/schemathesis.sh)"
+bash scripts/schemathesis.sh

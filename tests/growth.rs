@@ -126,7 +126,8 @@ async fn the_whole_referral_story() {
     let stats = app.call(Method::GET, "/api/referrals/stats", Some(&ada.access), None).await;
     assert_eq!(
         stats.data(),
-        &json!({ "total": 1, "pending": 0, "completed": 0, "rewarded": 1, "failed": 0, "totalRewards": "500.00" })
+        &json!({ "total": 1, "pending": 0, "completed": 0, "rewarded": 1, "failed": 0, "totalRewards": "500.00",
+                 "totalReferrals": 1, "pendingReferrals": 0, "completedReferrals": 0 })
     );
     // Another user cannot claim or see Ada's referral.
     let mallory = app.user(&app.email("mallory")).await;
@@ -465,8 +466,10 @@ async fn stats_match_hand_computed_numbers_on_1200_users() {
                 rewards += (i % 7 + 1) * 100;
             }
         }
-        json!({ "total": range.count(), "pending": counts[0], "completed": counts[1], "rewarded": counts[2],
-                "failed": counts[3], "totalRewards": format!("{rewards}.00") })
+        let total = range.count();
+        json!({ "total": total, "pending": counts[0], "completed": counts[1], "rewarded": counts[2],
+                "failed": counts[3], "totalRewards": format!("{rewards}.00"),
+                "totalReferrals": total, "pendingReferrals": counts[0], "completedReferrals": counts[1] })
     };
     let all = app.call(Method::GET, "/api/referrals/stats", Some(&referrer.access), None).await;
     assert_eq!(all.data(), &by_hand(0..1000));

@@ -395,6 +395,7 @@ const UNDECLARED: Endpoint = Endpoint {
             "sent"
         })
     },
+    doc: growstack_tests::undocumented,
     uses: &[],
 };
 

@@ -169,6 +169,7 @@ static PANICS: growstack::Endpoint = growstack::Endpoint {
             "unreachable"
         })
     },
+    doc: growstack_tests::undocumented,
     uses: &[],
 };
 

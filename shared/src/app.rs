@@ -168,6 +168,8 @@ pub struct Endpoint {
     /// In the syntax axum and API Gateway share: `/api/users/{id}`.
     pub path: &'static str,
     pub route: fn() -> MethodRouter<AppState>,
+    /// Its part of the OpenAPI document, from its handler's annotation.
+    pub doc: crate::openapi::Describe,
     /// What AWS it uses, which its function's IAM policy must grant (and nothing more).
     pub uses: &'static [Resource],
 }
@@ -239,7 +241,10 @@ pub fn router_for<'a>(endpoints: impl IntoIterator<Item = &'a Endpoint>, state: 
             let declared = endpoint.uses;
             let route = (endpoint.route)()
                 .layer(axum::middleware::from_fn(move |req, next| check_uses(function, declared, req, next)));
-            router.route(endpoint.path, route)
+            match v1_path(endpoint.path) {
+                Some(v1) => router.route(&v1, route.clone()).route(endpoint.path, route),
+                None => router.route(endpoint.path, route),
+            }
         })
         .fallback(crate::http::not_found)
         // A bug that panics answers 500 in the envelope (and is logged as one) instead of
@@ -249,6 +254,12 @@ pub fn router_for<'a>(endpoints: impl IntoIterator<Item = &'a Endpoint>, state: 
         }))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::http::log_request))
         .with_state(state)
+}
+
+/// `/api/users` → `/api/v1/users`: where the Node version's clients call each `/api` route.
+/// Both paths run the same route (and, in Lambda, the same function).
+pub fn v1_path(path: &str) -> Option<String> {
+    path.strip_prefix("/api/").map(|rest| format!("/api/v1/{rest}"))
 }
 
 /// Runs one endpoint's request within its invocation's deadline (in Lambda), recording what
@@ -297,5 +308,9 @@ pub fn metrics_router(state: AppState) -> Router {
 pub fn router(state: AppState) -> Router {
     // Liveness is the server's alone (Lambda has its own), and kept out of the request logs
     // and metrics, which the load balancer's probes every few seconds would only clutter.
-    router_for(ENDPOINTS, state).route("/health/live", axum::routing::get(health::live))
+    let console = crate::console::router(state.config.console_dir.as_deref());
+    router_for(ENDPOINTS, state)
+        .route("/health/live", axum::routing::get(health::live))
+        .merge(crate::openapi::router())
+        .merge(console)
 }

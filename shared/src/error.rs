@@ -3,6 +3,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -33,6 +34,40 @@ pub enum Error {
     Internal(#[from] anyhow::Error),
 }
 
+/// `{"success": false, "error": {…}}`: every failure answer, whatever its status.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// Always `false`.
+    pub success: bool,
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    /// For a person to read; may change between releases.
+    pub message: String,
+    /// `{"field": "email"}` for a validation error about one field; what a conflict found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>, nullable = false)]
+    pub details: Option<serde_json::Value>,
+}
+
+/// For a program to branch on: stable.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    ValidationError,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Conflict,
+    RateLimited,
+    ServiceUnavailable,
+    InternalError,
+}
+
 impl Error {
     pub fn validation(message: impl Into<String>) -> Self {
         Error::Validation { message: message.into(), details: None }
@@ -43,17 +78,17 @@ impl Error {
         Error::Validation { message: message.into(), details: Some(json!({ "field": field })) }
     }
 
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+    fn status_and_code(&self) -> (StatusCode, ErrorCode) {
         match self {
-            Error::Validation { .. } => (StatusCode::BAD_REQUEST, "VALIDATION_ERROR"),
-            Error::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "VALIDATION_ERROR"),
-            Error::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
-            Error::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
-            Error::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
-            Error::Conflict(_) | Error::ConflictDetail { .. } => (StatusCode::CONFLICT, "CONFLICT"),
-            Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
-            Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"),
-            Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
+            Error::Validation { .. } => (StatusCode::BAD_REQUEST, ErrorCode::ValidationError),
+            Error::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::ValidationError),
+            Error::Unauthorized(_) => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
+            Error::Forbidden(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
+            Error::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            Error::Conflict(_) | Error::ConflictDetail { .. } => (StatusCode::CONFLICT, ErrorCode::Conflict),
+            Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
+            Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::ServiceUnavailable),
+            Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::InternalError),
         }
     }
 }
@@ -68,14 +103,14 @@ impl IntoResponse for Error {
             }
             _ => {}
         }
-        let mut error = json!({ "code": code, "message": self.to_string() });
-        match &self {
+        let details = match &self {
             Error::Validation { details: Some(details), .. } | Error::ConflictDetail { details, .. } => {
-                error["details"] = details.clone();
+                Some(details.clone())
             }
-            _ => {}
-        }
-        let mut response = (status, axum::Json(json!({ "success": false, "error": error }))).into_response();
+            _ => None,
+        };
+        let body = ErrorBody { success: false, error: ErrorDetail { code, message: self.to_string(), details } };
+        let mut response = (status, axum::Json(body)).into_response();
         let retry_after = match &self {
             Error::RateLimited { retry_after_secs } => Some(retry_after_secs.to_string()),
             Error::Unavailable(_) => Some("1".to_owned()),

@@ -10,9 +10,11 @@ use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::app::{AppState, Endpoint};
+use crate::openapi::{self, ErrorBody, ErrorCode, ErrorDetail, Ok};
 use crate::uses::Resource;
 
 pub const HEALTH: Endpoint = Endpoint {
@@ -20,6 +22,7 @@ pub const HEALTH: Endpoint = Endpoint {
     method: Method::GET,
     path: "/health",
     route: || get(health),
+    doc: openapi::describe::<__path_health>,
     uses: &[Resource::DatabaseSecret, Resource::RedisSecret],
 };
 
@@ -28,20 +31,79 @@ async fn postgres_up(state: &AppState) -> bool {
     matches!(tokio::time::timeout(Duration::from_secs(3), check).await, Ok(Ok(_)))
 }
 
+/// Whether a dependency answered.
+#[derive(Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = HealthCheck)]
+enum Check {
+    Up,
+    Down,
+}
+
+impl Check {
+    fn of(up: bool) -> Self {
+        if up {
+            Check::Up
+        } else {
+            Check::Down
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = HealthChecks)]
+struct Checks {
+    postgres: Check,
+    redis: Check,
+}
+
+/// `degraded`: Redis is down, so nothing is cached and nothing rate-limited, but requests
+/// are served.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum HealthStatus {
+    Ok,
+    Degraded,
+}
+
+/// Readiness, when Postgres answers.
+#[derive(Serialize, ToSchema)]
+struct Health {
+    status: HealthStatus,
+    checks: Checks,
+}
+
+#[utoipa::path(get, path = "/health",
+    responses((status = 200, description = "Postgres answers; Redis may not (`degraded`). When Postgres does not, \
+        the answer is 503 with the checks in `error.details`.", body = Ok<Health>)))]
+/// Tells whether the service is ready: Postgres and Redis answer.
 async fn health(State(state): State<AppState>) -> Response {
     let (postgres, redis) = tokio::join!(postgres_up(&state), state.cache.ping());
-    let word = |up: bool| if up { "up" } else { "down" };
-    let checks = json!({ "postgres": word(postgres), "redis": word(redis) });
+    let checks = Checks { postgres: Check::of(postgres), redis: Check::of(redis) };
     if postgres {
-        let status = if redis { "ok" } else { "degraded" };
-        crate::http::ok(json!({ "status": status, "checks": checks }))
+        let status = if redis { HealthStatus::Ok } else { HealthStatus::Degraded };
+        crate::http::ok(Health { status, checks })
     } else {
-        let error = json!({ "code": "SERVICE_UNAVAILABLE", "message": "database unreachable", "details": checks });
-        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "success": false, "error": error }))).into_response()
+        // The error envelope, with what was checked in its details.
+        let error = ErrorBody {
+            success: false,
+            error: ErrorDetail {
+                code: ErrorCode::ServiceUnavailable,
+                message: "database unreachable".to_owned(),
+                details: serde_json::to_value(&checks).ok(),
+            },
+        };
+        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(error)).into_response()
     }
+}
+
+#[derive(Serialize)]
+struct Live {
+    /// Always `live`.
+    status: &'static str,
 }
 
 /// Liveness: 200 whenever the process can answer, whatever its dependencies do.
 pub async fn live() -> Response {
-    crate::http::ok(json!({ "status": "live" }))
+    crate::http::ok(Live { status: "live" })
 }

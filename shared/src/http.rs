@@ -77,6 +77,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 /// all optional accept no body at all.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes };
+    if has_escaped_nul(bytes) {
+        return Err(Error::validation(NUL_REFUSED));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -86,12 +89,34 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
         } else {
             format!("invalid request body: {inner}")
         };
-        if path == "." || path.is_empty() {
-            Error::validation(message)
-        } else {
-            Error::invalid_field(&path, message)
+        // serde names a missing field in its message only; the client gets it as the field.
+        let missing =
+            message.split("missing field `").nth(1).and_then(|rest| rest.split('`').next()).map(str::to_owned);
+        match missing {
+            _ if path != "." && !path.is_empty() => Error::invalid_field(&path, message),
+            Some(field) => Error::invalid_field(&field, message),
+            None => Error::validation(message),
         }
     })
+}
+
+/// Postgres stores no NUL character in text or jsonb; refused at the edge, for every body and
+/// query, rather than failing the statement.
+const NUL_REFUSED: &str = "the request must not contain the NUL character (\\u0000)";
+
+/// Whether a JSON document holds `\u0000`: a `u0000` after an odd run of backslashes (an
+/// even run is escaped backslashes followed by the text "u0000").
+fn has_escaped_nul(json: &[u8]) -> bool {
+    let mut from = 0;
+    while let Some(at) = json[from..].windows(5).position(|w| w == b"u0000") {
+        let at = from + at;
+        let backslashes = json[..at].iter().rev().take_while(|&&b| b == b'\\').count();
+        if backslashes % 2 == 1 {
+            return true;
+        }
+        from = at + 5;
+    }
+    false
 }
 
 /// Query parameters parsed into `T`; a malformed query is a 400 in the envelope.
@@ -101,6 +126,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Error> {
+        if parts.uri.query().is_some_and(|q| q.contains("%00")) {
+            return Err(Error::validation(NUL_REFUSED));
+        }
         Query::<T>::try_from_uri(&parts.uri)
             .map(|Query(q)| QueryParams(q))
             .map_err(|e| Error::validation(format!("invalid query string: {}", e.body_text())))
@@ -122,10 +150,24 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathPar
 }
 
 /// `page` (from 1) and `limit` (1 to 100, default 20) query parameters.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Paging {
+    #[param(minimum = 1, default = 1)]
     pub page: Option<i64>,
+    #[param(minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<i64>,
+}
+
+/// The `pagination` of a paged answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PageInfo {
+    pub page: i64,
+    pub limit: i64,
+    /// Rows in all pages.
+    pub total: i64,
+    /// How many pages `total` makes (the Node version's clients read it).
+    pub pages: i64,
 }
 
 /// A checked page: its number, size and the rows to skip.
@@ -134,6 +176,13 @@ pub struct Page {
     pub page: i64,
     pub limit: i64,
     pub offset: i64,
+}
+
+impl Page {
+    /// The `pagination` of this page of `total` rows.
+    pub fn info(self, total: i64) -> PageInfo {
+        PageInfo { page: self.page, limit: self.limit, total, pages: (total + self.limit - 1) / self.limit }
+    }
 }
 
 impl Paging {
@@ -150,28 +199,20 @@ impl Paging {
     }
 }
 
-impl Page {
-    /// `{"<key>": items, "pagination": {page, limit, total}}` in the envelope.
-    pub fn respond<T: Serialize>(self, key: &str, items: T, total: i64) -> Response {
-        let mut data = serde_json::Map::new();
-        data.insert(key.to_owned(), serde_json::to_value(items).unwrap_or_default());
-        data.insert(
-            "pagination".to_owned(),
-            serde_json::json!({ "page": self.page, "limit": self.limit, "total": total }),
-        );
-        ok(data)
-    }
-}
-
 /// A half-open interval of time, either end open when `None`.
 pub type Bounds = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
 /// `startDate` and `endDate` query parameters: a day (`2026-11-28`, the whole day, so an
 /// end day is included) or an instant (RFC 3339). Either may be left out.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct DateRange {
+    /// A day (`2026-11-01`, from its start, UTC) or an RFC 3339 time; years 1970 to 9999.
+    #[param(example = "2026-11-01")]
     pub start_date: Option<String>,
+    /// A day (`2026-11-30`, included) or an RFC 3339 time (excluded); not before `startDate`.
+    #[param(example = "2026-11-30")]
     pub end_date: Option<String>,
 }
 
@@ -345,6 +386,17 @@ mod tests {
         assert!(e.to_string().contains("firstName"), "{e}");
         assert!(parse_json::<Body>(br#"{"firstName":"a","role":"admin"}"#).is_err());
         assert_eq!(parse_json::<Body>(br#"{"firstName":"a"}"#).unwrap().first_name, "a");
+    }
+
+    #[test]
+    fn nul_characters_are_found_only_where_escaped() {
+        assert!(has_escaped_nul(br#"{"a": "x\u0000"}"#));
+        assert!(has_escaped_nul(br#"{"\u0000": 1}"#));
+        assert!(has_escaped_nul(br#"{"a": "\\\u0000"}"#));
+        assert!(!has_escaped_nul(br#"{"a": "\\u0000"}"#), "an escaped backslash, then text");
+        assert!(!has_escaped_nul(br#"{"a": "u0000"}"#));
+        assert!(parse_json::<serde_json::Value>(br#"{"a": "\u0000"}"#).is_err());
+        assert!(parse_json::<serde_json::Value>(br#"{"a": "\u0001"}"#).is_ok());
     }
 
     #[test]

@@ -475,6 +475,11 @@ pub fn event(name: &str, replacements: &[(&str, &str)]) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// The description of an endpoint a test makes up, which the document never shows.
+pub fn undocumented(_: &mut growstack::openapi::Schemas) -> growstack::openapi::Described {
+    growstack::openapi::Described { path: String::new(), methods: Vec::new(), operation: Default::default() }
+}
+
 /// The decoded body of a Lambda response produced by [`TestApp::invoke`].
 pub fn lambda_body(response: &Value) -> Value {
     serde_json::from_str(response["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null)

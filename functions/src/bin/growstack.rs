@@ -32,11 +32,17 @@ enum Command {
         #[arg(long, default_value = "growstack")]
         prefix: String,
     },
+    /// Print the OpenAPI document (as committed in openapi.json).
+    Openapi,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let command = Cli::parse().command;
+    if let Command::Openapi = command {
+        print!("{}", growstack::openapi::document_json());
+        return Ok(());
+    }
     growstack::telemetry::init();
     let config = Config::from_env()?;
     match command {
@@ -67,5 +73,6 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", growstack::local::provision(&aws, &plan).await?.exports());
             Ok(())
         }
+        Command::Openapi => Ok(()),
     }
 }

@@ -1,6 +1,7 @@
 //! `GET /api/analytics/{onboarding,referrals,events,notifications,users,retention}` and
 //! `POST /api/analytics/funnels`, for the staff who read analytics.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use axum::extract::State;
@@ -9,7 +10,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
 
 use super::repo::{self, FunnelStep};
 use crate::app::{AppState, Endpoint};
@@ -17,6 +19,7 @@ use crate::auth::AnalyticsReader;
 use crate::error::{Error, Result};
 use crate::events::EventName;
 use crate::http::{envelope_bytes, json_bytes, Bounds, DateRange, JsonBody, QueryParams};
+use crate::openapi::{self, Ok};
 use crate::users::{OnboardingStep, Role, Status};
 use crate::uses::Resource;
 
@@ -27,6 +30,7 @@ pub const ONBOARDING: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/analytics/onboarding",
     route: || get(onboarding),
+    doc: openapi::describe::<__path_onboarding>,
     uses: USES,
 };
 pub const REFERRALS: Endpoint = Endpoint {
@@ -34,6 +38,7 @@ pub const REFERRALS: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/analytics/referrals",
     route: || get(referrals),
+    doc: openapi::describe::<__path_referrals>,
     uses: USES,
 };
 pub const EVENTS: Endpoint = Endpoint {
@@ -41,6 +46,7 @@ pub const EVENTS: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/analytics/events",
     route: || get(events),
+    doc: openapi::describe::<__path_events>,
     uses: USES,
 };
 pub const NOTIFICATIONS: Endpoint = Endpoint {
@@ -48,6 +54,7 @@ pub const NOTIFICATIONS: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/analytics/notifications",
     route: || get(notifications),
+    doc: openapi::describe::<__path_notifications>,
     uses: USES,
 };
 pub const USERS: Endpoint = Endpoint {
@@ -55,6 +62,7 @@ pub const USERS: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/analytics/users",
     route: || get(users),
+    doc: openapi::describe::<__path_users>,
     uses: USES,
 };
 pub const RETENTION: Endpoint = Endpoint {
@@ -62,6 +70,7 @@ pub const RETENTION: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/analytics/retention",
     route: || get(retention),
+    doc: openapi::describe::<__path_retention>,
     uses: USES,
 };
 pub const FUNNELS: Endpoint = Endpoint {
@@ -69,6 +78,7 @@ pub const FUNNELS: Endpoint = Endpoint {
     method: Method::POST,
     path: "/api/analytics/funnels",
     route: || post(funnels),
+    doc: openapi::describe::<__path_funnels>,
     uses: USES,
 };
 
@@ -84,10 +94,11 @@ fn ratio(n: i64, d: i64) -> f64 {
 /// Answers from Redis when a fresh answer to the same normalized question is there; else
 /// computes it on the reader and keeps it for `ANALYTICS_CACHE_SECONDS`. Fails open: with
 /// Redis down every request computes. Errors are never cached.
-async fn cached<Q, F>(state: &AppState, name: &str, question: &Q, compute: F) -> Result<Response>
+async fn cached<Q, T, F>(state: &AppState, name: &str, question: &Q, compute: F) -> Result<Response>
 where
     Q: Serialize,
-    F: Future<Output = Result<Value>>,
+    T: Serialize,
+    F: Future<Output = Result<T>>,
 {
     let ttl = state.config.analytics_cache_ttl;
     let key =
@@ -99,13 +110,47 @@ where
             return Ok(json_bytes(body.into()));
         }
     }
-    let body = envelope_bytes(&compute.await?.to_string());
+    let body = envelope_bytes(&serde_json::to_string(&compute.await?).map_err(anyhow::Error::from)?);
     if !ttl.is_zero() {
         state.cache.set(&key, &body, ttl).await;
     }
     Ok(json_bytes(body))
 }
 
+/// The onboarding funnel (`GET /api/analytics/onboarding`).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct OnboardingFunnel {
+    /// Users who signed up in the range.
+    total_users: i64,
+    /// Every step, in onboarding order.
+    steps: Vec<OnboardingStepCount>,
+    /// The share of those users who completed KYC, 0 to 1.
+    #[schema(minimum = 0, maximum = 1)]
+    conversion_rate: f64,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct OnboardingStepCount {
+    step: OnboardingStep,
+    /// Users at this step now.
+    current: i64,
+    /// Users at this step or past it.
+    reached: i64,
+    /// Users who reached the step before but not this one (for the first step, of all users).
+    drop_off_from_previous: i64,
+    /// `reached` over the step before's, 0 to 1 (0 when none reached that one).
+    #[schema(minimum = 0, maximum = 1)]
+    conversion_from_previous: f64,
+}
+
+#[utoipa::path(get, path = "/api/analytics/onboarding", security(("bearer" = ["admin", "analyst", "marketer"])),
+    params(DateRange),
+    responses((status = 200, description = "How far the users who signed up in the range got.", body = Ok<OnboardingFunnel>)))]
+/// The onboarding funnel: how many users who signed up in the range reached each step.
+///
+/// Answers are cached per range, so they may be up to a minute old.
 #[tracing::instrument(skip_all)]
 async fn onboarding(
     _: AnalyticsReader,
@@ -122,24 +167,72 @@ async fn onboarding(
         let mut steps = Vec::new();
         for (i, step) in OnboardingStep::ALL.iter().enumerate() {
             let reached: i64 = OnboardingStep::ALL[i..].iter().map(|s| at(*s)).sum();
-            steps.push(json!({
-                "step": step.as_str(),
-                "current": at(*step),
-                "reached": reached,
-                "dropOffFromPrevious": previous - reached,
-                "conversionFromPrevious": ratio(reached, previous),
-            }));
+            steps.push(OnboardingStepCount {
+                step: *step,
+                current: at(*step),
+                reached,
+                drop_off_from_previous: previous - reached,
+                conversion_from_previous: ratio(reached, previous),
+            });
             previous = reached;
         }
-        Ok(json!({
-            "totalUsers": total,
-            "steps": steps,
-            "conversionRate": ratio(at(OnboardingStep::KycComplete), total),
-        }))
+        Ok(OnboardingFunnel {
+            total_users: total,
+            steps,
+            conversion_rate: ratio(at(OnboardingStep::KycComplete), total),
+        })
     })
     .await
 }
 
+/// Referrals and rewards (`GET /api/analytics/referrals`).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct ReferralAnalytics {
+    /// Referrals made in the range.
+    total_referrals: i64,
+    status_counts: ReferralStatusCounts,
+    /// Rewards written in the range and not voided, summed per currency code, as decimal
+    /// strings: `{"NGN": "1500.00"}`.
+    total_rewards: BTreeMap<String, String>,
+    /// The share of referrals completed or rewarded, 0 to 1.
+    #[schema(minimum = 0, maximum = 1)]
+    completion_rate: f64,
+    /// The share of referrals scored at or above the fraud threshold, 0 to 1.
+    #[schema(minimum = 0, maximum = 1)]
+    fraud_rate: f64,
+    /// The ten users who referred most in the range, most first.
+    #[schema(max_items = 10)]
+    top_referrers: Vec<ReferrerCount>,
+}
+
+/// Referrals made in the range, by status now.
+#[derive(Serialize, ToSchema)]
+struct ReferralStatusCounts {
+    pending: i64,
+    completed: i64,
+    failed: i64,
+    rewarded: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct ReferrerCount {
+    user_id: Uuid,
+    /// First and last name.
+    name: String,
+    /// Referrals they made in the range.
+    referrals: i64,
+    /// Of those, the ones rewarded.
+    rewarded: i64,
+}
+
+#[utoipa::path(get, path = "/api/analytics/referrals", security(("bearer" = ["admin", "analyst", "marketer"])),
+    params(DateRange),
+    responses((status = 200, description = "Referrals made in the range and the rewards written.", body = Ok<ReferralAnalytics>)))]
+/// Referral counts by status, rewards per currency and the top referrers.
+///
+/// Answers are cached per range, so they may be up to a minute old.
 #[tracing::instrument(skip_all)]
 async fn referrals(
     _: AnalyticsReader,
@@ -150,31 +243,31 @@ async fn referrals(
     cached(&state, "referrals", &range, async {
         let conn = state.db.reader().await?;
         let counts = repo::referral_counts(&conn, range, state.config.fraud_score_threshold).await?;
-        let rewards: Map<String, Value> =
-            repo::reward_totals(&conn, range).await?.into_iter().map(|(c, sum)| (c, Value::String(sum))).collect();
-        let top: Vec<Value> = repo::top_referrers(&conn, range)
+        let total_rewards: BTreeMap<String, String> = repo::reward_totals(&conn, range).await?.into_iter().collect();
+        let top_referrers = repo::top_referrers(&conn, range)
             .await?
             .into_iter()
-            .map(|t| json!({ "userId": t.user_id, "name": t.name, "referrals": t.referrals, "rewarded": t.rewarded }))
+            .map(|t| ReferrerCount { user_id: t.user_id, name: t.name, referrals: t.referrals, rewarded: t.rewarded })
             .collect();
-        Ok(json!({
-            "totalReferrals": counts.total,
-            "statusCounts": {
-                "pending": counts.pending,
-                "completed": counts.completed,
-                "failed": counts.failed,
-                "rewarded": counts.rewarded,
+        Ok(ReferralAnalytics {
+            total_referrals: counts.total,
+            status_counts: ReferralStatusCounts {
+                pending: counts.pending,
+                completed: counts.completed,
+                failed: counts.failed,
+                rewarded: counts.rewarded,
             },
-            "totalRewards": rewards,
-            "completionRate": ratio(counts.completed + counts.rewarded, counts.total),
-            "fraudRate": ratio(counts.suspected_fraud, counts.total),
-            "topReferrers": top,
-        }))
+            total_rewards,
+            completion_rate: ratio(counts.completed + counts.rewarded, counts.total),
+            fraud_rate: ratio(counts.suspected_fraud, counts.total),
+            top_referrers,
+        })
     })
     .await
 }
 
-#[derive(Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+/// The period of a series: days, or weeks from Monday (as ISO weeks).
+#[derive(Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "lowercase")]
 enum Interval {
     Day,
@@ -205,12 +298,22 @@ impl Interval {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct EventsQuery {
+    /// A day (`2026-11-01`, from its start, UTC) or an RFC 3339 time; years 1970 to 9999. By
+    /// default 30 days before the end; the range covers at most 400 whole UTC days.
+    #[param(example = "2026-11-01")]
     start_date: Option<String>,
+    /// A day (`2026-11-30`, included) or an RFC 3339 time (excluded); not before `startDate`.
+    /// By default today is the last day.
+    #[param(example = "2026-11-30")]
     end_date: Option<String>,
+    /// Only this event (empty: every event).
+    #[param(max_length = 64, pattern = "^[A-Za-z0-9_.:$-]*$", example = "signup")]
     event_name: Option<String>,
+    #[param(inline, default = "day")]
     interval: Option<Interval>,
 }
 
@@ -239,6 +342,37 @@ struct EventsQuestion<'a> {
     interval: &'static str,
 }
 
+/// Events over time (`GET /api/analytics/events`).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct EventAnalytics {
+    /// Events in the range.
+    total_events: i64,
+    /// Distinct users who did them.
+    unique_users: i64,
+    /// Events in the range per event name.
+    event_counts: BTreeMap<String, i64>,
+    /// Every period the range touches, oldest first, empty ones included.
+    time_series: Vec<EventPeriod>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct EventPeriod {
+    /// The period's first day (a Monday for weeks; it may start before the range).
+    period: NaiveDate,
+    /// Events in the period, within the range.
+    events: i64,
+    /// Distinct users who did them.
+    users: i64,
+}
+
+#[utoipa::path(get, path = "/api/analytics/events", security(("bearer" = ["admin", "analyst", "marketer"])),
+    params(EventsQuery),
+    responses((status = 200, description = "Events and distinct users over whole UTC days, in total and per period.", body = Ok<EventAnalytics>)))]
+/// Events and the users who did them, per day or week.
+///
+/// The range is whole UTC days: by default the 30 days up to today, at most 400. Answers are
+/// cached per question, so they may be up to a minute old.
 #[tracing::instrument(skip_all)]
 async fn events(
     _: AnalyticsReader,
@@ -261,29 +395,56 @@ async fn events(
         while period < to {
             let events: i64 = counts.iter().filter(|(p, _, _)| *p == period).map(|(_, _, n)| n).sum();
             let users = users.iter().find(|(p, _)| *p == Some(period)).map_or(0, |(_, n)| *n);
-            series.push(json!({ "period": period, "events": events, "users": users }));
+            series.push(EventPeriod { period, events, users });
             period += interval.step();
         }
-        Ok(json!({
-            "totalEvents": counts.iter().map(|(_, _, n)| n).sum::<i64>(),
-            "uniqueUsers": users.iter().find(|(p, _)| p.is_none()).map_or(0, |(_, n)| *n),
-            "eventCounts": by_name,
-            "timeSeries": series,
-        }))
+        Ok(EventAnalytics {
+            total_events: counts.iter().map(|(_, _, n)| n).sum::<i64>(),
+            unique_users: users.iter().find(|(p, _)| p.is_none()).map_or(0, |(_, n)| *n),
+            event_counts: by_name,
+            time_series: series,
+        })
     })
     .await
 }
 
-/// Counts of every known value (zeros included), in the order given.
-fn counted<'a>(known: &[&'a str], pairs: impl Iterator<Item = (&'a str, i64)>) -> Map<String, Value> {
-    let mut map: Map<String, Value> = known.iter().map(|k| ((*k).to_owned(), json!(0))).collect();
+/// Counts of every known value (zeros included) and of any other found, by key: an object
+/// whose keys are in sorted order, as they always were.
+fn counted<'a>(known: &[&'a str], pairs: impl Iterator<Item = (&'a str, i64)>) -> BTreeMap<String, i64> {
+    let mut map: BTreeMap<String, i64> = known.iter().map(|k| ((*k).to_owned(), 0)).collect();
     for (key, n) in pairs {
-        let total = map.get(key).and_then(Value::as_i64).unwrap_or(0) + n;
-        map.insert(key.to_owned(), json!(total));
+        *map.entry(key.to_owned()).or_insert(0) += n;
     }
     map
 }
 
+/// Notifications (`GET /api/analytics/notifications`).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct NotificationAnalytics {
+    /// Notifications created in the range.
+    total_notifications: i64,
+    /// Per type: every type (`welcome`, `referral_reward`, `kyc_reminder`, `inactivity`,
+    /// `custom`) is there, 0 when none.
+    type_counts: BTreeMap<String, i64>,
+    /// Per channel: every channel (`email`, `sms`, `whatsapp`, `push`) is there, 0 when none.
+    channel_counts: BTreeMap<String, i64>,
+    /// Per status: every status (`pending`, `sent`, `delivered`, `read`, `failed`) is there,
+    /// 0 when none.
+    status_counts: BTreeMap<String, i64>,
+    /// The share read, 0 to 1.
+    #[schema(minimum = 0, maximum = 1)]
+    read_rate: f64,
+    /// Emails sent, delivered or read.
+    emails_sent: i64,
+}
+
+#[utoipa::path(get, path = "/api/analytics/notifications", security(("bearer" = ["admin", "analyst", "marketer"])),
+    params(DateRange),
+    responses((status = 200, description = "Notifications created in the range, by type, channel and status.", body = Ok<NotificationAnalytics>)))]
+/// Notification counts by type, channel and status, and how many were read.
+///
+/// Answers are cached per range, so they may be up to a minute old.
 #[tracing::instrument(skip_all)]
 async fn notifications(
     _: AnalyticsReader,
@@ -300,20 +461,51 @@ async fn notifications(
             .filter(|r| r.channel == "email" && matches!(r.status.as_str(), "sent" | "delivered" | "read"))
             .map(|r| r.count)
             .sum();
-        Ok(json!({
-            "totalNotifications": total,
-            "typeCounts": counted(&["welcome", "referral_reward", "kyc_reminder", "inactivity", "custom"],
-                rows.iter().map(|r| (r.kind.as_str(), r.count))),
-            "channelCounts": counted(&["email", "sms", "whatsapp", "push"], rows.iter().map(|r| (r.channel.as_str(), r.count))),
-            "statusCounts": counted(&["pending", "sent", "delivered", "read", "failed"],
-                rows.iter().map(|r| (r.status.as_str(), r.count))),
-            "readRate": ratio(read, total),
-            "emailsSent": emails_sent,
-        }))
+        Ok(NotificationAnalytics {
+            total_notifications: total,
+            type_counts: counted(
+                &["welcome", "referral_reward", "kyc_reminder", "inactivity", "custom"],
+                rows.iter().map(|r| (r.kind.as_str(), r.count)),
+            ),
+            channel_counts: counted(
+                &["email", "sms", "whatsapp", "push"],
+                rows.iter().map(|r| (r.channel.as_str(), r.count)),
+            ),
+            status_counts: counted(
+                &["pending", "sent", "delivered", "read", "failed"],
+                rows.iter().map(|r| (r.status.as_str(), r.count)),
+            ),
+            read_rate: ratio(read, total),
+            emails_sent,
+        })
     })
     .await
 }
 
+/// Users (`GET /api/analytics/users`).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct UserAnalytics {
+    /// Users who existed by the end of the range.
+    total_users: i64,
+    /// Of those, the ones active in the last 30 days.
+    active_users: i64,
+    /// Of those, the ones who signed up in the range.
+    new_users: i64,
+    /// Per role: every role is there, 0 when none.
+    users_by_role: BTreeMap<String, i64>,
+    /// Per account status: every status is there, 0 when none.
+    users_by_status: BTreeMap<String, i64>,
+    /// Of the users, the blocked ones.
+    blocked_users: i64,
+}
+
+#[utoipa::path(get, path = "/api/analytics/users", security(("bearer" = ["admin", "analyst", "marketer"])),
+    params(DateRange),
+    responses((status = 200, description = "The users who existed by the end of the range.", body = Ok<UserAnalytics>)))]
+/// User counts: active, new, blocked, by role and by status.
+///
+/// Answers are cached per range, so they may be up to a minute old.
 #[tracing::instrument(skip_all)]
 async fn users(
     _: AnalyticsReader,
@@ -325,19 +517,21 @@ async fn users(
         let rows = repo::user_counts(&state.db.reader().await?, range).await?;
         let roles: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
         let statuses: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
-        Ok(json!({
-            "totalUsers": rows.iter().map(|r| r.count).sum::<i64>(),
-            "activeUsers": rows.iter().map(|r| r.active).sum::<i64>(),
-            "newUsers": rows.iter().map(|r| r.new).sum::<i64>(),
-            "usersByRole": counted(&roles, rows.iter().map(|r| (r.role.as_str(), r.count))),
-            "usersByStatus": counted(&statuses, rows.iter().map(|r| (r.status.as_str(), r.count))),
-            "blockedUsers": rows.iter().filter(|r| r.blocked).map(|r| r.count).sum::<i64>(),
-        }))
+        Ok(UserAnalytics {
+            total_users: rows.iter().map(|r| r.count).sum::<i64>(),
+            active_users: rows.iter().map(|r| r.active).sum::<i64>(),
+            new_users: rows.iter().map(|r| r.new).sum::<i64>(),
+            users_by_role: counted(&roles, rows.iter().map(|r| (r.role.as_str(), r.count))),
+            users_by_status: counted(&statuses, rows.iter().map(|r| (r.status.as_str(), r.count))),
+            blocked_users: rows.iter().filter(|r| r.blocked).map(|r| r.count).sum::<i64>(),
+        })
     })
     .await
 }
 
-#[derive(Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+/// What a cohort spans: the users who signed up in one ISO week (from Monday) or one
+/// calendar month, UTC.
+#[derive(Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "lowercase")]
 enum CohortUnit {
     Week,
@@ -381,13 +575,27 @@ impl CohortUnit {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct RetentionQuery {
+    /// A day (`2026-11-01`, from its start, UTC) or an RFC 3339 time; years 1970 to 9999.
+    /// The cohorts start with the one this falls in (by default, `periods` cohorts back from
+    /// the last); at most 26 cohorts.
+    #[param(example = "2026-11-01")]
     start_date: Option<String>,
+    /// A day (`2026-11-30`, included) or an RFC 3339 time (excluded); not before `startDate`.
+    /// By default now.
+    #[param(example = "2026-11-30")]
     end_date: Option<String>,
+    #[param(inline, default = "week")]
     cohort: Option<CohortUnit>,
+    /// Periods followed per cohort (the first is the sign-up period), and the number of
+    /// cohorts when `startDate` is left out.
+    #[param(minimum = 1, maximum = 26, default = 8)]
     periods: Option<i32>,
+    /// What counts as coming back: this event (empty or left out: any event).
+    #[param(max_length = 64, pattern = "^[A-Za-z0-9_.:$-]*$", example = "session_start")]
     return_event: Option<String>,
 }
 
@@ -404,6 +612,57 @@ struct RetentionQuestion<'a> {
 /// The most cohorts (and periods per cohort) one answer holds.
 const MAX_PERIODS: i32 = 26;
 
+/// Retention (`GET /api/analytics/retention`).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct RetentionAnalytics {
+    /// Users who signed up in the range (whole UTC days).
+    total_users: i64,
+    /// Of those, the ones active in the last 30 days.
+    active_users: i64,
+    retention_rates: RetentionRates,
+    cohort_unit: CohortUnit,
+    /// The cohorts, oldest first.
+    #[schema(max_items = 26)]
+    cohorts: Vec<RetentionCohort>,
+}
+
+/// N-day retention of the users who signed up in the range: of those who signed up N days
+/// ago or earlier, the share who came back N days after their sign-up day or later, 0 to 1.
+#[derive(Serialize, ToSchema)]
+struct RetentionRates {
+    #[serde(rename = "7d")]
+    #[schema(minimum = 0, maximum = 1)]
+    d7: f64,
+    #[serde(rename = "30d")]
+    #[schema(minimum = 0, maximum = 1)]
+    d30: f64,
+    #[serde(rename = "90d")]
+    #[schema(minimum = 0, maximum = 1)]
+    d90: f64,
+}
+
+#[derive(Serialize, ToSchema)]
+struct RetentionCohort {
+    /// `2026-W45` for a week (ISO), `2026-11` for a month.
+    #[schema(example = "2026-W45")]
+    cohort: String,
+    /// Its first day.
+    start: NaiveDate,
+    /// Users who signed up in it.
+    size: i64,
+    /// Per period from the sign-up one (which holds `size`), the users who came back in it:
+    /// only the periods that have begun.
+    #[schema(max_items = 26)]
+    retained: Vec<i64>,
+}
+
+#[utoipa::path(get, path = "/api/analytics/retention", security(("bearer" = ["admin", "analyst", "marketer"])),
+    params(RetentionQuery),
+    responses((status = 200, description = "7-, 30- and 90-day retention and the cohort triangle.", body = Ok<RetentionAnalytics>)))]
+/// N-day retention and the cohort triangle of the users who signed up in the range.
+///
+/// Answers are cached per question, so they may be up to a minute old.
 #[tracing::instrument(skip_all)]
 async fn retention(
     _: AnalyticsReader,
@@ -465,52 +724,124 @@ async fn retention(
                     }
                 })
                 .collect();
-            cohorts.push(json!({ "cohort": unit.label(start), "start": start, "size": size, "retained": retained }));
+            cohorts.push(RetentionCohort { cohort: unit.label(start), start, size, retained });
         }
         let [d7, d30, d90] = summary.rates;
-        Ok(json!({
-            "totalUsers": summary.total,
-            "activeUsers": summary.active,
-            "retentionRates": {
-                "7d": ratio(d7.1, d7.0),
-                "30d": ratio(d30.1, d30.0),
-                "90d": ratio(d90.1, d90.0),
+        Ok(RetentionAnalytics {
+            total_users: summary.total,
+            active_users: summary.active,
+            retention_rates: RetentionRates {
+                d7: ratio(d7.1, d7.0),
+                d30: ratio(d30.1, d30.0),
+                d90: ratio(d90.1, d90.0),
             },
-            "cohortUnit": unit.unit(),
-            "cohorts": cohorts,
-        }))
+            cohort_unit: unit,
+            cohorts,
+        })
     })
     .await
 }
 
-#[derive(Deserialize, Serialize)]
+/// An ordered funnel of events to count.
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = FunnelRequest)]
 struct FunnelBody {
+    /// 2 to 8 event names, in the order users must do them.
+    #[schema(min_items = 2, max_items = 8, min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9_.:$-]+$")]
     steps: Vec<String>,
+    /// How long after the first step the others count, in hours.
+    #[schema(minimum = 1, maximum = 720, default = 168)]
     window_hours: Option<i32>,
+    /// When the first step may be done: a day (`2026-11-01`, from its start, UTC) or an
+    /// RFC 3339 time; years 1970 to 9999.
+    #[schema(example = "2026-11-01")]
     start_date: Option<String>,
+    /// A day (`2026-11-30`, included) or an RFC 3339 time (excluded); not before `startDate`.
+    #[schema(example = "2026-11-30")]
     end_date: Option<String>,
+    /// `referred` also counts the referred users and the others apart, in `groups`.
+    #[schema(value_type = Option<FunnelGroupBy>, inline)]
     group_by: Option<String>,
 }
 
-fn funnel_steps(names: &[String], steps: &[FunnelStep]) -> Vec<Value> {
+/// What `groupBy` may be. The body keeps it a string, so that a wrong value gets this
+/// module's message; this enum only describes it in the document.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum FunnelGroupBy {
+    Referred,
+}
+
+/// A funnel's counts (`POST /api/analytics/funnels`).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct FunnelAnalysis {
+    /// Every step, in order, for all users.
+    steps: Vec<FunnelStepCount>,
+    /// The window used, in hours.
+    window_hours: i32,
+    /// With `groupBy`: the same steps for the referred users and for the others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    groups: Option<FunnelGroups>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct FunnelGroups {
+    /// Users who signed up with a referral code.
+    referred: FunnelGroup,
+    /// Everyone else.
+    organic: FunnelGroup,
+}
+
+#[derive(Serialize, ToSchema)]
+struct FunnelGroup {
+    steps: Vec<FunnelStepCount>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct FunnelStepCount {
+    event_name: String,
+    /// Users who reached this step.
+    users: i64,
+    /// `users` over the step before's, 0 to 1 (0 when none reached it); `null` for the first
+    /// step.
+    #[schema(minimum = 0, maximum = 1)]
+    conversion_from_previous: Option<f64>,
+    /// The median time from the step before, in hours; `null` for the first step, or when
+    /// nobody reached this one.
+    median_hours_from_previous: Option<f64>,
+}
+
+fn funnel_steps(names: &[String], steps: &[FunnelStep]) -> Vec<FunnelStepCount> {
     let mut previous: Option<&FunnelStep> = None;
     names
         .iter()
         .zip(steps)
         .map(|(name, step)| {
-            let answer = json!({
-                "eventName": name,
-                "users": step.users,
-                "conversionFromPrevious": previous.map(|p| ratio(step.users, p.users)),
-                "medianHoursFromPrevious": step.median_hours,
-            });
+            let answer = FunnelStepCount {
+                event_name: name.clone(),
+                users: step.users,
+                conversion_from_previous: previous.map(|p| ratio(step.users, p.users)),
+                median_hours_from_previous: step.median_hours,
+            };
             previous = Some(step);
             answer
         })
         .collect()
 }
 
+#[utoipa::path(post, path = "/api/analytics/funnels", security(("bearer" = ["admin", "analyst", "marketer"])),
+    request_body = FunnelBody,
+    responses((status = 200, description = "How many users reached each step, and how fast.", body = Ok<FunnelAnalysis>)))]
+/// Counts an ordered funnel of events, optionally split by whether users were referred.
+///
+/// A user is at step 1 from their first event of `steps[0]` in the range, and at step k when
+/// they did `steps[k-1]` after reaching step k-1 and within `windowHours` of step 1. Answers
+/// are cached per body, so they may be up to a minute old.
 #[tracing::instrument(skip_all)]
 async fn funnels(
     _: AnalyticsReader,
@@ -549,14 +880,12 @@ async fn funnels(
                 .unwrap_or_else(|| body.steps.iter().map(|_| FunnelStep { users: 0, median_hours: None }).collect());
             funnel_steps(&body.steps, &steps)
         };
-        let mut answer = json!({ "steps": steps(None), "windowHours": window });
-        if by_referred {
-            answer["groups"] = json!({
-                "referred": { "steps": steps(Some(true)) },
-                "organic": { "steps": steps(Some(false)) },
-            });
-        }
-        Ok(answer)
+        let all = steps(None);
+        let groups = by_referred.then(|| FunnelGroups {
+            referred: FunnelGroup { steps: steps(Some(true)) },
+            organic: FunnelGroup { steps: steps(Some(false)) },
+        });
+        Ok(FunnelAnalysis { steps: all, window_hours: window, groups })
     })
     .await
 }

@@ -6,8 +6,8 @@ use axum::http::Method;
 use axum::response::Response;
 use axum::routing::post;
 use serde::{Deserialize, Serialize};
-
 use serde_json::json;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::extract::AuthUser;
@@ -20,6 +20,7 @@ use crate::db::Conn;
 use crate::error::{Error, Result};
 use crate::http::{created, ok, ClientInfo, JsonBody};
 use crate::jobs::{EmailJob, EmailTemplate, NotificationJob, NotificationType};
+use crate::openapi::{self, Ok};
 use crate::outbox::{self, Destination};
 use crate::referrals::{self, Referee, ReferralCode, ReferralStatus, Rules};
 use crate::signing::{verify_any, LinkError};
@@ -33,6 +34,7 @@ pub const REGISTER: Endpoint = Endpoint {
     method: Method::POST,
     path: "/api/auth/register",
     route: || post(register),
+    doc: openapi::describe::<__path_register>,
     uses: &[
         Resource::NotificationQueue,
         Resource::EmailQueue,
@@ -46,6 +48,7 @@ pub const LOGIN: Endpoint = Endpoint {
     method: Method::POST,
     path: "/api/auth/login",
     route: || post(login),
+    doc: openapi::describe::<__path_login>,
     uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const REFRESH_TOKEN: Endpoint = Endpoint {
@@ -53,6 +56,7 @@ pub const REFRESH_TOKEN: Endpoint = Endpoint {
     method: Method::POST,
     path: "/api/auth/refresh-token",
     route: || post(refresh_token),
+    doc: openapi::describe::<__path_refresh_token>,
     uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const LOGOUT: Endpoint = Endpoint {
@@ -60,6 +64,7 @@ pub const LOGOUT: Endpoint = Endpoint {
     method: Method::POST,
     path: "/api/auth/logout",
     route: || post(logout),
+    doc: openapi::describe::<__path_logout>,
     uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const LOGOUT_ALL: Endpoint = Endpoint {
@@ -67,6 +72,7 @@ pub const LOGOUT_ALL: Endpoint = Endpoint {
     method: Method::POST,
     path: "/api/auth/logout-all",
     route: || post(logout_all),
+    doc: openapi::describe::<__path_logout_all>,
     uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const VERIFY_EMAIL: Endpoint = Endpoint {
@@ -74,6 +80,7 @@ pub const VERIFY_EMAIL: Endpoint = Endpoint {
     method: Method::POST,
     path: "/api/auth/verify-email",
     route: || post(verify_email),
+    doc: openapi::describe::<__path_verify_email>,
     uses: &[Resource::NotificationQueue, Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const RESEND_VERIFICATION: Endpoint = Endpoint {
@@ -81,6 +88,7 @@ pub const RESEND_VERIFICATION: Endpoint = Endpoint {
     method: Method::POST,
     path: "/api/auth/resend-verification",
     route: || post(resend_verification),
+    doc: openapi::describe::<__path_resend_verification>,
     uses: &[Resource::EmailQueue, Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 
@@ -89,15 +97,31 @@ const VERIFICATION_TTL_SECS: i64 = 24 * 3600;
 /// Verification emails a user may ask for per hour.
 const RESENDS_PER_HOUR: u32 = 3;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = RegisterRequest)]
 struct RegisterBody {
+    /// Stored lower-cased; at most 254 characters, with a dotted domain.
+    #[schema(min_length = 5, max_length = 254, example = "ada@example.com")]
     email: String,
+    /// 8 to 128 characters.
+    #[schema(min_length = 8, max_length = 128)]
     password: String,
+    /// 1 to 100 characters after trimming.
+    #[schema(min_length = 1, max_length = 100, example = "Ada")]
     first_name: String,
+    /// 1 to 100 characters after trimming.
+    #[schema(min_length = 1, max_length = 100, example = "Lovelace")]
     last_name: String,
+    /// 7 to 15 digits, optionally after `+`; spaces, dashes, dots and brackets are dropped.
+    #[schema(min_length = 7, max_length = 32, example = "+2348012345678")]
     phone: String,
+    /// The client SDK's opaque device fingerprint, for fraud checks.
+    #[schema(min_length = 1, max_length = 256)]
     device_fingerprint: Option<String>,
+    /// The code of the user who invited this one: 6 letters or digits, any case. Blank is
+    /// the same as none; an unknown code, or one's own, is refused (400).
+    #[schema(pattern = "^\\s*([0-9A-Za-z]{6}\\s*)?$", example = "K3X9QZ")]
     referral_code: Option<String>,
 }
 
@@ -141,25 +165,52 @@ pub struct Session {
 
 impl Serialize for Session {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct NodeTokens<'a> {
-            access_token: &'a str,
-            refresh_token: &'a str,
-        }
-        #[derive(Serialize)]
-        struct Answer<'a> {
-            user: &'a User,
-            #[serde(flatten)]
-            tokens: &'a TokenPair,
-            #[serde(rename = "tokens")]
-            node: NodeTokens<'a>,
-        }
         let node = NodeTokens { access_token: &self.tokens.access_token, refresh_token: &self.tokens.refresh_token };
-        Answer { user: &self.user, tokens: &self.tokens, node }.serialize(serializer)
+        SessionAnswer { user: &self.user, tokens: &self.tokens, node, token: &self.tokens.access_token }
+            .serialize(serializer)
     }
 }
 
+/// The document describes a session by what it serializes to.
+impl utoipa::PartialSchema for Session {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <SessionAnswer as utoipa::PartialSchema>::schema()
+    }
+}
+
+impl utoipa::ToSchema for Session {
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        <SessionAnswer as utoipa::ToSchema>::schemas(schemas);
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct NodeTokens<'a> {
+    access_token: &'a str,
+    refresh_token: &'a str,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct SessionAnswer<'a> {
+    user: &'a User,
+    #[serde(flatten)]
+    tokens: &'a TokenPair,
+    /// The same tokens, where the Node version's clients read them.
+    #[serde(rename = "tokens")]
+    node: NodeTokens<'a>,
+    /// The access token again, under the name the Node version's API documentation gives.
+    token: &'a str,
+}
+
+#[utoipa::path(post, path = "/api/auth/register", request_body = RegisterBody,
+    responses((status = 201, description = "The account, signed in: the user and their tokens.", body = Ok<Session>),
+        (status = 409, description = "An account with this email or phone number already exists."),
+        (status = 429, description = "Too many sign-ups from this address; retry after `Retry-After` seconds.")))]
+/// Creates an account and signs it in.
+///
+/// A welcome notification and an email verification link are sent. With a referral code,
+/// the sign-up is screened for fraud and the referral recorded.
 #[tracing::instrument(skip_all)]
 async fn register(
     _: IpLimited<Register>,
@@ -273,12 +324,22 @@ fn welcome(user: &User) -> NotificationJob {
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = LoginRequest)]
 struct LoginBody {
+    /// Any case; a malformed address is answered as a wrong one (401).
+    #[schema(example = "ada@example.com")]
     email: String,
     password: String,
 }
 
+#[utoipa::path(post, path = "/api/auth/login", request_body = LoginBody,
+    responses((status = 200, description = "Signed in on a new session: the user and their tokens.", body = Ok<Session>),
+        (status = 401, description = "Wrong email or password."),
+        (status = 403, description = "The account is blocked or not active."),
+        (status = 429, description = "Too many attempts from this address, or too many failed ones on this \
+            account; retry after `Retry-After` seconds.")))]
+/// Signs in with email and password, starting a new session.
 #[tracing::instrument(skip_all)]
 async fn login(
     _: IpLimited<Login>,
@@ -308,12 +369,24 @@ async fn login(
     Ok(ok(Session { user, tokens }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = RefreshTokenRequest)]
 struct RefreshBody {
+    /// The refresh token from sign-up, sign-in or the last refresh.
     refresh_token: String,
 }
 
+#[utoipa::path(post, path = "/api/auth/refresh-token", request_body = RefreshBody,
+    responses((status = 200, description = "The session's next tokens; the presented refresh token is used up.",
+            body = Ok<Session>),
+        (status = 401, description = "The refresh token is invalid, expired, revoked or already used; a reused \
+            token also ends its whole session."),
+        (status = 403, description = "The account is blocked or not active."),
+        (status = 429, description = "Too many refreshes from this address; retry after `Retry-After` seconds.")))]
+/// Exchanges a refresh token for a new pair of tokens, once.
+///
+/// Authenticated by the refresh token in the body, not by a bearer token.
 #[tracing::instrument(skip_all)]
 async fn refresh_token(
     _: IpLimited<Refresh>,
@@ -324,7 +397,23 @@ async fn refresh_token(
     Ok(ok(Session { user, tokens }))
 }
 
-/// Ends the session the refresh token belongs to (its whole family).
+/// `{"loggedOut": true}`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct LoggedOut {
+    /// Always `true`.
+    logged_out: bool,
+}
+
+#[utoipa::path(post, path = "/api/auth/logout", request_body = RefreshBody,
+    responses((status = 200, description = "The session is over: its refresh tokens no longer work.", body = Ok<LoggedOut>),
+        (status = 401, description = "The refresh token is invalid or expired."),
+        (status = 429, description = "Too many requests from this address; retry after `Retry-After` seconds.")))]
+/// Signs out of one session: the one the refresh token belongs to.
+///
+/// Authenticated by the refresh token in the body, not by a bearer token. Access tokens
+/// already issued stay valid until they expire; sign out everywhere to end them too.
+// The session is the token's family: every refresh token it was rotated into ends with it.
 #[tracing::instrument(skip_all)]
 async fn logout(
     _: IpLimited<Refresh>,
@@ -334,10 +423,13 @@ async fn logout(
     let claims = state.tokens.verify(&body.refresh_token, TokenType::Refresh).await?;
     let family = sessions::family_of(&claims)?;
     sessions::end_family(&state.db.writer().await?, claims.sub, family).await?;
-    Ok(ok(json!({ "loggedOut": true })))
+    Ok(ok(LoggedOut { logged_out: true }))
 }
 
-/// Ends every session of the caller, access tokens included.
+#[utoipa::path(post, path = "/api/auth/logout-all", security(("bearer" = [])),
+    responses((status = 200, description = "Every session is over, access tokens included.", body = Ok<LoggedOut>),
+        (status = 403, description = "The account is blocked or not active.")))]
+/// Signs out everywhere: ends every session of the caller, access tokens included.
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]
 async fn logout_all(caller: AuthUser, State(state): State<AppState>) -> Result<Response> {
     caller.load(&state).await?;
@@ -345,16 +437,33 @@ async fn logout_all(caller: AuthUser, State(state): State<AppState>) -> Result<R
         .await?
         .ok_or(Error::Unauthorized("account not found"))?;
     state.revocations.publish(&user).await;
-    Ok(ok(json!({ "loggedOut": true })))
+    Ok(ok(LoggedOut { logged_out: true }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = VerifyEmailRequest)]
 struct VerifyBody {
+    /// The `token` of the emailed link; it works for 24 hours.
     token: String,
 }
 
-/// Proves the address: the token from the emailed link, once.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct EmailVerified {
+    /// Always `true`.
+    email_verified: bool,
+    user: User,
+}
+
+#[utoipa::path(post, path = "/api/auth/verify-email", request_body = VerifyBody,
+    responses((status = 200, description = "The address is verified.", body = Ok<EmailVerified>),
+        (status = 409, description = "The link was used already: the address is verified."),
+        (status = 429, description = "Too many attempts from this address; retry after `Retry-After` seconds.")))]
+/// Verifies the user's email address with the token from the emailed link, once.
+///
+/// Authenticated by the signed token, not by a bearer token. An invalid or expired token is
+/// refused (400). A user whose KYC is already confirmed completes their referral now.
 #[tracing::instrument(skip_all)]
 async fn verify_email(
     _: IpLimited<VerifyEmail>,
@@ -380,10 +489,24 @@ async fn verify_email(
         Verified::Gone => return Err(Error::invalid_field("token", "the link is not valid")),
     };
     users::invalidate_lists(&state.cache).await;
-    Ok(ok(json!({ "emailVerified": true, "user": user })))
+    Ok(ok(EmailVerified { email_verified: true, user: *user }))
 }
 
-/// Sends the verification email again, a few times an hour at most.
+/// `{"sent": true}`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = VerificationSent)]
+struct Sent {
+    /// Always `true`.
+    sent: bool,
+}
+
+#[utoipa::path(post, path = "/api/auth/resend-verification", security(("bearer" = [])),
+    responses((status = 200, description = "A new verification link is on its way.", body = Ok<Sent>),
+        (status = 403, description = "The account is blocked or not active."),
+        (status = 409, description = "The address is already verified."),
+        (status = 429, description = "Too many requests from this network address, or over 3 emails this hour for \
+            this account; retry after `Retry-After` seconds.")))]
+/// Sends the email verification link again, 3 times an hour at most.
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]
 async fn resend_verification(
     _: IpLimited<VerifyEmail>,
@@ -402,5 +525,5 @@ async fn resend_verification(
     let job = verification_job(&state, &user).await?;
     let staged = outbox::stage(&state.db.writer().await?, Destination::Email, &[job]).await?;
     state.relay().send_now(&staged).await;
-    Ok(ok(json!({ "sent": true })))
+    Ok(ok(Sent { sent: true }))
 }

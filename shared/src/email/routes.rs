@@ -7,13 +7,14 @@ use axum::http::{header, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
 use super::suppressions::{self, Category, Reason};
 use crate::app::{AppState, Endpoint};
 use crate::auth::KeyRing;
 use crate::error::{Error, Result};
 use crate::http::{ok, QueryParams};
+use crate::openapi::{self, Ok};
 use crate::signing::{verify_any, LinkError};
 use crate::uses::Resource;
 
@@ -22,6 +23,7 @@ pub const UNSUBSCRIBE: Endpoint = Endpoint {
     method: Method::POST,
     path: "/api/notifications/unsubscribe",
     route: || post(unsubscribe),
+    doc: openapi::describe::<__path_unsubscribe>,
     uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const UNSUBSCRIBE_PAGE: Endpoint = Endpoint {
@@ -29,6 +31,7 @@ pub const UNSUBSCRIBE_PAGE: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/notifications/unsubscribe",
     route: || get(unsubscribe_page),
+    doc: openapi::describe::<__path_unsubscribe_page>,
     uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 
@@ -49,13 +52,23 @@ pub fn unsubscribe_url(api_base_url: &str, keys: &KeyRing, email: &str, category
     format!("{}/api/notifications/unsubscribe?token={token}", api_base_url.trim_end_matches('/'))
 }
 
-#[derive(Deserialize)]
+/// Longest token accepted: a signed address (at most 254 characters) and category, in
+/// base64url, stay well under it.
+const MAX_TOKEN_CHARS: usize = 2048;
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct TokenQuery {
+    /// The signed token from the email's link.
+    #[param(required = true, min_length = 1, max_length = 2048)]
     token: Option<String>,
 }
 
 async fn record(state: &AppState, token: Option<&str>) -> Result<Opt> {
     let token = token.filter(|t| !t.is_empty()).ok_or_else(|| Error::invalid_field("token", "token is required"))?;
+    if token.chars().count() > MAX_TOKEN_CHARS {
+        return Err(Error::invalid_field("token", "token must be at most 2048 characters"));
+    }
     let keys = state.tokens.keys().await?;
     let opt: Opt = verify_any(&keys.link_signers(PURPOSE), token).map_err(|e| match e {
         LinkError::Expired => Error::invalid_field("token", "the link has expired"),
@@ -69,13 +82,34 @@ async fn record(state: &AppState, token: Option<&str>) -> Result<Opt> {
     Ok(opt)
 }
 
+/// The opt-out recorded.
+#[derive(Serialize, ToSchema)]
+struct Unsubscribed {
+    /// Always `true`.
+    unsubscribed: bool,
+    /// The kind of email no longer sent to the address.
+    category: Category,
+}
+
+#[utoipa::path(post, path = "/api/notifications/unsubscribe", params(TokenQuery),
+    responses((status = 200, description = "The address no longer gets this category of email.", body = Ok<Unsubscribed>)))]
+/// Unsubscribes an address from one category of email, in one click (RFC 8058).
+///
+/// What mail clients send for `List-Unsubscribe-Post`; any body is ignored. Authenticated by
+/// the signed token in the link, not by a bearer token. Repeating it changes nothing.
 #[tracing::instrument(skip_all)]
 async fn unsubscribe(State(state): State<AppState>, QueryParams(q): QueryParams<TokenQuery>) -> Result<Response> {
     let opt = record(&state, q.token.as_deref()).await?;
-    Ok(ok(json!({ "unsubscribed": true, "category": opt.category })))
+    Ok(ok(Unsubscribed { unsubscribed: true, category: opt.category }))
 }
 
-/// The page a person lands on from the link in the email.
+#[utoipa::path(get, path = "/api/notifications/unsubscribe", params(TokenQuery),
+    responses((status = 200, description = "A page saying what the address no longer gets.", body = String,
+        content_type = "text/html")))]
+/// Unsubscribes an address from one category of email and answers a page saying so.
+///
+/// The page a person lands on from the link in the email. Authenticated by the signed token in
+/// the link, not by a bearer token. Failures answer the JSON error envelope.
 #[tracing::instrument(skip_all)]
 async fn unsubscribe_page(State(state): State<AppState>, QueryParams(q): QueryParams<TokenQuery>) -> Result<Response> {
     let opt = record(&state, q.token.as_deref()).await?;

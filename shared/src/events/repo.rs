@@ -19,14 +19,19 @@ pub struct NewEvent {
     pub occurred_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+/// A stored event.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Event {
     pub id: Uuid,
     pub user_id: Uuid,
     pub event_name: String,
+    /// The client's id for it, if it gave one.
     pub event_id: Option<String>,
+    #[schema(value_type = Object)]
     pub properties: Value,
+    /// What the client said about itself, with the server's `ip` and `userAgent`.
+    #[schema(value_type = Object)]
     pub metadata: Value,
     pub occurred_at: DateTime<Utc>,
     pub received_at: DateTime<Utc>,
@@ -165,11 +170,15 @@ pub async fn count(conn: &Conn, filter: &Filter) -> Result<i64> {
     Ok(row.get(0))
 }
 
-#[derive(Debug, Serialize, PartialEq)]
+/// What a set of events adds up to.
+#[derive(Debug, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = EventStats)]
 pub struct Stats {
     pub total: i64,
+    /// Distinct UTC days with an event.
     pub unique_days: i64,
+    /// Null when there are none.
     pub first_occurrence: Option<DateTime<Utc>>,
     pub last_occurrence: Option<DateTime<Utc>>,
 }

@@ -7,16 +7,20 @@ use axum::routing::{get, post};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa::openapi::schema::{SchemaType, Type};
+use utoipa::openapi::ObjectBuilder;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::repo::{self, Event, Filter, NewEvent};
-use super::types::{occurred_at, parse_properties, ClientEventId, EventName};
+use super::repo::{self, Event, Filter, NewEvent, Stats};
+use super::types::{occurred_at, parse_properties, ClientEventId, EventName, MAX_PROPERTY_KEYS};
 use crate::app::{AppState, Endpoint};
 use crate::auth::AuthUser;
 use crate::error::{Error, Result};
 use crate::http::{created, ok, ClientInfo, DateRange, JsonBody, QueryParams};
+use crate::openapi::{self, ErrorCode, Ok};
 use crate::uses::Resource;
 
 pub const TRACK: Endpoint = Endpoint {
@@ -24,6 +28,7 @@ pub const TRACK: Endpoint = Endpoint {
     method: Method::POST,
     path: "/api/events/track",
     route: || post(track),
+    doc: openapi::describe::<__path_track>,
     uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const BATCH: Endpoint = Endpoint {
@@ -31,6 +36,7 @@ pub const BATCH: Endpoint = Endpoint {
     method: Method::POST,
     path: "/api/events/batch",
     route: || post(batch),
+    doc: openapi::describe::<__path_batch>,
     uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const LIST: Endpoint = Endpoint {
@@ -38,6 +44,7 @@ pub const LIST: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/events",
     route: || get(list),
+    doc: openapi::describe::<__path_list>,
     uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const STATS: Endpoint = Endpoint {
@@ -45,20 +52,46 @@ pub const STATS: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/events/stats",
     route: || get(stats),
+    doc: openapi::describe::<__path_stats>,
     uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 
 /// Most events one batch may carry.
 pub const MAX_BATCH: usize = 500;
 
-#[derive(Deserialize)]
+/// An event as a client sends it.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct EventBody {
+    /// Letters, digits and `_ . : - $`.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9_.:$-]+$", example = "screen:home")]
     event_name: String,
+    #[schema(schema_with = properties_schema)]
     properties: Option<Value>,
+    /// About the client, at most 2 KiB serialized; the server sets `ip` and `userAgent` in it
+    /// itself. Null or left out for none.
+    #[schema(value_type = Option<Object>)]
     metadata: Option<Value>,
+    /// The client's id for the event, 1 to 64 bytes of UTF-8 without control characters: an
+    /// event is stored once per user however often it is sent with the same id.
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[^\x00-\x1F\x7F-\x9F]+$")]
     event_id: Option<String>,
+    /// When it happened (RFC 3339): within the last 7 days and at most 5 minutes ahead of the
+    /// server's clock. The time it arrives when left out.
+    #[schema(format = DateTime)]
     timestamp: Option<String>,
+}
+
+/// `properties`: what `types::parse_properties` accepts.
+fn properties_schema() -> utoipa::openapi::Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .max_properties(Some(MAX_PROPERTY_KEYS))
+        .description(Some(
+            "What happened: an object of at most 50 keys, nested at most 3 levels, 8 KiB serialized. \
+             Null or left out for none.",
+        ))
+        .build()
 }
 
 impl EventBody {
@@ -87,10 +120,32 @@ impl EventBody {
 }
 
 /// An event as `track` answers it.
-fn answer(id: Uuid, name: &str, properties: &Value, occurred_at: DateTime<Utc>, received_at: DateTime<Utc>) -> Value {
-    json!({ "id": id, "eventName": name, "properties": properties, "occurredAt": occurred_at, "receivedAt": received_at })
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct TrackedEvent {
+    id: Uuid,
+    event_name: String,
+    #[schema(value_type = Object)]
+    properties: Value,
+    occurred_at: DateTime<Utc>,
+    received_at: DateTime<Utc>,
 }
 
+/// A tracked event.
+#[derive(Serialize, ToSchema)]
+struct Tracked {
+    event: TrackedEvent,
+    /// `true` when the event was sent before under its `eventId`; left out otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    duplicate: bool,
+}
+
+#[utoipa::path(post, path = "/api/events/track", security(("bearer" = [])), request_body = EventBody,
+    responses((status = 201, description = "The event, stored.", body = Ok<Tracked>),
+        (status = 200, description = "Sent before under this `eventId`: the event as first stored, with `duplicate`.", body = Ok<Tracked>),
+        (status = 403, description = "The account is blocked."),
+        (status = 409, description = "The event first stored under this `eventId` is no longer kept.")))]
+/// Tracks an event for the caller.
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]
 async fn track(
     caller: AuthUser,
@@ -105,25 +160,66 @@ async fn track(
         // Sent before under this client id: the answer is the event as first stored.
         let client_id = event.client_id.as_deref().unwrap_or_default();
         let first = repo::by_client_id(&conn, caller.id, client_id).await?.ok_or(Error::Conflict("event changed"))?;
-        let first = answer(first.id, &first.event_name, &first.properties, first.occurred_at, first.received_at);
-        return Ok(ok(json!({ "event": first, "duplicate": true })));
+        let event = TrackedEvent {
+            id: first.id,
+            event_name: first.event_name,
+            properties: first.properties,
+            occurred_at: first.occurred_at,
+            received_at: first.received_at,
+        };
+        return Ok(ok(Tracked { event, duplicate: true }));
     };
-    Ok(created(json!({ "event": answer(event.id, &event.name, &event.properties, event.occurred_at, *received_at) })))
+    let event = TrackedEvent {
+        id: event.id,
+        event_name: event.name,
+        properties: event.properties,
+        occurred_at: event.occurred_at,
+        received_at: *received_at,
+    };
+    Ok(created(Tracked { event, duplicate: false }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct BatchBody {
+struct EventBatch {
+    /// Up to 500 events, each an `EventBody`; an item that is not one is rejected alone, in
+    /// the answer's `rejected`.
+    #[schema(value_type = Vec<Value>, max_items = 500)]
     events: Vec<Value>,
 }
 
-/// Up to 500 events in one statement; a bad item rejects that item only.
+/// What a batch did.
+#[derive(Serialize, ToSchema)]
+struct EventBatchResult {
+    /// Events stored.
+    accepted: usize,
+    /// Valid events not stored again: their `eventId` was sent before (or earlier in the batch).
+    duplicates: usize,
+    rejected: Vec<RejectedEvent>,
+}
+
+/// An item of a batch that is not a valid event.
+#[derive(Serialize, ToSchema)]
+struct RejectedEvent {
+    /// Its place in `events`, from 0.
+    index: usize,
+    /// Always `VALIDATION_ERROR`.
+    code: ErrorCode,
+    message: String,
+}
+
+#[utoipa::path(post, path = "/api/events/batch", security(("bearer" = [])), request_body = EventBatch,
+    responses((status = 200, description = "How many events were stored, and which items were rejected.", body = Ok<EventBatchResult>),
+        (status = 403, description = "The account is blocked.")))]
+/// Tracks up to 500 events for the caller at once.
+///
+/// A bad item rejects that item only.
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]
 async fn batch(
     caller: AuthUser,
     client: ClientInfo,
     State(state): State<AppState>,
-    JsonBody(body): JsonBody<BatchBody>,
+    JsonBody(body): JsonBody<EventBatch>,
 ) -> Result<Response> {
     if body.events.len() > MAX_BATCH {
         return Err(Error::invalid_field("events", "a batch carries at most 500 events"));
@@ -137,7 +233,7 @@ async fn batch(
             .and_then(|b| b.parse(&client, now));
         match parsed {
             Ok(event) => accepted.push(event),
-            Err(e) => rejected.push(json!({ "index": index, "code": "VALIDATION_ERROR", "message": e.to_string() })),
+            Err(e) => rejected.push(RejectedEvent { index, code: ErrorCode::ValidationError, message: e.to_string() }),
         }
     }
     let stored = if accepted.is_empty() {
@@ -145,20 +241,31 @@ async fn batch(
     } else {
         repo::insert(&state.db.writer().await?, caller.id, &accepted).await?
     };
-    Ok(ok(json!({
-        "accepted": stored.len(),
-        "duplicates": accepted.len() - stored.len(),
-        "rejected": rejected,
-    })))
+    Ok(ok(EventBatchResult { accepted: stored.len(), duplicates: accepted.len() - stored.len(), rejected }))
 }
 
-#[derive(Deserialize)]
+/// Longest `cursor` taken: the cursors given are under 100 characters.
+const MAX_CURSOR_LEN: usize = 128;
+
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Page size.
+    #[param(minimum = 1, maximum = 100, default = 50)]
     limit: Option<i64>,
+    /// Events to skip; not with `cursor`.
+    #[param(minimum = 0, default = 0)]
     offset: Option<i64>,
+    /// The `nextCursor` of the page before; not with `offset`. A page read by cursor has no
+    /// `total`.
+    #[param(max_length = 128)]
     cursor: Option<String>,
+    /// Only events of this name; empty for all.
+    #[param(max_length = 64, pattern = "^[A-Za-z0-9_.:$-]*$")]
     event_name: Option<String>,
+    /// Whose events: the caller's when left out. Only staff who read analytics (admin,
+    /// analyst, marketer) may name another user.
     user_id: Option<Uuid>,
 }
 
@@ -190,8 +297,24 @@ fn decode_cursor(raw: &str) -> Result<(DateTime<Utc>, Uuid)> {
     Ok((DateTime::parse_from_rfc3339(at).map_err(|_| bad())?.with_timezone(&Utc), id.parse().map_err(|_| bad())?))
 }
 
-/// The caller's events, newest first: keyset pages with `cursor`, or `offset` with a total
-/// (the Node version's shape).
+/// A page of events.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct EventPage {
+    events: Vec<Event>,
+    /// The cursor of the next page, given whenever this page is full; null otherwise.
+    next_cursor: Option<String>,
+    /// Events the filter covers in all pages: only on a page read by offset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/events", security(("bearer" = [])), params(ListQuery, DateRange),
+    responses((status = 200, description = "A page of events, newest first.", body = Ok<EventPage>),
+        (status = 403, description = "The account is blocked, or `userId` names another user and the caller is not staff who read analytics.")))]
+/// Lists the caller's events.
+///
+/// Newest first: pages by `cursor`, or by `offset` with a total (the Node version's shape).
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]
 async fn list(
     caller: AuthUser,
@@ -202,6 +325,9 @@ async fn list(
     let limit = q.limit.unwrap_or(50);
     if !(1..=100).contains(&limit) {
         return Err(Error::invalid_field("limit", "limit must be between 1 and 100"));
+    }
+    if q.cursor.as_ref().is_some_and(|c| c.len() > MAX_CURSOR_LEN) {
+        return Err(Error::invalid_field("cursor", "cursor is not one this API gave"));
     }
     if q.cursor.is_some() && q.offset.is_some() {
         return Err(Error::validation("give cursor or offset, not both"));
@@ -215,20 +341,35 @@ async fn list(
     let conn = state.db.reader().await?;
     let events = repo::page(&conn, &filter, before, limit, offset).await?;
     let next = (events.len() as i64 == limit).then(|| events.last().map(encode_cursor)).flatten();
-    let mut data = json!({ "events": events, "nextCursor": next });
-    if before.is_none() {
-        data["total"] = json!(repo::count(&conn, &filter).await?);
-    }
-    Ok(ok(data))
+    let total = match before {
+        None => Some(repo::count(&conn, &filter).await?),
+        Some(_) => None,
+    };
+    Ok(ok(EventPage { events, next_cursor: next, total }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct StatsQuery {
+    /// Only events of this name; empty for all.
+    #[param(max_length = 64, pattern = "^[A-Za-z0-9_.:$-]*$")]
     event_name: Option<String>,
+    /// Whose events: the caller's when left out. Only staff who read analytics (admin,
+    /// analyst, marketer) may name another user.
     user_id: Option<Uuid>,
 }
 
+/// Event statistics.
+#[derive(Serialize, ToSchema)]
+struct EventStatistics {
+    stats: Stats,
+}
+
+#[utoipa::path(get, path = "/api/events/stats", security(("bearer" = [])), params(StatsQuery, DateRange),
+    responses((status = 200, description = "The count, the distinct days and the first and last times of the events.", body = Ok<EventStatistics>),
+        (status = 403, description = "The account is blocked, or `userId` names another user and the caller is not staff who read analytics.")))]
+/// Summarizes the caller's events.
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]
 async fn stats(
     caller: AuthUser,
@@ -238,5 +379,5 @@ async fn stats(
 ) -> Result<Response> {
     let filter = filter(&caller, q.user_id, q.event_name, &range)?;
     let stats = repo::stats(&state.db.reader().await?, &filter).await?;
-    Ok(ok(json!({ "stats": stats })))
+    Ok(ok(EventStatistics { stats }))
 }

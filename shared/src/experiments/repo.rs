@@ -4,28 +4,40 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio_postgres::types::Json;
 use tokio_postgres::Row;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::types::{Metric, Reference, Status, Targeting, Variants};
+use super::types::{Metric, Reference, Status, Targeting, Variant, Variants};
 use crate::db::Conn;
 use crate::error::{unique_violation, Error, Result};
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// An experiment as staff see it.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Experiment {
     pub id: Uuid,
+    /// What apps name it by.
     pub key: String,
     pub name: String,
     pub description: Option<String>,
-    /// Staff see it, so that a warehouse can recompute the split.
+    /// Staff see it, so that a warehouse can recompute the split: a user's bucket is the
+    /// first 8 bytes of SHA-256(`seed:userId`), big-endian, modulo 10,000.
     pub seed: String,
+    // Inline: the users' account status is the document's `Status`.
+    #[schema(inline)]
     pub status: Status,
+    /// The first is the control.
+    #[schema(value_type = Vec<Variant>, min_items = 2, max_items = 10)]
     pub variants: Variants,
     pub metric: Metric,
     pub targeting: Targeting,
+    /// When it starts assigning users; `null`: as soon as it is active.
     pub start_date: Option<DateTime<Utc>>,
+    /// When it stops assigning users; `null`: never by itself.
     pub end_date: Option<DateTime<Utc>>,
+    /// Who created it; `null` once that account is gone.
     pub created_by: Option<Uuid>,
+    /// When it first became active.
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,

@@ -11,15 +11,17 @@ use axum::routing::{get, patch, post};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::repo::{self, Experiment, NewExperiment};
-use super::stats::{self, Arm};
+use super::stats::{self, Arm, SampleRatio};
 use super::types::{bucket, Key, Metric, Reference, Status, Targeting, Variant, Variants};
 use crate::app::{AppState, Endpoint};
 use crate::auth::{ActingMarketer, AnalyticsReader, AuthUser};
 use crate::error::{Error, Result};
-use crate::http::{created, ok, DateRange, JsonBody, Paging, PathParams, QueryParams};
+use crate::http::{created, ok, DateRange, JsonBody, PageInfo, Paging, PathParams, QueryParams};
+use crate::openapi::{self, Ok};
 use crate::uses::Resource;
 
 const USES: &[Resource] = &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret];
@@ -29,6 +31,7 @@ pub const CREATE: Endpoint = Endpoint {
     method: Method::POST,
     path: "/api/experiments",
     route: || post(create),
+    doc: openapi::describe::<__path_create>,
     uses: USES,
 };
 pub const LIST: Endpoint = Endpoint {
@@ -36,6 +39,7 @@ pub const LIST: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/experiments",
     route: || get(list),
+    doc: openapi::describe::<__path_list>,
     uses: USES,
 };
 pub const GET: Endpoint = Endpoint {
@@ -43,6 +47,7 @@ pub const GET: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/experiments/{id}",
     route: || get(by_id),
+    doc: openapi::describe::<__path_by_id>,
     uses: USES,
 };
 pub const UPDATE: Endpoint = Endpoint {
@@ -50,6 +55,7 @@ pub const UPDATE: Endpoint = Endpoint {
     method: Method::PATCH,
     path: "/api/experiments/{id}",
     route: || patch(update),
+    doc: openapi::describe::<__path_update>,
     uses: USES,
 };
 /// `{id}` takes the experiment's key too: apps know keys, not ids.
@@ -58,6 +64,7 @@ pub const ASSIGNMENT: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/experiments/{id}/assignment",
     route: || get(assignment),
+    doc: openapi::describe::<__path_assignment>,
     uses: USES,
 };
 pub const RESULTS: Endpoint = Endpoint {
@@ -65,11 +72,14 @@ pub const RESULTS: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/experiments/{id}/results",
     route: || get(results),
+    doc: openapi::describe::<__path_results>,
     uses: USES,
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
 struct RefPath {
+    /// The experiment's id, or its key (`new-onboarding`): anything else is not found.
     id: String,
 }
 
@@ -101,19 +111,48 @@ fn dates(start: Option<String>, end: Option<String>) -> Result<crate::http::Boun
     DateRange { start_date: start, end_date: end }.bounds()
 }
 
-#[derive(Deserialize)]
+/// A new experiment; it starts in draft.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = CreateExperiment)]
 struct CreateBody {
+    /// What apps will name it by: lower-case letters, digits and dashes; unique.
+    #[schema(min_length = 3, max_length = 64, pattern = "^[a-z0-9][a-z0-9-]{2,63}$", example = "new-onboarding")]
     key: String,
+    /// Trimmed; 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     name: String,
+    /// Trimmed; at most 2,000 characters (blank: none).
+    #[schema(max_length = 2000)]
     description: Option<String>,
+    /// 2 to 10 variants with unique names, the first the control; their weights sum to 1 or
+    /// to 100.
+    #[schema(min_items = 2, max_items = 10)]
     variants: Vec<Variant>,
     metric: Metric,
+    /// Who takes part; left out, everyone.
     targeting: Option<Targeting>,
+    /// When it may start assigning users: a day (`2026-11-01`, from its start, UTC) or an
+    /// RFC 3339 time; years 1970 to 9999.
+    #[schema(example = "2026-11-01")]
     start_date: Option<String>,
+    /// When it stops: a day (`2026-11-30`, included) or an RFC 3339 time (excluded); after
+    /// `startDate`.
+    #[schema(example = "2026-11-30")]
     end_date: Option<String>,
 }
 
+/// `{"experiment": …}`: the answer about one experiment.
+#[derive(Serialize, ToSchema)]
+struct ExperimentAnswer {
+    experiment: Experiment,
+}
+
+#[utoipa::path(post, path = "/api/experiments", security(("bearer" = ["admin", "marketer"])),
+    request_body = CreateBody,
+    responses((status = 201, description = "The experiment, in draft.", body = Ok<ExperimentAnswer>),
+        (status = 409, description = "An experiment with this key exists; `error.details.field` is `key`.")))]
+/// Creates an experiment, in draft: its variants, metric and targeting.
 #[tracing::instrument(skip_all, fields(user_id = %caller.0.id))]
 async fn create(
     caller: ActingMarketer,
@@ -134,44 +173,72 @@ async fn create(
     };
     let experiment = repo::create(&state.db.writer().await?, &new).await?;
     tracing::info!(experiment_id = %experiment.id, key = experiment.key, "experiment created");
-    Ok(created(json!({ "experiment": experiment })))
+    Ok(created(ExperimentAnswer { experiment }))
 }
 
 /// What a signed-in user may know of an experiment: not its seed, targeting or author.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct PublicView<'a> {
+#[schema(as = PublicExperiment)]
+struct PublicView {
     id: Uuid,
-    key: &'a str,
-    name: &'a str,
-    description: Option<&'a str>,
+    key: String,
+    name: String,
+    description: Option<String>,
+    // Inline: the users' account status is the document's `Status`.
+    #[schema(inline)]
     status: Status,
-    variants: Vec<&'a str>,
+    /// The variants' names, the control first.
+    #[schema(min_items = 2, max_items = 10)]
+    variants: Vec<String>,
     start_date: Option<chrono::DateTime<Utc>>,
     end_date: Option<chrono::DateTime<Utc>>,
 }
 
-impl<'a> From<&'a Experiment> for PublicView<'a> {
-    fn from(e: &'a Experiment) -> Self {
+impl From<Experiment> for PublicView {
+    fn from(e: Experiment) -> Self {
         PublicView {
             id: e.id,
-            key: &e.key,
-            name: &e.name,
-            description: e.description.as_deref(),
+            variants: e.variants.all().iter().map(|v| v.name.clone()).collect(),
+            key: e.key,
+            name: e.name,
+            description: e.description,
             status: e.status,
-            variants: e.variants.all().iter().map(|v| v.name.as_str()).collect(),
             start_date: e.start_date,
             end_date: e.end_date,
         }
     }
 }
 
-#[derive(Deserialize)]
+/// An experiment in a list: whole for staff, its public part for other users.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+enum ExperimentListItem {
+    Staff(Experiment),
+    Public(PublicView),
+}
+
+/// A page of experiments, newest first.
+#[derive(Serialize, ToSchema)]
+struct ExperimentPage {
+    experiments: Vec<ExperimentListItem>,
+    pagination: PageInfo,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Staff only: the experiments in this status (other users always get the active ones).
+    #[param(inline)]
     status: Option<Status>,
 }
 
-/// Users see the active experiments; staff all of them, in `?status=` if given.
+#[utoipa::path(get, path = "/api/experiments", security(("bearer" = [])), params(Paging, ListQuery),
+    responses((status = 200, description = "A page of experiments, newest first: whole for staff (admin, analyst, \
+        marketer), only the public part of the active ones for other users.", body = Ok<ExperimentPage>)))]
+/// Lists experiments: staff see all of them, other users the active ones.
+///
+/// Staff may filter by `status`; for other users it is ignored.
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]
 async fn list(
     caller: AuthUser,
@@ -183,39 +250,69 @@ async fn list(
     let staff = caller.role.reads_analytics();
     let status = if staff { q.status } else { Some(Status::Active) };
     let (experiments, total) = repo::page(&state.db.reader().await?, status, page.limit, page.offset).await?;
-    if staff {
-        return Ok(page.respond("experiments", experiments, total));
-    }
-    let views: Vec<PublicView> = experiments.iter().map(PublicView::from).collect();
-    Ok(page.respond("experiments", views, total))
+    let view = |e: Experiment| match staff {
+        true => ExperimentListItem::Staff(e),
+        false => ExperimentListItem::Public(PublicView::from(e)),
+    };
+    Ok(ok(ExperimentPage { experiments: experiments.into_iter().map(view).collect(), pagination: page.info(total) }))
 }
 
 async fn find(state: &AppState, path: &RefPath) -> Result<Experiment> {
     repo::find(&state.db.writer().await?, &path.reference()?).await?.ok_or(Error::NotFound("experiment not found"))
 }
 
+#[utoipa::path(get, path = "/api/experiments/{id}", security(("bearer" = ["admin", "analyst", "marketer"])),
+    params(RefPath),
+    responses((status = 200, description = "The experiment.", body = Ok<ExperimentAnswer>),
+        (status = 404, description = "No such experiment.")))]
+/// Returns an experiment, by id or key.
 #[tracing::instrument(skip_all)]
 async fn by_id(
     _: AnalyticsReader,
     State(state): State<AppState>,
     PathParams(path): PathParams<RefPath>,
 ) -> Result<Response> {
-    Ok(ok(json!({ "experiment": find(&state, &path).await? })))
+    Ok(ok(ExperimentAnswer { experiment: find(&state, &path).await? }))
 }
 
-#[derive(Deserialize)]
+/// What to change; a field left out stays as it is.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = UpdateExperiment)]
 struct UpdateBody {
+    /// Trimmed; 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     name: Option<String>,
+    /// Trimmed; at most 2,000 characters (blank clears it).
+    #[schema(max_length = 2000)]
     description: Option<String>,
+    /// draft → active ⇄ paused, and active or paused → completed; the same status is no move.
+    #[schema(inline)]
     status: Option<Status>,
+    /// Only in draft. 2 to 10 variants with unique names, the first the control; their weights
+    /// sum to 1 or to 100.
+    #[schema(min_items = 2, max_items = 10)]
     variants: Option<Vec<Variant>>,
+    /// Only in draft.
     metric: Option<Metric>,
+    /// Replaces the whole targeting; `{}` takes everyone.
     targeting: Option<Targeting>,
+    /// A day (`2026-11-01`, from its start, UTC) or an RFC 3339 time; years 1970 to 9999.
+    #[schema(example = "2026-11-01")]
     start_date: Option<String>,
+    /// A day (`2026-11-30`, included) or an RFC 3339 time (excluded); after the start date.
+    #[schema(example = "2026-11-30")]
     end_date: Option<String>,
 }
 
+#[utoipa::path(patch, path = "/api/experiments/{id}", security(("bearer" = ["admin", "marketer"])),
+    params(RefPath), request_body = UpdateBody,
+    responses((status = 200, description = "The experiment as changed.", body = Ok<ExperimentAnswer>),
+        (status = 404, description = "No such experiment."),
+        (status = 409, description = "A move its status may not make (`error.details` has `from` and `to`), \
+            variants or metric changed out of draft, or the experiment changed meanwhile.")))]
+/// Changes an experiment: its name, dates, targeting, status, and in draft its variants and
+/// metric.
 #[tracing::instrument(skip_all, fields(user_id = %caller.0.id))]
 async fn update(
     caller: ActingMarketer,
@@ -270,7 +367,7 @@ async fn update(
         .ok_or(Error::Conflict("the experiment changed meanwhile; read it again"))?;
     forget(&state, &updated).await;
     tracing::info!(experiment_id = %updated.id, status = updated.status.as_str(), "experiment updated");
-    Ok(ok(json!({ "experiment": updated })))
+    Ok(ok(ExperimentAnswer { experiment: updated }))
 }
 
 fn cache_key(state: &AppState, reference: &str) -> String {
@@ -315,7 +412,39 @@ async fn cached(state: &AppState, path: &RefPath) -> Result<Arc<Experiment>> {
     Ok(experiment)
 }
 
-/// The caller's variant: computed from the seed, recorded as an exposure the first time.
+/// The caller's variant of an experiment.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct ExperimentAssignment {
+    experiment_id: Uuid,
+    key: String,
+    /// The variant's name; `null` when the caller is not targeted.
+    variant: Option<String>,
+    /// The variant's config; `null` when it has none or the caller is not targeted.
+    #[schema(value_type = Option<Object>)]
+    config: Value,
+    /// Why `variant` is `null`; absent when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    reason: Option<NotAssigned>,
+}
+
+#[derive(Serialize, ToSchema)]
+enum NotAssigned {
+    /// The experiment's targeting leaves the caller out.
+    #[serde(rename = "not targeted")]
+    NotTargeted,
+}
+
+#[utoipa::path(get, path = "/api/experiments/{id}/assignment", security(("bearer" = [])), params(RefPath),
+    responses((status = 200, description = "The caller's variant and its config, or why there is none.", body = Ok<ExperimentAssignment>),
+        (status = 404, description = "No such experiment."),
+        (status = 409, description = "The experiment is not active, has not started yet or has ended.")))]
+/// Returns the caller's variant of a running experiment, by id or key.
+///
+/// The variant comes from a hash of the experiment's seed and the caller's id: the same on
+/// every call. The first call that assigns a variant records the caller's exposure. A change
+/// of the experiment's status or dates may take a few seconds to reach every server.
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]
 async fn assignment(
     caller: AuthUser,
@@ -325,10 +454,13 @@ async fn assignment(
     let experiment = cached(&state, &path).await?;
     experiment.running_at(Utc::now())?;
     let not_targeted = || {
-        ok(json!({
-            "experimentId": experiment.id, "key": experiment.key,
-            "variant": null, "config": null, "reason": "not targeted",
-        }))
+        ok(ExperimentAssignment {
+            experiment_id: experiment.id,
+            key: experiment.key.clone(),
+            variant: None,
+            config: Value::Null,
+            reason: Some(NotAssigned::NotTargeted),
+        })
     };
     if !experiment.targeting.admits_role(caller.role) {
         return Ok(not_targeted());
@@ -347,13 +479,74 @@ async fn assignment(
         }
         state.exposed.put(&seen, ());
     }
-    Ok(ok(json!({
-        "experimentId": experiment.id, "key": experiment.key,
-        "variant": variant.name, "config": variant.config,
-    })))
+    Ok(ok(ExperimentAssignment {
+        experiment_id: experiment.id,
+        key: experiment.key.clone(),
+        variant: Some(variant.name.clone()),
+        config: variant.config.clone(),
+        reason: None,
+    }))
 }
 
-/// Participants and conversions per variant (counted in SQL) and the statistics on them.
+/// `{"results": …}`.
+#[derive(Serialize, ToSchema)]
+struct ExperimentResultsAnswer {
+    results: ExperimentResults,
+}
+
+/// An experiment's results so far.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct ExperimentResults {
+    experiment_id: Uuid,
+    key: String,
+    name: String,
+    // Inline: the users' account status is the document's `Status`.
+    #[schema(inline)]
+    status: Status,
+    metric: Metric,
+    /// Participants of every variant.
+    total_participants: i64,
+    /// Users exposed to more than one variant, left out of every count.
+    excluded_users: i64,
+    /// Every variant, the control first.
+    #[schema(min_items = 2, max_items = 10)]
+    variants: Vec<VariantResult>,
+    /// The sample-ratio check: whether the split of participants matches the weights.
+    srm: SampleRatio,
+}
+
+/// One variant's counts, and how it compares with the control (`null` for the control
+/// itself, and where the data cannot say: an empty arm, a control that never converts).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct VariantResult {
+    name: String,
+    /// Users exposed to this variant alone.
+    participants: i64,
+    /// Of those, the ones who did the metric's event within its window of their exposure.
+    conversions: i64,
+    /// `conversions / participants`, 0 to 1 (0 with no participants).
+    #[schema(minimum = 0, maximum = 1)]
+    conversion_rate: f64,
+    /// The relative difference from the control's rate.
+    lift: Option<f64>,
+    /// The 95% (Wald) interval of the difference from the control's rate: `[low, high]`.
+    #[schema(min_items = 2, max_items = 2)]
+    ci95: Option<[f64; 2]>,
+    /// The two-proportion z-test's p-value against the control.
+    #[schema(minimum = 0, maximum = 1)]
+    p_value: Option<f64>,
+    /// The chance that this variant's rate beats the control's (Beta posteriors), 0 to 1.
+    #[schema(minimum = 0, maximum = 1)]
+    chance_to_beat_control: Option<f64>,
+}
+
+#[utoipa::path(get, path = "/api/experiments/{id}/results", security(("bearer" = ["admin", "analyst", "marketer"])),
+    params(RefPath),
+    responses((status = 200, description = "Participants and conversions per variant, with the statistics on them.", body = Ok<ExperimentResultsAnswer>),
+        (status = 404, description = "No such experiment.")))]
+/// Returns an experiment's results: each variant against the control, and the split check.
 #[tracing::instrument(skip_all)]
 async fn results(
     _: AnalyticsReader,
@@ -370,7 +563,7 @@ async fn results(
         })
     };
     let control = arm(&experiment.variants.control().name);
-    let variants: Vec<Value> = experiment
+    let variants: Vec<VariantResult> = experiment
         .variants
         .all()
         .iter()
@@ -378,29 +571,31 @@ async fn results(
         .map(|(i, variant)| {
             let this = arm(&variant.name);
             let comparison = if i == 0 { stats::Comparison::default() } else { stats::compare(control, this) };
-            json!({
-                "name": variant.name,
-                "participants": this.participants,
-                "conversions": this.conversions,
-                "conversionRate": this.rate().unwrap_or(0.0),
-                "lift": comparison.lift,
-                "ci95": comparison.ci95,
-                "pValue": comparison.p_value,
-                "chanceToBeatControl": comparison.chance_to_beat_control,
-            })
+            VariantResult {
+                name: variant.name.clone(),
+                participants: this.participants,
+                conversions: this.conversions,
+                conversion_rate: this.rate().unwrap_or(0.0),
+                lift: comparison.lift,
+                ci95: comparison.ci95,
+                p_value: comparison.p_value,
+                chance_to_beat_control: comparison.chance_to_beat_control,
+            }
         })
         .collect();
     let participants: Vec<i64> = experiment.variants.all().iter().map(|v| arm(&v.name).participants).collect();
     let srm = stats::sample_ratio(&participants, &experiment.variants.shares());
-    Ok(ok(json!({ "results": {
-        "experimentId": experiment.id,
-        "key": experiment.key,
-        "name": experiment.name,
-        "status": experiment.status,
-        "metric": experiment.metric,
-        "totalParticipants": participants.iter().sum::<i64>(),
-        "excludedUsers": excluded,
-        "variants": variants,
-        "srm": srm,
-    }})))
+    Ok(ok(ExperimentResultsAnswer {
+        results: ExperimentResults {
+            experiment_id: experiment.id,
+            total_participants: participants.iter().sum::<i64>(),
+            excluded_users: excluded,
+            variants,
+            srm,
+            key: experiment.key,
+            name: experiment.name,
+            status: experiment.status,
+            metric: experiment.metric,
+        },
+    }))
 }

@@ -82,11 +82,14 @@ pub fn chance_to_beat(control: Arm, variant: Arm) -> f64 {
 }
 
 /// Pearson's chi-square of the participants per variant against the planned shares.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SampleRatio {
+    #[schema(minimum = 0)]
     pub chi_square: f64,
+    #[schema(minimum = 0, maximum = 1)]
     pub p_value: f64,
+    /// `pValue` is below 0.001: the split is broken and the result not to be trusted.
     pub mismatch: bool,
 }
 

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
@@ -77,12 +78,21 @@ pub fn bucket(seed: &str, user: Uuid) -> u64 {
     u64::from_be_bytes(first) % BUCKETS
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// One arm of an experiment.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = ExperimentVariant)]
 pub struct Variant {
+    /// Unique within the experiment; no control characters.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$", example = "control")]
     pub name: String,
+    /// Its share of the traffic against the others' weights, which sum to 1 or to 100; at
+    /// least 1/10,000 of the total.
+    #[schema(exclusive_minimum = 0, example = 50)]
     pub weight: f64,
+    /// What the app does in this variant: a JSON object of at most 4 KiB, or null.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub config: Value,
 }
 
@@ -172,11 +182,16 @@ impl Variants {
 }
 
 /// What counts as a conversion: the event, done within `window_hours` of the first exposure.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = ExperimentMetric)]
 pub struct Metric {
+    /// The event that counts as a conversion.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9_.:$-]+$", example = "kyc_completed")]
     pub event_name: String,
+    /// Hours after the first exposure within which it counts.
     #[serde(default = "default_window")]
+    #[schema(minimum = 1, maximum = 720, default = 168)]
     pub window_hours: i32,
 }
 
@@ -196,13 +211,19 @@ impl Metric {
 }
 
 /// Who takes part; an absent field takes everyone.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = ExperimentTargeting)]
 pub struct Targeting {
+    /// Only callers with one of these roles.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(min_items = 1)]
     pub roles: Option<Vec<Role>>,
+    /// Only users now at one of these onboarding steps (checked at their first exposure).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(min_items = 1)]
     pub onboarding_steps: Option<Vec<OnboardingStep>>,
+    /// Only users who signed up with a referral code (`true`) or without one (`false`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub referred: Option<bool>,
 }

@@ -6,14 +6,15 @@ use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use axum::routing::post;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{repo, signature};
 use crate::app::{AppState, Endpoint};
 use crate::error::{Error, Result};
 use crate::http::{ok, parse_json, BODY_LIMIT};
+use crate::openapi::{self, Ok};
 use crate::referrals;
 use crate::uses::Resource;
 
@@ -22,13 +23,15 @@ pub const WEBHOOK: Endpoint = Endpoint {
     method: Method::POST,
     path: "/api/webhooks/kyc",
     route: || post(webhook),
+    doc: openapi::describe::<__path_webhook>,
     uses: &[Resource::NotificationQueue, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 
 /// The header the provider signs with.
 pub const SIGNATURE_HEADER: &str = "x-growstack-signature";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+/// The provider's verdict on the user's identity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum KycOutcome {
     Successful,
@@ -36,13 +39,20 @@ pub enum KycOutcome {
 }
 
 /// The provider's callback. Fields we do not know are ignored: providers add them.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KycCallback {
+    /// The provider's id for this event; a callback repeated with the same id is taken once.
+    /// 1 to 128 bytes, not only spaces.
+    #[schema(min_length = 1, max_length = 128, pattern = "\\S")]
     pub event_id: String,
+    /// The GrowStack user the verdict is about.
     pub user_id: Uuid,
     pub status: KycOutcome,
+    /// The provider's reference for the check; 1 to 128 bytes, not only spaces.
+    #[schema(min_length = 1, max_length = 128, pattern = "\\S")]
     pub reference: String,
+    /// When the provider reached the verdict.
     pub occurred_at: DateTime<Utc>,
 }
 
@@ -57,8 +67,32 @@ impl KycCallback {
     }
 }
 
-/// Verifies the signature over the raw body, then applies the verdict once per event id.
-/// A successful verdict completes the user's referral when they are otherwise ready.
+/// What a callback did.
+#[derive(Serialize, ToSchema)]
+#[schema(as = KycReceipt)]
+struct Receipt {
+    /// Always `true`.
+    received: bool,
+    /// The event id was taken before: nothing was done again.
+    duplicate: bool,
+    /// Whether the user exists and the verdict was applied; only on a first delivery.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    applied: Option<bool>,
+}
+
+#[utoipa::path(post, path = "/api/webhooks/kyc",
+    params(("x-growstack-signature" = String, Header,
+        description = "`t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<raw body>\">`, with the shared secret; \
+            several `v1` may be given while the secret rotates. At most 5 minutes from our clock.",
+        example = "t=1764288000,v1=3b7e0c1f9a2d4e6b8c0f1a3d5e7b9c2f4a6d8e0b1c3f5a7d9e2b4c6f8a0d1e3f")),
+    request_body = KycCallback,
+    responses((status = 200, description = "The callback was taken (or had been: `duplicate`).", body = Ok<Receipt>),
+        (status = 401, description = "The signature is missing, malformed, stale or wrong.")))]
+/// The KYC provider's verdict on a user's identity.
+///
+/// Authenticated by the provider's signature over the raw body (`X-GrowStack-Signature`), not
+/// by a bearer token. Each event id is applied once; a successful verdict completes the user's
+/// referral when they are otherwise ready. Answered 503 while no webhook secret is configured.
 #[tracing::instrument(skip_all)]
 async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response> {
     let Some(secret) = &state.config.kyc_webhook_secret else {
@@ -81,7 +115,7 @@ async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     let callback = parse_json::<KycCallback>(&body)?.check()?;
     let conn = state.db.writer().await?;
     if repo::seen(&conn, &callback.event_id).await? {
-        return Ok(ok(json!({ "received": true, "duplicate": true })));
+        return Ok(ok(Receipt { received: true, duplicate: true, applied: None }));
     }
     let applied = repo::apply(&conn, &callback).await?;
     if !applied {
@@ -92,5 +126,5 @@ async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     repo::record(&conn, &callback, applied).await?;
     crate::users::invalidate_lists(&state.cache).await;
     tracing::info!(user_id = %callback.user_id, status = callback.status.as_str(), applied, "KYC callback applied");
-    Ok(ok(json!({ "received": true, "duplicate": false, "applied": applied })))
+    Ok(ok(Receipt { received: true, duplicate: false, applied: Some(applied) }))
 }

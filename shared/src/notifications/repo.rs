@@ -11,25 +11,46 @@ use crate::error::Result;
 use crate::events::lifecycle;
 use crate::jobs::{Channel, NotificationJob};
 
-#[derive(Debug, Serialize)]
+/// A notification in a user's inbox, which records every notification on any channel.
+// The text columns are kept as read; their CHECK constraints (and the parsers every
+// producer goes through) hold them to the values documented.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Notification {
     pub id: Uuid,
     pub user_id: Uuid,
     #[serde(rename = "type")]
+    #[schema(value_type = crate::jobs::NotificationType)]
     pub kind: String,
+    #[schema(value_type = Channel)]
     pub channel: String,
+    #[schema(schema_with = status_schema)]
     pub status: String,
     pub title: String,
     pub content: String,
     pub read: bool,
     pub read_at: Option<DateTime<Utc>>,
+    /// The email template it was rendered with.
+    #[schema(value_type = Option<crate::jobs::EmailTemplate>)]
     pub template_id: Option<String>,
+    /// The template's variables.
+    #[schema(value_type = Object)]
     pub variables: Value,
+    /// When it is (or was) due, for one sent later.
     pub scheduled_for: Option<DateTime<Utc>>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// Why delivery failed, for a failed one.
     pub failure_reason: Option<String>,
     pub created_at: DateTime<Utc>,
+}
+
+/// `status`: where delivery got to; `read` once the user marked it read.
+fn status_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["pending", "sent", "failed", "delivered", "read"]))
+        .description(Some("Where delivery got to; `read` once the user marked it read."))
+        .build()
 }
 
 const COLUMNS: &str = "id, user_id, type, channel, status, title, content, read, read_at, template_id, variables, \

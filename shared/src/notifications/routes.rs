@@ -3,19 +3,21 @@
 
 use axum::extract::State;
 use axum::http::{Method, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post, put};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::repo::{self, NudgeKind};
+use super::repo::{self, Notification, NudgeKind};
 use crate::app::{AppState, Endpoint};
 use crate::auth::{ActingAdmin, AuthUser};
 use crate::error::{Error, Result};
-use crate::http::{ok, JsonBody, Paging, PathParams, QueryParams};
+use crate::http::{ok, JsonBody, PageInfo, Paging, PathParams, QueryParams};
 use crate::jobs::{Channel, EmailTemplate, NotificationJob, NotificationType};
+use crate::openapi::{self, Ok};
 use crate::outbox::{self, Destination};
 use crate::users;
 use crate::uses::Resource;
@@ -25,6 +27,7 @@ pub const LIST: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/notifications",
     route: || get(list),
+    doc: openapi::describe::<__path_list>,
     uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const MARK_READ: Endpoint = Endpoint {
@@ -32,6 +35,7 @@ pub const MARK_READ: Endpoint = Endpoint {
     method: Method::PUT,
     path: "/api/notifications/{id}/read",
     route: || put(mark_read),
+    doc: openapi::describe::<__path_mark_read>,
     uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const SEND: Endpoint = Endpoint {
@@ -39,6 +43,7 @@ pub const SEND: Endpoint = Endpoint {
     method: Method::POST,
     path: "/api/notifications/send",
     route: || post(send),
+    doc: openapi::describe::<__path_send>,
     uses: &[Resource::NotificationQueue, Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const BATCH: Endpoint = Endpoint {
@@ -46,6 +51,7 @@ pub const BATCH: Endpoint = Endpoint {
     method: Method::POST,
     path: "/api/notifications/batch",
     route: || post(batch),
+    doc: openapi::describe::<__path_batch>,
     uses: &[Resource::NotificationQueue, Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const INACTIVITY_NUDGE: Endpoint = Endpoint {
@@ -53,6 +59,7 @@ pub const INACTIVITY_NUDGE: Endpoint = Endpoint {
     method: Method::POST,
     path: "/api/notifications/inactivity-nudge/{userId}",
     route: || post(inactivity_nudge),
+    doc: openapi::describe::<__path_inactivity_nudge>,
     uses: &[Resource::NotificationQueue, Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const KYC_REMINDER: Endpoint = Endpoint {
@@ -60,17 +67,34 @@ pub const KYC_REMINDER: Endpoint = Endpoint {
     method: Method::POST,
     path: "/api/notifications/kyc-reminder/{userId}",
     route: || post(kyc_reminder),
+    doc: openapi::describe::<__path_kyc_reminder>,
     uses: &[Resource::NotificationQueue, Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 
 /// Most users one batch request may address.
 pub const MAX_BATCH: usize = 1000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// `read` or `unread` for only those; empty or left out for all.
+    #[param(pattern = "^(read|unread)?$", example = "unread")]
     status: Option<String>,
 }
 
+/// One page of the caller's inbox.
+#[derive(Serialize, ToSchema)]
+struct NotificationPage {
+    notifications: Vec<Notification>,
+    pagination: PageInfo,
+}
+
+#[utoipa::path(get, path = "/api/notifications", security(("bearer" = [])), params(Paging, ListQuery),
+    responses((status = 200, description = "A page of the caller's notifications, newest first.", body = Ok<NotificationPage>),
+        (status = 403, description = "The account is blocked.")))]
+/// Lists the caller's notifications.
+///
+/// A scheduled notification appears once it has been sent on its way.
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]
 async fn list(
     caller: AuthUser,
@@ -87,14 +111,23 @@ async fn list(
     };
     let (notifications, total) =
         repo::page(&state.db.writer().await?, caller.id, read, page.limit, page.offset).await?;
-    Ok(page.respond("notifications", notifications, total))
+    Ok(ok(NotificationPage { notifications, pagination: page.info(total) }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
 struct IdPath {
+    /// The notification's id.
     id: Uuid,
 }
 
+#[utoipa::path(put, path = "/api/notifications/{id}/read", security(("bearer" = [])), params(IdPath),
+    responses((status = 200, description = "The notification, read.", body = Ok<Notification>),
+        (status = 403, description = "The account is blocked."),
+        (status = 404, description = "The caller has no such notification.")))]
+/// Marks one of the caller's notifications read.
+///
+/// Marking it again changes nothing but answers the same.
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]
 async fn mark_read(
     caller: AuthUser,
@@ -127,17 +160,30 @@ struct Content {
     variables: Value,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ContentBody {
+/// What a notification says and how it goes, as an admin sends it.
+// Only ever flattened into a send's body, where serde cannot deny unknown fields (a
+// flattened struct is handed only the keys it knows): the bodies take unknown fields.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct NotificationContent {
     #[serde(rename = "type", default = "custom")]
+    #[schema(value_type = NotificationType, default = "custom")]
     kind: String,
     #[serde(default = "email")]
+    #[schema(value_type = Channel, default = "email")]
     channel: String,
+    /// 1 to 200 characters once trimmed.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     title: String,
+    /// 1 to 5000 characters once trimmed.
+    #[schema(min_length = 1, max_length = 5000, pattern = r"\S")]
     content: String,
+    /// The email template to render, for the email channel.
+    #[schema(value_type = Option<EmailTemplate>)]
     template: Option<String>,
+    /// The template's variables: an object (null or left out for none).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     variables: Value,
 }
 
@@ -148,10 +194,10 @@ fn email() -> String {
     "email".into()
 }
 
-impl TryFrom<ContentBody> for Content {
+impl TryFrom<NotificationContent> for Content {
     type Error = Error;
 
-    fn try_from(b: ContentBody) -> Result<Self> {
+    fn try_from(b: NotificationContent) -> Result<Self> {
         Ok(Content {
             kind: NotificationType::parse(&b.kind)
                 .ok_or_else(|| Error::invalid_field("type", "unknown notification type"))?,
@@ -187,48 +233,111 @@ impl Content {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct SendBody {
+struct NotificationSend {
+    /// The recipient.
     user_id: Uuid,
+    /// When to send it; left out, null or past for now.
     scheduled_for: Option<DateTime<Utc>>,
     #[serde(flatten)]
-    content: ContentBody,
+    content: NotificationContent,
 }
 
-fn accepted(data: Value) -> Response {
-    (StatusCode::ACCEPTED, axum::Json(json!({ "success": true, "data": data }))).into_response()
+/// Where an accepted notification is.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum NotificationDelivery {
+    /// On its way to the worker that sends it.
+    Queued,
+    /// Kept until its time, then sent.
+    Scheduled,
 }
 
+/// A notification accepted for delivery.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct NotificationAccepted {
+    /// The notification's id, as the inbox will show it.
+    id: Uuid,
+    status: NotificationDelivery,
+    /// When it will be sent: only for a scheduled one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scheduled_for: Option<DateTime<Utc>>,
+}
+
+/// `{"success": true, "data": …}` with 202: accepted for delivery, not delivered yet.
+fn accepted<T: Serialize>(data: T) -> Response {
+    let mut response = ok(data);
+    *response.status_mut() = StatusCode::ACCEPTED;
+    response
+}
+
+#[utoipa::path(post, path = "/api/notifications/send", security(("bearer" = ["admin"])), request_body = NotificationSend,
+    responses((status = 202, description = "Queued, or scheduled for `scheduledFor`.", body = Ok<NotificationAccepted>),
+        (status = 404, description = "No such user.")))]
+/// Sends a notification to one user, now or at a set time.
 #[tracing::instrument(skip_all)]
-async fn send(_: ActingAdmin, State(state): State<AppState>, JsonBody(body): JsonBody<SendBody>) -> Result<Response> {
+async fn send(
+    _: ActingAdmin,
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<NotificationSend>,
+) -> Result<Response> {
     let content = Content::try_from(body.content)?;
     let job = content.job(body.user_id);
     match body.scheduled_for.filter(|at| *at > Utc::now()) {
         Some(at) => {
             // Stored now, dispatched by the scheduler when due.
             repo::store(&state.db.writer().await?, &job, Some(at)).await?.ok_or(Error::NotFound("user not found"))?;
-            Ok(accepted(json!({ "id": job.id, "status": "scheduled", "scheduledFor": at })))
+            Ok(accepted(NotificationAccepted {
+                id: job.id,
+                status: NotificationDelivery::Scheduled,
+                scheduled_for: Some(at),
+            }))
         }
         None => {
             users::by_id(&state.db.reader().await?, body.user_id).await?.ok_or(Error::NotFound("user not found"))?;
             queue(&state, std::slice::from_ref(&job)).await?;
-            Ok(accepted(json!({ "id": job.id, "status": "queued" })))
+            Ok(accepted(NotificationAccepted { id: job.id, status: NotificationDelivery::Queued, scheduled_for: None }))
         }
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct BatchBody {
+struct NotificationBatch {
+    /// The recipients: 1 to 1000 once duplicates are dropped.
+    #[schema(min_items = 1, max_items = 1000)]
     user_ids: Vec<Uuid>,
     #[serde(flatten)]
-    content: ContentBody,
+    content: NotificationContent,
 }
 
-/// The guide's sendBatchNotifications: one job per user, through SendMessageBatch.
+/// A batch accepted for delivery.
+#[derive(Serialize, ToSchema)]
+struct NotificationBatchAccepted {
+    /// Notifications queued: one per distinct user.
+    queued: usize,
+    /// Always empty: every notification is kept once accepted (kept for the Node version's
+    /// clients).
+    #[schema(value_type = Vec<Object>, max_items = 0)]
+    failed: Vec<Value>,
+    /// The notifications' ids, one per user, in ascending order of the users' ids.
+    ids: Vec<Uuid>,
+}
+
+#[utoipa::path(post, path = "/api/notifications/batch", security(("bearer" = ["admin"])), request_body = NotificationBatch,
+    responses((status = 202, description = "One notification queued per distinct user.", body = Ok<NotificationBatchAccepted>)))]
+/// Sends one notification to each of up to 1000 users.
+///
+/// Users are not looked up here: one that does not exist is skipped at delivery.
+// The guide's sendBatchNotifications: one job per user, through SendMessageBatch.
 #[tracing::instrument(skip_all)]
-async fn batch(_: ActingAdmin, State(state): State<AppState>, JsonBody(body): JsonBody<BatchBody>) -> Result<Response> {
+async fn batch(
+    _: ActingAdmin,
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<NotificationBatch>,
+) -> Result<Response> {
     let content = Content::try_from(body.content)?;
     let mut user_ids = body.user_ids;
     user_ids.sort_unstable();
@@ -240,7 +349,11 @@ async fn batch(_: ActingAdmin, State(state): State<AppState>, JsonBody(body): Js
     queue(&state, &jobs).await?;
     // Every job is kept once accepted: none can fail to be queued any more (`failed` stays
     // for the clients that read it).
-    Ok(accepted(json!({ "queued": jobs.len(), "failed": [], "ids": jobs.iter().map(|j| j.id).collect::<Vec<_>>() })))
+    Ok(accepted(NotificationBatchAccepted {
+        queued: jobs.len(),
+        failed: Vec::new(),
+        ids: jobs.iter().map(|j| j.id).collect(),
+    }))
 }
 
 /// Accepts notification jobs for good: kept in the outbox, then sent (now, or by the relay).
@@ -269,9 +382,11 @@ pub fn nudge_job(user: Uuid, kind: NudgeKind) -> NotificationJob {
     NotificationJob::by_email(user, kind, template, title, content, json!({}))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Path)]
 struct UserPath {
+    /// The user to nudge.
     user_id: Uuid,
 }
 
@@ -279,9 +394,16 @@ async fn nudge(state: &AppState, user: Uuid, kind: NudgeKind) -> Result<Response
     users::by_id(&state.db.reader().await?, user).await?.ok_or(Error::NotFound("user not found"))?;
     let job = nudge_job(user, kind);
     queue(state, std::slice::from_ref(&job)).await?;
-    Ok(accepted(json!({ "id": job.id, "status": "queued" })))
+    Ok(accepted(NotificationAccepted { id: job.id, status: NotificationDelivery::Queued, scheduled_for: None }))
 }
 
+#[utoipa::path(post, path = "/api/notifications/inactivity-nudge/{userId}", security(("bearer" = ["admin"])),
+    params(UserPath),
+    responses((status = 202, description = "The nudge, queued.", body = Ok<NotificationAccepted>),
+        (status = 404, description = "No such user.")))]
+/// Sends a user the inactivity nudge now.
+///
+/// The scheduler sends the same nudge to users inactive for a week.
 #[tracing::instrument(skip_all)]
 async fn inactivity_nudge(
     _: ActingAdmin,
@@ -291,6 +413,13 @@ async fn inactivity_nudge(
     nudge(&state, p.user_id, NudgeKind::Inactivity).await
 }
 
+#[utoipa::path(post, path = "/api/notifications/kyc-reminder/{userId}", security(("bearer" = ["admin"])),
+    params(UserPath),
+    responses((status = 202, description = "The reminder, queued.", body = Ok<NotificationAccepted>),
+        (status = 404, description = "No such user.")))]
+/// Reminds a user now to finish verifying their identity.
+///
+/// The scheduler sends the same reminder to users who signed up three days ago or more.
 #[tracing::instrument(skip_all)]
 async fn kyc_reminder(
     _: ActingAdmin,

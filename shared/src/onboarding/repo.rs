@@ -66,15 +66,19 @@ pub async fn advance(conn: &Conn, user: Uuid, step: OnboardingStep, metadata: &s
     })
 }
 
-#[derive(Debug, Serialize, PartialEq)]
+/// One step of the funnel.
+#[derive(Debug, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = OnboardingStepStats)]
 pub struct StepCount {
+    #[schema(value_type = OnboardingStep)]
     pub step: String,
     /// Users whose current step this is.
     pub users: i64,
     /// Users who got at least this far.
     pub reached: i64,
-    /// Share of those who reached the previous step and did not reach this one, in percent.
+    /// Share of those who reached the previous step and did not reach this one, in percent
+    /// (two decimals); `null` for the first step, or when nobody reached the previous one.
     pub drop_off_percent: Option<f64>,
 }
 
@@ -107,12 +111,16 @@ pub async fn funnel(conn: &Conn, from: Option<DateTime<Utc>>, to: Option<DateTim
         .collect())
 }
 
-#[derive(Debug, Serialize, PartialEq)]
+/// Hours from sign-up to `kyc_complete`, rounded to two decimals.
+#[derive(Debug, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = OnboardingTimeStats)]
 pub struct TimeStats {
     /// Users who reached kyc_complete.
     pub completed: i64,
+    /// `null` when nobody completed.
     pub average_hours: Option<f64>,
+    /// `null` when nobody completed.
     pub median_hours: Option<f64>,
 }
 

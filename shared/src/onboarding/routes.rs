@@ -4,15 +4,17 @@ use axum::extract::State;
 use axum::http::Method;
 use axum::response::Response;
 use axum::routing::{get, post};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
 
-use super::repo::{self, Moved};
+use super::repo::{self, Moved, StepCount, TimeStats};
 use crate::app::{AppState, Endpoint};
 use crate::auth::{AdminUser, AuthUser};
 use crate::error::{Error, Result};
 use crate::http::{ok, DateRange, JsonBody, QueryParams};
-use crate::users::OnboardingStep;
+use crate::openapi::{self, Ok};
+use crate::users::{KycStatus, OnboardingStep};
 use crate::uses::Resource;
 
 pub const STEP: Endpoint = Endpoint {
@@ -20,6 +22,7 @@ pub const STEP: Endpoint = Endpoint {
     method: Method::POST,
     path: "/api/onboarding/step",
     route: || post(step),
+    doc: openapi::describe::<__path_step>,
     uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const STATS: Endpoint = Endpoint {
@@ -27,6 +30,7 @@ pub const STATS: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/onboarding/stats",
     route: || get(stats),
+    doc: openapi::describe::<__path_stats>,
     uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const TIME_STATS: Endpoint = Endpoint {
@@ -34,24 +38,55 @@ pub const TIME_STATS: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/onboarding/time-stats",
     route: || get(time_stats),
+    doc: openapi::describe::<__path_time_stats>,
     uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = OnboardingStepReport)]
 struct StepBody {
+    /// The step the user has just finished: `phone`, `bvn` or `selfie`, after their current
+    /// one. `email` completes when the address is verified and `kyc_complete` when the KYC
+    /// provider confirms it: reporting either is refused (403; `kyc`, the Node version's
+    /// name for `kyc_complete`, too).
+    #[schema(value_type = OnboardingStep)]
     step: String,
-    /// Whatever the app wants kept with the step (the Node version's `metadata`).
+    /// Whatever the app wants kept with the step (the Node version's `metadata`): a JSON
+    /// object of at most 4 KiB, serialized.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     metadata: Option<serde_json::Value>,
+}
+
+/// Where the caller now stands.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = OnboardingProgress)]
+struct StepAnswer {
+    onboarding_step: OnboardingStep,
+    /// The caller's KYC status, as the KYC provider last reported it.
+    #[schema(value_type = KycStatus)]
+    kyc_status: String,
 }
 
 /// Most bytes of step metadata kept.
 const MAX_METADATA_BYTES: usize = 4096;
 
+#[utoipa::path(post, path = "/api/onboarding/step", security(("bearer" = [])), request_body = StepBody,
+    responses((status = 200, description = "The caller moved on to the step.", body = Ok<StepAnswer>),
+        (status = 403, description = "The step is `email` or `kyc_complete`, which the app cannot report, or the \
+            account is blocked or not active."),
+        (status = 404, description = "The caller's account no longer exists.")))]
+/// Records that the caller finished an onboarding step.
+///
+/// Onboarding only moves forward: a step that is not after the caller's current one is
+/// refused (400).
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]
 async fn step(caller: AuthUser, State(state): State<AppState>, JsonBody(body): JsonBody<StepBody>) -> Result<Response> {
-    let step = OnboardingStep::parse(&body.step)
+    // `kyc` is the Node version's documented name for the last step.
+    let name = if body.step == "kyc" { "kyc_complete" } else { body.step.as_str() };
+    let step = OnboardingStep::parse(name)
         .ok_or_else(|| Error::invalid_field("step", "step must be one of email, phone, bvn, selfie, kyc_complete"))?;
     match step {
         OnboardingStep::Email => return Err(Error::Forbidden("the email step completes when the address is verified")),
@@ -77,9 +112,23 @@ async fn step(caller: AuthUser, State(state): State<AppState>, JsonBody(body): J
         }
         Moved::Forward { kyc_status } => kyc_status,
     };
-    Ok(ok(json!({ "onboardingStep": step.as_str(), "kycStatus": kyc_status })))
+    Ok(ok(StepAnswer { onboarding_step: step, kyc_status }))
 }
 
+/// The funnel.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = OnboardingStats)]
+struct Funnel {
+    /// Users who signed up in the range (everyone reaches the first step).
+    total_users: i64,
+    /// Every step, in order.
+    steps: Vec<StepCount>,
+}
+
+#[utoipa::path(get, path = "/api/onboarding/stats", security(("bearer" = ["admin"])), params(DateRange),
+    responses((status = 200, description = "The funnel, step by step.", body = Ok<Funnel>)))]
+/// The onboarding funnel of the users (role `user`) who signed up in the range.
 #[tracing::instrument(skip_all)]
 async fn stats(
     _: AdminUser,
@@ -89,9 +138,12 @@ async fn stats(
     let (from, to) = range.bounds()?;
     let steps = repo::funnel(&state.db.reader().await?, from, to).await?;
     let total = steps.first().map_or(0, |s| s.reached);
-    Ok(ok(json!({ "totalUsers": total, "steps": steps })))
+    Ok(ok(Funnel { total_users: total, steps }))
 }
 
+#[utoipa::path(get, path = "/api/onboarding/time-stats", security(("bearer" = ["admin"])), params(DateRange),
+    responses((status = 200, description = "Hours from sign-up to completed KYC.", body = Ok<TimeStats>)))]
+/// How long the users (role `user`) who signed up in the range took to complete KYC.
 #[tracing::instrument(skip_all)]
 async fn time_stats(
     _: AdminUser,

@@ -18,16 +18,23 @@ use crate::users::Email;
 text_enum!(ReferralStatus { Pending => "pending", Completed => "completed", Failed => "failed", Rewarded => "rewarded" });
 
 /// A referral as its referrer sees it: no fraud signals, no referee IP or device.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Referral {
     pub id: Uuid,
     pub referrer_id: Uuid,
+    /// Null until the invited friend signs up.
     pub referred_user_id: Option<Uuid>,
+    /// The address invited; null for a sign-up with the code alone.
     pub referred_email: Option<String>,
+    /// The referrer's code the referral was made with.
     pub code: Option<String>,
     pub status: ReferralStatus,
+    /// The referrer's reward, a decimal string, once claimed.
+    #[schema(value_type = Option<String>, example = "1000.00")]
     pub reward_amount: Option<Decimal>,
+    /// ISO 4217.
+    #[schema(example = "NGN")]
     pub reward_currency: String,
     pub reward_paid_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -361,14 +368,18 @@ pub async fn fail(conn: &Conn, referral: Uuid, actor: Uuid, reason: &str) -> Res
     })
 }
 
-#[derive(Debug, Serialize, PartialEq)]
+/// A referrer's referrals counted by status, and their rewards.
+#[derive(Debug, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ReferralStats)]
 pub struct Stats {
     pub total: i64,
     pub pending: i64,
     pub completed: i64,
     pub rewarded: i64,
     pub failed: i64,
+    /// The referrer's rewards of these referrals, voided ones left out: a decimal string.
+    #[schema(value_type = String, example = "3000.00")]
     pub total_rewards: Decimal,
 }
 

@@ -7,19 +7,22 @@ use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, patch, post};
-use serde::Deserialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::repo::{self, FailOutcome, Payout, ReferralStatus, Refusal, TreeRow};
+use super::repo::{self, FailOutcome, Payout, Referral, ReferralStatus, Refusal, Stats, TreeRow};
 use crate::app::{AppState, Endpoint};
 use crate::auth::{ActingAdmin, AdminUser, AuthUser};
 use crate::db::Conn;
 use crate::email;
 use crate::error::{Error, Result};
-use crate::http::{created, ok, ClientInfo, DateRange, JsonBody, Paging, PathParams, QueryParams};
+use crate::http::{created, ok, ClientInfo, DateRange, JsonBody, PageInfo, Paging, PathParams, QueryParams};
 use crate::idempotency::MaybeIdempotencyKey;
 use crate::jobs::{EmailJob, EmailTemplate, NotificationJob, NotificationType};
+use crate::openapi::{self, Ok};
 use crate::outbox::{self, Destination};
 use crate::users::{self, Email};
 use crate::uses::Resource;
@@ -29,6 +32,7 @@ pub const CODE: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/referrals/code",
     route: || get(code),
+    doc: openapi::describe::<__path_code>,
     uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const LINK: Endpoint = Endpoint {
@@ -36,6 +40,7 @@ pub const LINK: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/referrals/link",
     route: || get(link),
+    doc: openapi::describe::<__path_link>,
     uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const LIST: Endpoint = Endpoint {
@@ -43,6 +48,7 @@ pub const LIST: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/referrals",
     route: || get(list),
+    doc: openapi::describe::<__path_list>,
     uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const INVITE: Endpoint = Endpoint {
@@ -50,6 +56,7 @@ pub const INVITE: Endpoint = Endpoint {
     method: Method::POST,
     path: "/api/referrals",
     route: || post(invite),
+    doc: openapi::describe::<__path_invite>,
     uses: &[Resource::EmailQueue, Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const CLAIM_REWARD: Endpoint = Endpoint {
@@ -57,6 +64,7 @@ pub const CLAIM_REWARD: Endpoint = Endpoint {
     method: Method::POST,
     path: "/api/referrals/claim-reward",
     route: || post(claim_reward),
+    doc: openapi::describe::<__path_claim_reward>,
     uses: &[
         Resource::NotificationQueue,
         Resource::IdempotencyTable,
@@ -70,6 +78,7 @@ pub const STATS: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/referrals/stats",
     route: || get(stats),
+    doc: openapi::describe::<__path_stats>,
     uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const ADMIN_UPDATE: Endpoint = Endpoint {
@@ -77,6 +86,7 @@ pub const ADMIN_UPDATE: Endpoint = Endpoint {
     method: Method::PATCH,
     path: "/api/admin/referrals/{id}",
     route: || patch(admin_update),
+    doc: openapi::describe::<__path_admin_update>,
     uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const TREE: Endpoint = Endpoint {
@@ -84,6 +94,7 @@ pub const TREE: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/referrals/tree",
     route: || get(tree),
+    doc: openapi::describe::<__path_tree>,
     uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 
@@ -91,23 +102,73 @@ fn link_for(state: &AppState, code: &str) -> String {
     format!("{}{code}", state.config.referral_link_base)
 }
 
+/// The caller's referral code.
+#[derive(Serialize, ToSchema)]
+struct MyReferralCode {
+    /// What a friend enters at sign-up.
+    #[schema(example = "AB12CD")]
+    code: String,
+}
+
+#[utoipa::path(get, path = "/api/referrals/code", security(("bearer" = [])),
+    responses((status = 200, description = "The caller's referral code.", body = Ok<MyReferralCode>),
+        (status = 403, description = "The account is blocked or not active.")))]
+/// Gives the caller's referral code.
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]
 async fn code(caller: AuthUser, State(state): State<AppState>) -> Result<Response> {
     let user = caller.load(&state).await?;
-    Ok(ok(json!({ "code": user.referral_code })))
+    Ok(ok(MyReferralCode { code: user.referral_code }))
 }
 
+/// The caller's referral code and the sign-up link that carries it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct ReferralLink {
+    #[schema(example = "AB12CD")]
+    code: String,
+    /// The configured link base followed by the code.
+    link: String,
+    /// `code` again, where the Node version's clients read it.
+    referral_code: String,
+    /// `link` again, where the Node version's clients read it.
+    referral_link: String,
+}
+
+#[utoipa::path(get, path = "/api/referrals/link", security(("bearer" = [])),
+    responses((status = 200, description = "The caller's code and sign-up link.", body = Ok<ReferralLink>),
+        (status = 403, description = "The account is blocked or not active.")))]
+/// Gives the caller's referral link to share.
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]
 async fn link(caller: AuthUser, State(state): State<AppState>) -> Result<Response> {
     let user = caller.load(&state).await?;
-    Ok(ok(json!({ "code": user.referral_code, "link": link_for(&state, &user.referral_code) })))
+    let link = link_for(&state, &user.referral_code);
+    Ok(ok(ReferralLink {
+        referral_code: user.referral_code.clone(),
+        referral_link: link.clone(),
+        code: user.referral_code,
+        link,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only the referrals in this state; empty or left out for all.
+    #[param(value_type = Option<ReferralStatus>, inline)]
     status: Option<String>,
 }
 
+/// One page of the caller's referrals.
+#[derive(Serialize, ToSchema)]
+struct ReferralPage {
+    referrals: Vec<Referral>,
+    pagination: PageInfo,
+}
+
+#[utoipa::path(get, path = "/api/referrals", security(("bearer" = [])), params(Paging, ListQuery),
+    responses((status = 200, description = "A page of the caller's referrals, newest first.", body = Ok<ReferralPage>),
+        (status = 403, description = "The account is blocked.")))]
+/// Lists the referrals the caller made.
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]
 async fn list(
     caller: AuthUser,
@@ -124,22 +185,32 @@ async fn list(
             })?),
         };
     let (referrals, total) = repo::page(&state.db.reader().await?, caller.id, status, page.limit, page.offset).await?;
-    Ok(page.respond("referrals", referrals, total))
+    Ok(ok(ReferralPage { referrals, pagination: page.info(total) }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct InviteBody {
+struct ReferralInvite {
+    /// The address to invite: not the caller's, nor one with an account.
+    #[schema(format = Email, max_length = 254, example = "friend@example.com")]
     email: String,
 }
 
-/// Invites an address by email, at most once per configured window.
+#[utoipa::path(post, path = "/api/referrals", security(("bearer" = [])), request_body = ReferralInvite,
+    responses((status = 201, description = "The invitation, a pending referral; the email is on its way.", body = Ok<Referral>),
+        (status = 403, description = "The caller's email address is not verified, or the account is blocked or not active."),
+        (status = 409, description = "The address has an account, accepts no invitations, or was invited recently."),
+        (status = 429, description = "The caller sent the most invitations allowed in a day.")))]
+/// Invites a friend by email.
+///
+/// An address may be invited again once the configured window since its last invitation
+/// has passed; the invitation is then renewed.
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]
 async fn invite(
     caller: AuthUser,
     client: ClientInfo,
     State(state): State<AppState>,
-    JsonBody(body): JsonBody<InviteBody>,
+    JsonBody(body): JsonBody<ReferralInvite>,
 ) -> Result<Response> {
     let email = Email::parse(&body.email)?;
     let user = caller.load(&state).await?;
@@ -186,19 +257,31 @@ async fn invite(
     Ok(created(referral))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ClaimBody {
+struct RewardClaim {
+    /// One of the caller's completed referrals.
     referral_id: Uuid,
 }
 
-/// Pays a completed referral's reward, once. Accepts an `Idempotency-Key`.
+#[utoipa::path(post, path = "/api/referrals/claim-reward", security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$",
+        description = "Makes a retried claim answer as the first did. Reusing a key for another referral is a 400.")),
+    request_body = RewardClaim,
+    responses((status = 200, description = "The referral, now rewarded.", body = Ok<Referral>,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this is the saved answer to an earlier request with the same key."))),
+        (status = 403, description = "The caller's email address is not verified, or the account is blocked or not active."),
+        (status = 404, description = "The caller has no such referral."),
+        (status = 409, description = "The referral is not claimable: not completed yet, on hold (`error.details.claimableFrom`), already rewarded, failed, or the referred account is unverified or not in good standing; or a request with this key is in progress.")))]
+/// Claims the reward of a completed referral.
+///
+/// The reward is paid once, after the hold that follows completion.
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]
 async fn claim_reward(
     caller: AuthUser,
     State(state): State<AppState>,
     MaybeIdempotencyKey(key): MaybeIdempotencyKey,
-    JsonBody(body): JsonBody<ClaimBody>,
+    JsonBody(body): JsonBody<RewardClaim>,
 ) -> Result<Response> {
     let key = key.map(|k| format!("claim-reward#{}#{}", caller.id, k.as_str()));
     let request = body.referral_id.to_string();
@@ -291,26 +374,52 @@ pub async fn complete_if_ready(state: &AppState, conn: &Conn, user: Uuid) -> Res
     Ok(())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct AdminUpdateBody {
+struct ReferralFailure {
+    /// The only change an admin makes.
+    #[schema(pattern = "^failed$", example = "failed")]
     status: String,
+    /// Why, for the audit log: 1 to 500 characters once trimmed, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     reason: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
 struct ReferralPath {
+    /// The referral's id.
     id: Uuid,
 }
 
-/// An admin fails a referral found fraudulent, while none of its rewards is paid out; its
-/// outstanding rewards are voided.
+/// A referral an admin failed, and how many of its rewards that voided.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct FailedReferral {
+    referral: Referral,
+    /// The referral's rewards not yet paid out, now voided.
+    voided_rewards: i64,
+}
+
+#[utoipa::path(patch, path = "/api/admin/referrals/{id}", security(("bearer" = ["admin"])), params(ReferralPath),
+    request_body = ReferralFailure,
+    responses((status = 200, description = "The referral, failed, and the number of rewards voided.", body = Ok<FailedReferral>),
+        (status = 404, description = "No such referral."),
+        (status = 409, description = "The referral has already failed, or a reward of it has been paid out.")))]
+/// Fails a referral found fraudulent.
+///
+/// Only while none of its rewards is paid out; its outstanding rewards are voided, and the
+/// change is audited.
 #[tracing::instrument(skip_all, fields(referral_id = %path.id))]
 async fn admin_update(
     ActingAdmin(admin): ActingAdmin,
     State(state): State<AppState>,
     PathParams(path): PathParams<ReferralPath>,
-    JsonBody(body): JsonBody<AdminUpdateBody>,
+    JsonBody(body): JsonBody<ReferralFailure>,
 ) -> Result<Response> {
     if body.status != "failed" {
         return Err(Error::invalid_field("status", "status must be failed"));
@@ -323,7 +432,7 @@ async fn admin_update(
         FailOutcome::Failed(referral, voided) => {
             tracing::info!(admin_id = %admin.id, voided, "referral failed by an admin");
             users::invalidate_lists(&state.cache).await;
-            Ok(ok(json!({ "referral": referral, "voidedRewards": voided })))
+            Ok(ok(FailedReferral { referral, voided_rewards: voided }))
         }
         FailOutcome::NotFound => Err(Error::NotFound("referral not found")),
         FailOutcome::AlreadyFailed => Err(Error::Conflict("the referral has already failed")),
@@ -331,6 +440,10 @@ async fn admin_update(
     }
 }
 
+#[utoipa::path(get, path = "/api/referrals/stats", security(("bearer" = [])), params(DateRange),
+    responses((status = 200, description = "The caller's referrals created in the range, by status, and their rewards.", body = Ok<StatsAnswer>),
+        (status = 403, description = "The account is blocked.")))]
+/// Counts the caller's referrals and sums their rewards.
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]
 async fn stats(
     caller: AuthUser,
@@ -338,17 +451,80 @@ async fn stats(
     QueryParams(range): QueryParams<DateRange>,
 ) -> Result<Response> {
     let (from, to) = range.bounds()?;
-    Ok(ok(repo::stats(&state.db.reader().await?, caller.id, from, to).await?))
+    let stats = repo::stats(&state.db.reader().await?, caller.id, from, to).await?;
+    Ok(ok(StatsAnswer {
+        total_referrals: stats.total,
+        pending_referrals: stats.pending,
+        completed_referrals: stats.completed,
+        stats,
+    }))
 }
 
-#[derive(Deserialize)]
+/// The stats, with the counts also under the names the Node version's clients read.
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ReferralStatsAnswer)]
+struct StatsAnswer {
+    #[serde(flatten)]
+    stats: Stats,
+    /// `total` again.
+    total_referrals: i64,
+    /// `pending` again.
+    pending_referrals: i64,
+    /// `completed` again.
+    completed_referrals: i64,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct TreeQuery {
+    /// The user at the root.
     user_id: Uuid,
+    /// Levels of referrals below the root.
+    #[param(minimum = 1, maximum = 10, default = 3)]
     depth: Option<i32>,
 }
 
-/// The admin's view of who referred whom, `depth` levels down from a user.
+/// A referral tree, as far down as asked.
+#[derive(Serialize, ToSchema)]
+struct ReferralTree {
+    /// The levels asked for.
+    depth: i32,
+    /// Users in the tree, the root included.
+    size: usize,
+    tree: ReferralTreeNode,
+}
+
+/// A user in a referral tree, with the users they referred.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct ReferralTreeNode {
+    id: Uuid,
+    email: String,
+    first_name: String,
+    last_name: String,
+    /// Levels below the root: 0 for the root.
+    depth: i32,
+    /// The state of the referral that brought this user; null for one nobody referred.
+    #[schema(value_type = Option<ReferralStatus>)]
+    referral_status: Option<String>,
+    /// That referral's fraud score, 0 to 100.
+    fraud_score: Option<i32>,
+    /// The fraud signals that fired at sign-up, e.g. `same_ip_as_referrer`.
+    #[schema(value_type = Option<Vec<String>>)]
+    fraud_reasons: Option<Value>,
+    joined_at: DateTime<Utc>,
+    #[schema(no_recursion)]
+    referrals: Vec<ReferralTreeNode>,
+}
+
+#[utoipa::path(get, path = "/api/referrals/tree", security(("bearer" = ["admin"])), params(TreeQuery),
+    responses((status = 200, description = "The user and those they referred, nested.", body = Ok<ReferralTree>),
+        (status = 404, description = "No such user.")))]
+/// Shows who referred whom, `depth` levels down from a user.
+///
+/// Each referred user carries their referral's state and fraud signals.
 #[tracing::instrument(skip_all)]
 async fn tree(_: AdminUser, State(state): State<AppState>, QueryParams(q): QueryParams<TreeQuery>) -> Result<Response> {
     let depth = q.depth.unwrap_or(3);
@@ -356,33 +532,33 @@ async fn tree(_: AdminUser, State(state): State<AppState>, QueryParams(q): Query
         return Err(Error::invalid_field("depth", "depth must be between 1 and 10"));
     }
     let rows = repo::tree(&state.db.reader().await?, q.user_id, depth).await?;
-    let root = nest(&rows).ok_or(Error::NotFound("user not found"))?;
-    Ok(ok(json!({ "depth": depth, "size": rows.len(), "tree": root })))
+    let tree = nest(&rows).ok_or(Error::NotFound("user not found"))?;
+    Ok(ok(ReferralTree { depth, size: rows.len(), tree }))
 }
 
 /// Builds the nested tree from the flat rows (parents come before their children).
-fn nest(rows: &[TreeRow]) -> Option<Value> {
+fn nest(rows: &[TreeRow]) -> Option<ReferralTreeNode> {
     let mut children: HashMap<Uuid, Vec<&TreeRow>> = HashMap::new();
     for row in rows.iter().skip(1) {
         if let Some(parent) = row.parent {
             children.entry(parent).or_default().push(row);
         }
     }
-    fn node(row: &TreeRow, children: &HashMap<Uuid, Vec<&TreeRow>>) -> Value {
-        let kids: Vec<Value> =
+    fn node(row: &TreeRow, children: &HashMap<Uuid, Vec<&TreeRow>>) -> ReferralTreeNode {
+        let referrals =
             children.get(&row.id).map(|c| c.iter().map(|r| node(r, children)).collect()).unwrap_or_default();
-        json!({
-            "id": row.id,
-            "email": row.email,
-            "firstName": row.first_name,
-            "lastName": row.last_name,
-            "depth": row.depth,
-            "referralStatus": row.referral_status,
-            "fraudScore": row.fraud_score,
-            "fraudReasons": row.fraud_reasons,
-            "joinedAt": row.joined_at,
-            "referrals": kids,
-        })
+        ReferralTreeNode {
+            id: row.id,
+            email: row.email.clone(),
+            first_name: row.first_name.clone(),
+            last_name: row.last_name.clone(),
+            depth: row.depth,
+            referral_status: row.referral_status.clone(),
+            fraud_score: row.fraud_score,
+            fraud_reasons: row.fraud_reasons.clone(),
+            joined_at: row.joined_at,
+            referrals,
+        }
     }
     rows.first().filter(|r| r.depth == 0).map(|root| node(root, &children))
 }

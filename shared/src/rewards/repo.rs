@@ -18,22 +18,42 @@ text_enum!(RewardStatus { Pending => "pending", Available => "available", Paid =
 pub const EFFECTIVE_STATUS: &str =
     "(CASE WHEN w.status = 'pending' AND w.available_at <= now() THEN 'available' ELSE w.status END)";
 
-#[derive(Debug, Serialize)]
+/// One row of the ledger: one side of a referral's reward.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Reward {
     pub id: Uuid,
     pub referral_id: Uuid,
+    /// Who is paid.
     pub user_id: Uuid,
+    #[schema(schema_with = side_schema)]
     pub side: String,
+    /// A decimal string with two places (`"1500.00"`).
+    #[schema(value_type = String, example = "1500.00")]
     pub amount: Decimal,
+    /// ISO 4217 (`NGN`).
+    #[schema(example = "NGN")]
     pub currency: String,
+    /// As of now: a held reward whose hold has passed is `available`.
+    #[schema(value_type = RewardStatus)]
     pub status: String,
+    /// When the hold ends.
     pub available_at: DateTime<Utc>,
     pub paid_at: Option<DateTime<Utc>>,
+    /// The payout's reference, once paid.
     pub external_ref: Option<String>,
     pub voided_at: Option<DateTime<Utc>>,
     pub void_reason: Option<String>,
     pub created_at: DateTime<Utc>,
+}
+
+/// `side` is text checked by the database (`rewards.side`).
+fn side_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["referrer", "referred"]))
+        .description(Some("Which side of the referral: the user who invited, or the one who joined."))
+        .into()
 }
 
 fn columns() -> String {

@@ -1,14 +1,20 @@
 //! The finance routes: `GET /api/admin/rewards` (JSON or streamed CSV) and
 //! `PATCH /api/admin/rewards/{id}` (paid with a reference, or voided with a reason).
 
+use std::collections::BTreeMap;
+
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch};
+
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::repo::{self, Decided, Decision, Filter, Reward, RewardStatus, CSV_HEADER};
@@ -16,7 +22,8 @@ use crate::app::{AppState, Endpoint};
 use crate::auth::{ActingAdmin, AdminUser};
 use crate::db::Conn;
 use crate::error::{Error, Result};
-use crate::http::{ok, DateRange, JsonBody, Paging, PathParams, QueryParams};
+use crate::http::{ok, DateRange, JsonBody, PageInfo, Paging, PathParams, QueryParams};
+use crate::openapi::{self, Ok};
 use crate::uses::Resource;
 
 pub const ADMIN_LIST: Endpoint = Endpoint {
@@ -24,6 +31,7 @@ pub const ADMIN_LIST: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/admin/rewards",
     route: || get(list),
+    doc: openapi::describe::<__path_list>,
     uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const ADMIN_UPDATE: Endpoint = Endpoint {
@@ -31,18 +39,54 @@ pub const ADMIN_UPDATE: Endpoint = Endpoint {
     method: Method::PATCH,
     path: "/api/admin/rewards/{id}",
     route: || patch(update),
+    doc: openapi::describe::<__path_update>,
     uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 
 /// Rows per statement while streaming the CSV export.
 const EXPORT_PAGE: i64 = 1000;
 
-#[derive(Deserialize)]
+/// A string schema with a fixed set of values, for fields parsed by hand from a string (so
+/// that a wrong value keeps its own error message).
+fn one_of(values: &[&str]) -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(values.iter().copied()))
+}
+
+/// The `format` parameter's schema; a parameter given `schema_with` takes its description
+/// from the schema, not from the field's doc comment.
+fn format_schema() -> RefOr<Schema> {
+    one_of(&["json", "csv"])
+        .default(Some(json!("json")))
+        .description(Some("`json`: a page of rows; `csv`: the whole filtered ledger, not paged, as a download."))
+        .into()
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only rewards with this status now (a held reward past its hold is `available`).
+    #[param(value_type = Option<RewardStatus>)]
     status: Option<String>,
+    #[param(schema_with = format_schema)]
     format: Option<String>,
 }
 
+/// A page of the ledger (the `json` format).
+#[derive(Serialize, ToSchema)]
+struct RewardPage {
+    rewards: Vec<Reward>,
+    /// The sum of the filtered rewards' amounts per currency (`NGN`), voided ones left out;
+    /// decimal strings (`"1500.00"`).
+    totals: BTreeMap<String, String>,
+    pagination: PageInfo,
+}
+
+#[utoipa::path(get, path = "/api/admin/rewards", security(("bearer" = ["admin"])),
+    params(ListQuery, DateRange, Paging),
+    responses((status = 200, description = "A page of rewards, oldest first, with the filter's totals; or, with \
+        `format=csv`, the whole filtered ledger as a CSV download.",
+        content((Ok<RewardPage> = "application/json"), (String = "text/csv")))))]
+/// Lists the reward ledger, filtered by status and creation time, as JSON pages or CSV.
 #[tracing::instrument(skip_all)]
 async fn list(
     _: AdminUser,
@@ -64,13 +108,8 @@ async fn list(
             let page = paging.check()?;
             let conn = state.db.reader().await?;
             let (rewards, total) = repo::page(&conn, filter, page.limit, page.offset).await?;
-            let totals: Map<String, Value> =
-                repo::totals(&conn, filter).await?.into_iter().map(|(c, sum)| (c, json!(sum.to_string()))).collect();
-            Ok(ok(json!({
-                "rewards": rewards,
-                "totals": totals,
-                "pagination": { "page": page.page, "limit": page.limit, "total": total },
-            })))
+            let totals = repo::totals(&conn, filter).await?.into_iter().map(|(c, sum)| (c, sum.to_string())).collect();
+            Ok(ok(RewardPage { rewards, totals, pagination: page.info(total) }))
         }
         "csv" => Ok(csv(state.db.reader().await?, filter)),
         _ => Err(Error::invalid_field("format", "format must be json or csv")),
@@ -119,16 +158,31 @@ fn csv(conn: Conn, filter: Filter) -> Response {
         .into_response()
 }
 
-#[derive(Deserialize)]
+fn decision_schema() -> RefOr<Schema> {
+    one_of(&["paid", "voided"]).description(Some("`paid` needs `externalRef`; `voided` needs `reason`.")).into()
+}
+
+/// A finance decision: paid out (an available reward) or voided (a held or available one).
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = RewardDecision)]
 struct UpdateBody {
+    #[schema(schema_with = decision_schema)]
     status: String,
+    /// The payment's reference in the payout system; required when `paid`. 1 to 128
+    /// characters after trimming, no control characters.
+    #[schema(min_length = 1, max_length = 128, example = "PAYOUT-2026-0042")]
     external_ref: Option<String>,
+    /// Why the reward is voided; required when `voided`. 1 to 500 characters after trimming,
+    /// no control characters.
+    #[schema(min_length = 1, max_length = 500)]
     reason: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
 struct RewardPath {
+    /// The reward's id.
     id: Uuid,
 }
 
@@ -139,6 +193,13 @@ fn required<'a>(field: &str, value: &'a Option<String>, max: usize) -> Result<&'
     }
 }
 
+#[utoipa::path(patch, path = "/api/admin/rewards/{id}", security(("bearer" = ["admin"])), params(RewardPath),
+    request_body = UpdateBody,
+    responses((status = 200, description = "The reward as decided; the change is audited.", body = Ok<Reward>),
+        (status = 404, description = "No such reward."),
+        (status = 409, description = "The reward's status does not allow it (only an available reward can be paid; \
+            a paid or voided one cannot be voided); `error.details.status` is that status.")))]
+/// Marks a reward paid, with the payout's reference, or voids it, with a reason.
 #[tracing::instrument(skip_all, fields(reward_id = %path.id))]
 async fn update(
     ActingAdmin(admin): ActingAdmin,

@@ -5,15 +5,17 @@ use axum::extract::State;
 use axum::http::Method;
 use axum::response::Response;
 use axum::routing::{get, patch, put};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::repo::{self, AccountChange};
-use super::types::{DeviceFingerprint, PersonName, Phone, ProfileUpdate, Role, StaffView};
+use super::types::{DeviceFingerprint, PersonName, Phone, ProfileUpdate, Role, StaffView, User};
 use crate::app::{AppState, Endpoint};
 use crate::auth::{self, ActingAdmin, AdminUser, AuthUser, Password};
 use crate::error::{Error, Result};
 use crate::http::{envelope_bytes, json_bytes, ok, JsonBody, PathParams, QueryParams};
+use crate::openapi::{self, Ok};
 use crate::uses::Resource;
 
 pub const PROFILE_GET: Endpoint = Endpoint {
@@ -21,6 +23,7 @@ pub const PROFILE_GET: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/users/profile",
     route: || get(profile),
+    doc: openapi::describe::<__path_profile>,
     uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const PROFILE_UPDATE: Endpoint = Endpoint {
@@ -28,6 +31,7 @@ pub const PROFILE_UPDATE: Endpoint = Endpoint {
     method: Method::PUT,
     path: "/api/users/profile",
     route: || put(update_profile),
+    doc: openapi::describe::<__path_update_profile>,
     uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const LIST: Endpoint = Endpoint {
@@ -35,6 +39,7 @@ pub const LIST: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/users",
     route: || get(list),
+    doc: openapi::describe::<__path_list>,
     uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const GET: Endpoint = Endpoint {
@@ -42,6 +47,7 @@ pub const GET: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/users/{id}",
     route: || get(by_id),
+    doc: openapi::describe::<__path_by_id>,
     uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const BLOCK: Endpoint = Endpoint {
@@ -49,6 +55,7 @@ pub const BLOCK: Endpoint = Endpoint {
     method: Method::PATCH,
     path: "/api/users/{id}/block",
     route: || patch(block),
+    doc: openapi::describe::<__path_block>,
     uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const ROLE: Endpoint = Endpoint {
@@ -56,6 +63,7 @@ pub const ROLE: Endpoint = Endpoint {
     method: Method::PATCH,
     path: "/api/users/{id}/role",
     route: || patch(role),
+    doc: openapi::describe::<__path_role>,
     uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const PASSWORD: Endpoint = Endpoint {
@@ -63,20 +71,29 @@ pub const PASSWORD: Endpoint = Endpoint {
     method: Method::PUT,
     path: "/api/users/password",
     route: || put(change_password),
+    doc: openapi::describe::<__path_change_password>,
     uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 
+#[utoipa::path(get, path = "/api/users/profile", security(("bearer" = [])),
+    responses((status = 200, description = "The caller's account.", body = Ok<User>)))]
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]
 async fn profile(caller: AuthUser, State(state): State<AppState>) -> Result<Response> {
     Ok(ok(caller.load(&state).await?))
 }
 
-#[derive(Deserialize)]
+/// At least one field.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ProfileBody {
+    #[schema(min_length = 1, max_length = 100)]
     first_name: Option<String>,
+    #[schema(min_length = 1, max_length = 100)]
     last_name: Option<String>,
+    /// 7 to 15 digits, optionally after `+`.
+    #[schema(max_length = 32, example = "+2348012345678")]
     phone: Option<String>,
+    #[schema(min_length = 1, max_length = 256)]
     device_fingerprint: Option<String>,
 }
 
@@ -101,6 +118,9 @@ impl TryFrom<ProfileBody> for ProfileUpdate {
     }
 }
 
+#[utoipa::path(put, path = "/api/users/profile", security(("bearer" = [])), request_body = ProfileBody,
+    responses((status = 200, description = "The account as changed.", body = Ok<User>),
+        (status = 409, description = "Another account has this phone number.")))]
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]
 async fn update_profile(
     caller: AuthUser,
@@ -115,12 +135,51 @@ async fn update_profile(
     Ok(ok(user))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Page size.
+    #[param(minimum = 1, maximum = 100, default = 10)]
     limit: Option<i64>,
+    #[param(minimum = 0, default = 0)]
     offset: Option<i64>,
 }
 
+/// The page the list's statement writes as JSON (`repo::list_page_json`).
+#[derive(Serialize, ToSchema)]
+struct UserPage {
+    users: Vec<UserListItem>,
+    pagination: Pagination,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct UserListItem {
+    id: Uuid,
+    email: String,
+    first_name: String,
+    last_name: String,
+    role: Role,
+    status: super::types::Status,
+    blocked: bool,
+    created_at: chrono::DateTime<chrono::Utc>,
+    referrals: Vec<ReferralRef>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct ReferralRef {
+    id: Uuid,
+    status: crate::referrals::ReferralStatus,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Pagination {
+    limit: i64,
+    offset: i64,
+}
+
+#[utoipa::path(get, path = "/api/users", security(("bearer" = ["admin"])), params(ListQuery),
+    responses((status = 200, description = "A page of users, newest first, each with their referrals.", body = Ok<UserPage>)))]
 /// The guide's user list. Served from the cache when it can be; a miss runs one statement
 /// and caches the enveloped body. Errors are never cached.
 #[tracing::instrument(skip_all)]
@@ -151,11 +210,16 @@ async fn list(
     Ok(json_bytes(body))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
 struct UserPath {
+    /// The user's id.
     id: Uuid,
 }
 
+#[utoipa::path(get, path = "/api/users/{id}", security(("bearer" = ["admin"])), params(UserPath),
+    responses((status = 200, description = "The user, with their fraud score.", body = Ok<StaffView>),
+        (status = 404, description = "No such user.")))]
 #[tracing::instrument(skip_all, fields(user_id = %path.id))]
 async fn by_id(
     _: AdminUser,
@@ -166,7 +230,7 @@ async fn by_id(
     Ok(ok(StaffView::from(&user)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct BlockBody {
     /// `isBlocked` is the Node version's name for it.
@@ -192,6 +256,10 @@ async fn change_other(state: &AppState, admin: &ActingAdmin, id: Uuid, change: A
     Ok(ok(StaffView::from(&user)))
 }
 
+#[utoipa::path(patch, path = "/api/users/{id}/block", security(("bearer" = ["admin"])), params(UserPath),
+    request_body = BlockBody,
+    responses((status = 200, description = "The user as changed; their sessions end.", body = Ok<StaffView>),
+        (status = 404, description = "No such user.")))]
 #[tracing::instrument(skip_all, fields(user_id = %path.id))]
 async fn block(
     admin: ActingAdmin,
@@ -202,12 +270,16 @@ async fn block(
     change_other(&state, &admin, path.id, AccountChange { blocked: Some(body.blocked), ..Default::default() }).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RoleBody {
-    role: String,
+    role: Role,
 }
 
+#[utoipa::path(patch, path = "/api/users/{id}/role", security(("bearer" = ["admin"])), params(UserPath),
+    request_body = RoleBody,
+    responses((status = 200, description = "The user as changed; their sessions end.", body = Ok<StaffView>),
+        (status = 404, description = "No such user.")))]
 #[tracing::instrument(skip_all, fields(user_id = %path.id))]
 async fn role(
     admin: ActingAdmin,
@@ -215,18 +287,19 @@ async fn role(
     PathParams(path): PathParams<UserPath>,
     JsonBody(body): JsonBody<RoleBody>,
 ) -> Result<Response> {
-    let role = Role::parse(&body.role)
-        .ok_or_else(|| Error::invalid_field("role", "role must be one of admin, marketer, analyst, user"))?;
-    change_other(&state, &admin, path.id, AccountChange { role: Some(role), ..Default::default() }).await
+    change_other(&state, &admin, path.id, AccountChange { role: Some(body.role), ..Default::default() }).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct PasswordBody {
     current_password: String,
     new_password: String,
 }
 
+#[utoipa::path(put, path = "/api/users/password", security(("bearer" = [])), request_body = PasswordBody,
+    responses((status = 200, description = "Every session ended; this one's new tokens.", body = Ok<auth::Session>),
+        (status = 429, description = "Too many attempts from this address or on this account.")))]
 /// Changes the caller's password, given the current one; every session ends, and this
 /// device gets a new one.
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]

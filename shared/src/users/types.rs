@@ -129,7 +129,7 @@ pub struct ProfileUpdate {
     pub device_fingerprint: Option<DeviceFingerprint>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     pub id: Uuid,
@@ -161,10 +161,11 @@ pub struct User {
 }
 
 /// A user as staff see them: with the fraud score the user's own answers leave out.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StaffView<'a> {
     #[serde(flatten)]
+    #[schema(value_type = User)]
     pub user: &'a User,
     pub fraud_score: i32,
 }

@@ -1,0 +1,271 @@
+//! The API described to machines: an OpenAPI 3.1 document built from each endpoint's own
+//! `#[utoipa::path]` annotation and the types its handler takes and answers, so that it
+//! cannot drift from the routes. What every operation shares (the error envelope and the
+//! errors any request can meet, the bearer scheme, tags, operation ids) is added here, once.
+
+use utoipa::openapi::path::{HttpMethod, Operation};
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{Components, ContentBuilder, InfoBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
+use utoipa::{PartialSchema, ToSchema};
+
+use crate::app::{Endpoint, ENDPOINTS};
+pub use crate::error::{ErrorBody, ErrorCode, ErrorDetail};
+
+/// Where the document is served, and Swagger UI.
+pub const DOCUMENT_PATH: &str = "/openapi.json";
+pub const UI_PATH: &str = "/api-docs";
+
+/// The schemas an annotation names, collected as the document is built.
+pub type Schemas = Vec<(String, RefOr<Schema>)>;
+
+/// What an endpoint's annotation says: its path, methods and operation.
+pub struct Described {
+    pub path: String,
+    pub methods: Vec<HttpMethod>,
+    pub operation: Operation,
+}
+
+/// An endpoint's description: `openapi::describe::<__path_handler>`, the struct that
+/// `#[utoipa::path]` generates beside the handler.
+pub type Describe = fn(&mut Schemas) -> Described;
+
+pub fn describe<P: utoipa::Path + utoipa::__dev::SchemaReferences>(schemas: &mut Schemas) -> Described {
+    P::schemas(schemas);
+    Described { path: P::path(), methods: P::methods(), operation: P::operation() }
+}
+
+/// `{"success": true, "data": …}`: every success answer.
+#[derive(ToSchema)]
+pub struct Ok<T> {
+    /// Always `true`.
+    pub success: bool,
+    pub data: T,
+}
+
+/// The errors any operation can meet, by what it has: every one can be malformed, fail or
+/// find the database away; a secured one can be refused the caller, the role or a blocked
+/// account; one with a body can be sent too much. What only some can meet (404, 409, 429)
+/// their annotations say.
+fn common_errors(operation: &Operation) -> Vec<&'static str> {
+    let mut errors = vec!["400"];
+    if roles(operation).is_some() {
+        errors.extend(["401", "403"]);
+    }
+    if operation.request_body.is_some() {
+        errors.push("413");
+    }
+    errors.extend(["500", "503"]);
+    errors
+}
+
+/// The shared error responses, in `components.responses` under their status.
+const COMMON_ERRORS: &[(&str, &str)] = &[
+    ("400", "The request is malformed or breaks a rule; `error.details.field` names the field."),
+    ("401", "No token, or one that is expired, forged or revoked."),
+    ("403", "The caller's role may not do this, or their account is blocked."),
+    ("413", "The body is over 64 KiB."),
+    ("500", "A bug; logged with the request id."),
+    ("503", "The database is unreachable; retry after `Retry-After` seconds."),
+];
+
+/// The roles an operation's bearer requirement names (`None`: no token needed; empty: any
+/// signed-in user).
+fn roles(operation: &Operation) -> Option<Vec<String>> {
+    let security = operation.security.as_ref()?;
+    let value = serde_json::to_value(security).ok()?;
+    let roles = value.as_array()?.iter().filter_map(|r| r.get("bearer")).flat_map(|r| r.as_array().cloned()).flatten();
+    Some(roles.filter_map(|r| r.as_str().map(str::to_owned)).collect())
+}
+
+fn error_response(description: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("Error"))).build())
+        .build()
+}
+
+/// The endpoint's operation with what every operation shares.
+fn complete(endpoint: &Endpoint, mut operation: Operation) -> Operation {
+    operation.operation_id = Some(endpoint.function.to_owned());
+    operation.tags = Some(vec![tag(endpoint.path).to_owned()]);
+    if let Some(roles) = roles(&operation).filter(|r| !r.is_empty()) {
+        let line = format!("Roles: {}.", roles.join(", "));
+        operation.description = Some(match operation.description.take() {
+            Some(d) => format!("{d}\n\n{line}"),
+            None => line,
+        });
+    }
+    let common = common_errors(&operation);
+    let responses = &mut operation.responses.responses;
+    // An annotation names a failure it can meet with only a description: its body is the
+    // error envelope.
+    for (status, response) in responses.iter_mut() {
+        if let RefOr::T(response) = response {
+            if status.starts_with(['4', '5']) && response.content.is_empty() {
+                *response = error_response(&response.description);
+            }
+        }
+    }
+    for status in common {
+        responses
+            .entry(status.to_owned())
+            .or_insert_with(|| Ref::new(format!("#/components/responses/{status}")).into());
+    }
+    operation
+}
+
+/// `/api/admin/referrals/{id}` → `referrals`: the entity a path is about.
+fn tag(path: &str) -> &str {
+    let mut segments = path.split('/').filter(|s| !s.is_empty() && *s != "api" && *s != "admin" && *s != "v1");
+    segments.next().unwrap_or("health")
+}
+
+/// The whole document.
+pub fn document() -> OpenApi {
+    let mut schemas = Schemas::new();
+    let mut paths = utoipa::openapi::Paths::new();
+    for endpoint in ENDPOINTS {
+        let described = (endpoint.doc)(&mut schemas);
+        paths.add_path_operation(
+            endpoint.path,
+            vec![method(&endpoint.method)],
+            complete(endpoint, described.operation),
+        );
+    }
+    schemas.push(("Error".to_owned(), ErrorBody::schema()));
+    <ErrorBody as ToSchema>::schemas(&mut schemas);
+    let mut components = Components::new();
+    components.schemas.extend(schemas);
+    for (status, description) in COMMON_ERRORS {
+        components.responses.insert((*status).to_owned(), error_response(description).into());
+    }
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(
+            Http::builder()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .description(Some(
+                    "The access token from sign-up, sign-in or refresh. An operation's requirement \
+                     lists the roles allowed; none listed means any signed-in user.",
+                ))
+                .build(),
+        ),
+    );
+    let mut api = OpenApi::new(
+        InfoBuilder::new()
+            .title("GrowStack")
+            .version(env!("CARGO_PKG_VERSION"))
+            .description(Some(
+                "The growth backend: accounts, KYC onboarding, referrals and rewards, notifications, \
+                 events, analytics and experiments. Every answer is an envelope: `{\"success\": true, \
+                 \"data\": …}` or `{\"success\": false, \"error\": {\"code\", \"message\", \"details\"}}`. \
+                 Every `/api/…` path is also served at `/api/v1/…`, as the Node version's clients call it.",
+            ))
+            .build(),
+        paths,
+    );
+    api.components = Some(components);
+    api
+}
+
+/// The document as committed in `openapi.json`: pretty, one trailing newline.
+pub fn document_json() -> String {
+    let mut text = document().to_pretty_json().unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// `/openapi.json` and Swagger UI at `/api-docs`, from the UI's files embedded in the binary.
+pub fn router() -> axum::Router {
+    utoipa_swagger_ui::SwaggerUi::new(UI_PATH).url(DOCUMENT_PATH, document()).into()
+}
+
+pub fn method(method: &axum::http::Method) -> HttpMethod {
+    match *method {
+        axum::http::Method::POST => HttpMethod::Post,
+        axum::http::Method::PUT => HttpMethod::Put,
+        axum::http::Method::PATCH => HttpMethod::Patch,
+        axum::http::Method::DELETE => HttpMethod::Delete,
+        _ => HttpMethod::Get,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_endpoint_is_described_at_its_own_path_and_method() {
+        for endpoint in ENDPOINTS {
+            let described = (endpoint.doc)(&mut Schemas::new());
+            assert_eq!(described.path, endpoint.path, "{}", endpoint.function);
+            assert!(described.methods == vec![method(&endpoint.method)], "{}", endpoint.function);
+        }
+    }
+
+    #[test]
+    fn every_operation_has_a_success_answer_and_the_errors_it_can_meet() {
+        let api = document();
+        for endpoint in ENDPOINTS {
+            let item = &api.paths.paths[endpoint.path];
+            let operation = match endpoint.method {
+                axum::http::Method::POST => item.post.as_ref(),
+                axum::http::Method::PUT => item.put.as_ref(),
+                axum::http::Method::PATCH => item.patch.as_ref(),
+                axum::http::Method::DELETE => item.delete.as_ref(),
+                _ => item.get.as_ref(),
+            }
+            .expect("operation");
+            let statuses: Vec<&String> = operation.responses.responses.keys().collect();
+            assert!(statuses.iter().any(|s| s.starts_with('2') || s.starts_with('3')), "{}", endpoint.function);
+            assert!(statuses.iter().any(|s| *s == "400") && statuses.iter().any(|s| *s == "500"));
+        }
+    }
+
+    #[test]
+    fn no_two_types_share_a_schema_name() {
+        let mut schemas = Schemas::new();
+        for endpoint in ENDPOINTS {
+            (endpoint.doc)(&mut schemas);
+        }
+        let mut seen = std::collections::BTreeMap::new();
+        for (name, schema) in schemas {
+            let text = serde_json::to_string(&schema).unwrap();
+            if let Some(earlier) = seen.insert(name.clone(), text.clone()) {
+                assert_eq!(earlier, text, "two different schemas are named {name}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_reference_resolves() {
+        fn refs(value: &serde_json::Value, out: &mut Vec<String>) {
+            match value {
+                serde_json::Value::Object(map) => {
+                    if let Some(serde_json::Value::String(r)) = map.get("$ref") {
+                        out.push(r.clone());
+                    }
+                    map.values().for_each(|v| refs(v, out));
+                }
+                serde_json::Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+                _ => {}
+            }
+        }
+        let document: serde_json::Value = serde_json::from_str(&document_json()).unwrap();
+        let mut found = Vec::new();
+        refs(&document, &mut found);
+        for r in found {
+            let pointer = r.strip_prefix('#').unwrap();
+            assert!(document.pointer(pointer).is_some(), "{r} points nowhere");
+        }
+    }
+
+    #[test]
+    fn tags_name_the_entity() {
+        assert_eq!(tag("/api/admin/referrals/{id}"), "referrals");
+        assert_eq!(tag("/api/users"), "users");
+        assert_eq!(tag("/health"), "health");
+    }
+}
