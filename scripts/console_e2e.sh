@@ -64,7 +64,7 @@ if [ "${1:-}" = "--serve" ]; then
 fi
 log "console e2e: running the browser tests"
 status=0
-node --test --test-concurrency=1 --test-reporter=spec e2e/ || status=1
+node --test --test-reporter=spec e2e/ || status=1
 if grep -q '"level":"ERROR"' "$LOG"; then
   log "the server logged errors during the run:"
   grep '"level":"ERROR"' "$LOG" | head -20

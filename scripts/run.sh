@@ -30,6 +30,9 @@ done <"$LOCAL/secrets.env"
 cd "$ROOT"
 log "building"
 cargo build --bin growstack
+log "building the growth console (served at /console/)"
+"$ROOT/scripts/console.sh"
+export CONSOLE_DIR="${CONSOLE_DIR:-$ROOT/console/dist}"
 log "applying migrations"
 target/debug/growstack migrate
 log "creating the queues, the idempotency table and the SES sender on moto"
@@ -39,6 +42,6 @@ export SCHEDULER_INTERVAL_SECONDS="${SCHEDULER_INTERVAL_SECONDS:-10}"
 if [ -n "${GROWSTACK_ADMIN_EMAIL:-}" ] && [ -n "${GROWSTACK_ADMIN_PASSWORD:-}" ]; then
   target/debug/growstack create-admin --email "$GROWSTACK_ADMIN_EMAIL"
 fi
-log "serving on http://localhost:$PORT (try: curl localhost:$PORT/health)"
+log "serving on http://localhost:$PORT (try: curl localhost:$PORT/health; the console: http://localhost:$PORT/console/, the API's reference: http://localhost:$PORT/api-docs/)"
 log "sent emails: curl -s localhost:$MOTO_PORT/moto-api/data.json | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)[\"ses\"][\"Message\"], indent=1))'"
 exec target/debug/growstack serve

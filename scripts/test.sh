@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every check and test: formatting, clippy, the template linters, and the unit and
-# integration tests against real Postgres and Redis (and moto for the AWS services).
+# Runs every check and test: formatting, clippy, the template linters, the unit and
+# integration tests against real Postgres and Redis (and moto for the AWS services),
+# schemathesis over the API's document, and the console's browser tests.
 # The tests get a moto of their own, emptied at the start, so they neither disturb nor see
 # the one a local run uses.
 MOTO_PORT="${TEST_MOTO_PORT:-5001}"
@@ -38,3 +39,5 @@ log "cargo test"
 cargo test --workspace
 log "schemathesis over openapi.json against the server (scripts/schemathesis.sh)"
 bash scripts/schemathesis.sh
+log "the growth console in headless Chromium (scripts/console_e2e.sh)"
+bash scripts/console_e2e.sh

@@ -341,3 +341,20 @@ fn every_function_is_granted_exactly_what_its_code_uses() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     assert_eq!(checked, ENDPOINTS.len() + BACKGROUND.len());
 }
+
+/// A route's own throttling (the password routes') holds under its /api/v1 twin too, or a
+/// flood would take the other door.
+#[test]
+fn route_throttling_covers_both_mounts() {
+    let template = template();
+    let settings = template["Resources"]["GrowStackApi"]["Properties"]["RouteSettings"].as_mapping().unwrap();
+    assert!(!settings.is_empty());
+    for (key, value) in settings {
+        let key = key.as_str().unwrap();
+        let (method, path) = key.split_once(' ').unwrap();
+        if let Some(v1) = growstack::app::v1_path(path).filter(|_| !path.starts_with("/api/v1/")) {
+            let twin = settings.get(format!("{method} {v1}").as_str());
+            assert_eq!(twin, Some(value), "{key} is throttled, {method} {v1} is not the same way");
+        }
+    }
+}
