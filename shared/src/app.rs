@@ -239,8 +239,8 @@ pub fn router_for<'a>(endpoints: impl IntoIterator<Item = &'a Endpoint>, state: 
         .fold(Router::new(), |router, endpoint| {
             let function = endpoint.function;
             let declared = endpoint.uses;
-            let route = (endpoint.route)()
-                .layer(axum::middleware::from_fn(move |req, next| check_uses(function, declared, req, next)));
+            let route =
+                (endpoint.route)().layer(tower::layer::layer_fn(move |inner| CheckUses { inner, function, declared }));
             match v1_path(endpoint.path) {
                 Some(v1) => router.route(&v1, route.clone()).route(endpoint.path, route),
                 None => router.route(endpoint.path, route),
@@ -265,31 +265,52 @@ pub fn v1_path(path: &str) -> Option<String> {
 /// Runs one endpoint's request within its invocation's deadline (in Lambda), recording what
 /// AWS it uses; a use its endpoint does not declare is logged as an error, and in debug
 /// builds (the tests) answered 500, so that the template's policies, checked against the
-/// declarations, cannot fall behind the code.
-async fn check_uses(
+/// declarations, cannot fall behind the code. A service of its own rather than
+/// `middleware::from_fn`, which clones the route and boxes it again for every request.
+#[derive(Clone)]
+struct CheckUses<S> {
+    inner: S,
     function: &'static str,
     declared: &'static [Resource],
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    // In Lambda, the invocation's deadline bounds the idempotency claims the request takes.
-    let deadline = req.extensions().get::<lambda_http::Context>().map(|c| c.deadline());
-    let run = next.run(req);
-    let (response, used) = match deadline {
-        Some(deadline) => crate::uses::recording(crate::idempotency::with_deadline(deadline, run)).await,
-        None => crate::uses::recording(run).await,
-    };
-    let undeclared = crate::uses::undeclared(&used, declared);
-    if undeclared.is_empty() {
-        return response;
+}
+
+impl<S> tower::Service<axum::extract::Request> for CheckUses<S>
+where
+    S: tower::Service<axum::extract::Request, Response = axum::response::Response, Error = std::convert::Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = futures::future::BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
     }
-    tracing::error!(function, ?undeclared, "the function used AWS resources its endpoint does not declare");
-    if cfg!(debug_assertions) {
-        return axum::response::IntoResponse::into_response(crate::Error::Internal(anyhow::anyhow!(
-            "{function} used {undeclared:?} without declaring it"
-        )));
+
+    fn call(&mut self, req: axum::extract::Request) -> Self::Future {
+        // In Lambda, the invocation's deadline bounds the idempotency claims the request takes.
+        let deadline = req.extensions().get::<lambda_http::Context>().map(|c| c.deadline());
+        let run = self.inner.call(req);
+        let (function, declared) = (self.function, self.declared);
+        Box::pin(async move {
+            let (response, used) = match deadline {
+                Some(deadline) => crate::uses::recording(crate::idempotency::with_deadline(deadline, run)).await,
+                None => crate::uses::recording(run).await,
+            };
+            let response = response?;
+            let undeclared = crate::uses::undeclared(&used, declared);
+            if undeclared.is_empty() {
+                return Ok(response);
+            }
+            tracing::error!(function, ?undeclared, "the function used AWS resources its endpoint does not declare");
+            if cfg!(debug_assertions) {
+                return Ok(axum::response::IntoResponse::into_response(crate::Error::Internal(anyhow::anyhow!(
+                    "{function} used {undeclared:?} without declaring it"
+                ))));
+            }
+            Ok(response)
+        })
     }
-    response
 }
 
 /// The server's Prometheus endpoint, served on its own port, off the public listener.

@@ -322,8 +322,9 @@ fn request_id(req: &Request) -> String {
 pub async fn log_request(State(state): State<AppState>, req: Request<Body>, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
-    let route =
-        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".to_owned());
+    // A clone of the matched path is a reference count; its text is borrowed below.
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
     let id = request_id(&req);
     // Every line logged while the request runs carries its id (in the line's span list),
     // and the X-Ray trace it belongs to when an ALB or API Gateway sent one.
@@ -339,7 +340,7 @@ pub async fn log_request(State(state): State<AppState>, req: Request<Body>, next
         if method == Method::GET || method == Method::HEAD { crate::db::read_only(run).await } else { run.await };
     let _entered = span.enter();
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-    state.metrics.request(method.as_str(), &route, response.status().as_u16(), duration_ms);
+    state.metrics.request(method.as_str(), route, response.status().as_u16(), duration_ms);
     tracing::info!(
         method = %method,
         route = %route,

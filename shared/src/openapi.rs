@@ -78,11 +78,37 @@ fn roles(operation: &Operation) -> Option<Vec<String>> {
     Some(roles.filter_map(|r| r.as_str().map(str::to_owned)).collect())
 }
 
-fn error_response(description: &str) -> utoipa::openapi::Response {
-    ResponseBuilder::new()
+/// The error envelope with the code an answer of `status` carries.
+fn error_response(status: &str, description: &str) -> utoipa::openapi::Response {
+    let code = match status {
+        "400" | "413" => "VALIDATION_ERROR",
+        "401" => "UNAUTHORIZED",
+        "403" => "FORBIDDEN",
+        "404" => "NOT_FOUND",
+        "409" => "CONFLICT",
+        "429" => "RATE_LIMITED",
+        "503" => "SERVICE_UNAVAILABLE",
+        _ => "INTERNAL_ERROR",
+    };
+    let object = utoipa::openapi::ObjectBuilder::new;
+    let code = object().schema_type(utoipa::openapi::schema::Type::String).enum_values(Some([code]));
+    let this_code = object().property("error", object().property("code", code));
+    let schema = Schema::AllOf(
+        utoipa::openapi::schema::AllOfBuilder::new().item(Ref::from_schema_name("Error")).item(this_code).build(),
+    );
+    let mut response = ResponseBuilder::new()
         .description(description)
-        .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("Error"))).build())
-        .build()
+        .content("application/json", ContentBuilder::new().schema(Some(schema)).build());
+    if matches!(status, "429" | "503") {
+        response = response.header(
+            "Retry-After",
+            utoipa::openapi::HeaderBuilder::new()
+                .schema(Some(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::Integer)))
+                .description(Some("Seconds to wait before trying again."))
+                .build(),
+        );
+    }
+    response.build()
 }
 
 /// The endpoint's operation with what every operation shares.
@@ -103,7 +129,7 @@ fn complete(endpoint: &Endpoint, mut operation: Operation) -> Operation {
     for (status, response) in responses.iter_mut() {
         if let RefOr::T(response) = response {
             if status.starts_with(['4', '5']) && response.content.is_empty() {
-                *response = error_response(&response.description);
+                *response = error_response(status, &response.description);
             }
         }
     }
@@ -138,7 +164,7 @@ pub fn document() -> OpenApi {
     let mut components = Components::new();
     components.schemas.extend(schemas);
     for (status, description) in COMMON_ERRORS {
-        components.responses.insert((*status).to_owned(), error_response(description).into());
+        components.responses.insert((*status).to_owned(), error_response(status, description).into());
     }
     components.add_security_scheme(
         "bearer",
