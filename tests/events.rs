@@ -447,7 +447,7 @@ async fn the_exporter_delivers_every_event_to_s3_once() {
     let exporter = Exporter {
         db: app.state.db.clone(),
         sink: Flaky {
-            inner: Firehose { client: app.state.aws.firehose.clone(), stream: app.aws.events_stream.clone() },
+            inner: Firehose { client: app.state.aws.firehose(), stream: app.aws.events_stream.clone() },
             failed_once: AtomicBool::new(false),
         },
         page: 25,
@@ -471,7 +471,7 @@ async fn the_exporter_delivers_every_event_to_s3_once() {
 
     // Read moto's S3 back: every event of this test's, once, under the stream's prefix
     // (the tests share one stream; other tests' events are there too).
-    let s3 = &app.state.aws.s3;
+    let s3 = &app.state.aws.s3();
     let listed = s3.list_objects_v2().bucket(&app.aws.events_bucket).send().await.unwrap();
     let mut ids: BTreeMap<String, usize> = BTreeMap::new();
     for object in listed.contents() {

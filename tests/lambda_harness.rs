@@ -76,3 +76,19 @@ async fn a_refused_request_and_a_failed_init_come_back_as_lambda_reports_them() 
     let error = ready.expect_err("a function without its secrets got ready");
     assert!(error.contains("exited") || error.contains("init failed"), "{error}");
 }
+
+/// A function's AWS clients take the credentials Lambda puts in the environment and nothing
+/// else (`Aws::in_lambda`, which leaves the SDK's provider chain out of the binaries): calls
+/// through them reach the services, with the SDK's own HTTP client, retries and clock.
+#[tokio::test]
+async fn function_clients_reach_aws_with_the_environment_credentials() {
+    let app = TestApp::spawn().await;
+    assert!(std::env::var_os("AWS_ACCESS_KEY_ID").is_some(), "scripts/lib.sh exports the stand-in's credentials");
+    let aws = growstack::aws::Aws::in_lambda(&app.state.config);
+    let name = format!("lambda-env-{}", uuid::Uuid::now_v7());
+    aws.secrets.create_secret().name(&name).secret_string("from-the-environment").send().await.unwrap();
+    let read = aws.secrets.get_secret_value().secret_id(&name).send().await.unwrap();
+    assert_eq!(read.secret_string(), Some("from-the-environment"));
+    let table = aws.dynamodb().describe_table().table_name(&app.aws.idempotency_table).send().await.unwrap();
+    assert_eq!(table.table().and_then(|t| t.table_name()), Some(app.aws.idempotency_table.as_str()));
+}

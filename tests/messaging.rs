@@ -443,9 +443,8 @@ async fn daily_nudges_reach_the_right_users_once_a_day() {
 /// long, the record of the send.
 async fn die_after_sending(app: &TestApp, job: &EmailJob, recorded: bool) {
     use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
-    let dead =
-        growstack::idempotency::Idempotency::new(app.state.aws.dynamodb.clone(), app.aws.idempotency_table.clone())
-            .with_in_progress_expiry(Duration::ZERO);
+    let dead = growstack::idempotency::Idempotency::new(app.state.aws.dynamodb(), app.aws.idempotency_table.clone())
+        .with_in_progress_expiry(Duration::ZERO);
     assert!(matches!(
         dead.claim(&format!("email#{}", job.id)).await.unwrap(),
         growstack::idempotency::Claim::Acquired(_)
@@ -454,7 +453,7 @@ async fn die_after_sending(app: &TestApp, job: &EmailJob, recorded: bool) {
     let sent = app
         .state
         .aws
-        .ses
+        .ses()
         .send_email()
         .from_email_address(SENDER)
         .destination(Destination::builder().to_addresses(&job.to).build())

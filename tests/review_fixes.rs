@@ -14,9 +14,9 @@ async fn a_lapsed_claim_belongs_to_whoever_took_it_over() {
     let app = TestApp::spawn().await;
     // The first attempt's claim lapses at once; the second's holds for the usual lease (a
     // second with no lease could lapse under a busy machine's clock before the checks below).
-    let lapsing = Idempotency::new(app.state.aws.dynamodb.clone(), app.aws.idempotency_table.clone())
+    let lapsing = Idempotency::new(app.state.aws.dynamodb(), app.aws.idempotency_table.clone())
         .with_in_progress_expiry(Duration::ZERO);
-    let idempotency = Idempotency::new(app.state.aws.dynamodb.clone(), app.aws.idempotency_table.clone());
+    let idempotency = Idempotency::new(app.state.aws.dynamodb(), app.aws.idempotency_table.clone());
     let Claim::Acquired(first) = lapsing.claim("job#1").await.unwrap() else { panic!("free key") };
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let Claim::Acquired(second) = idempotency.claim("job#1").await.unwrap() else { panic!("lapsed claim") };
@@ -33,9 +33,9 @@ async fn a_lapsed_claim_belongs_to_whoever_took_it_over() {
 #[tokio::test]
 async fn a_claim_in_lambda_expires_at_the_invocations_deadline() {
     let app = TestApp::spawn().await;
-    let idempotency = Idempotency::new(app.state.aws.dynamodb.clone(), app.aws.idempotency_table.clone());
+    let idempotency = Idempotency::new(app.state.aws.dynamodb(), app.aws.idempotency_table.clone());
     let expires_at = |key: &'static str| {
-        let dynamodb = app.state.aws.dynamodb.clone();
+        let dynamodb = app.state.aws.dynamodb();
         let table = app.aws.idempotency_table.clone();
         async move {
             let item = dynamodb

@@ -66,17 +66,32 @@ pub struct Queues {
 impl AppState {
     /// Builds clients and pools without opening a connection, so a Lambda's init does no I/O.
     pub async fn new(config: Config) -> anyhow::Result<Self> {
+        let aws = Aws::new(&config).await;
+        Self::with_aws(config, aws)
+    }
+
+    /// As [`AppState::new`], in a Lambda function: AWS credentials from the environment.
+    pub fn in_lambda(config: Config) -> anyhow::Result<Self> {
+        let aws = Aws::in_lambda(&config);
+        Self::with_aws(config, aws)
+    }
+
+    fn with_aws(config: Config, aws: Aws) -> anyhow::Result<Self> {
         let metrics = Arc::new(if config.metrics_emf {
             Metrics::new(&config.metrics_namespace).with_service(&config.metrics_service)
         } else {
             Metrics::without_emf(&config.metrics_namespace)
         });
-        Self::with_metrics(config, metrics).await
+        Self::build(config, metrics, aws)
     }
 
     /// As [`AppState::new`], recording metrics into `metrics`.
     pub async fn with_metrics(config: Config, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
         let aws = Aws::new(&config).await;
+        Self::build(config, metrics, aws)
+    }
+
+    fn build(config: Config, metrics: Arc<Metrics>, aws: Aws) -> anyhow::Result<Self> {
         let secrets = Arc::new(SecretStore::new(aws.secrets.clone(), config.secrets_cache_ttl));
         let cache = Cache::new(&config, secrets.clone())?;
         let tokens = Tokens::new(&config, secrets.clone());
@@ -103,12 +118,12 @@ impl AppState {
     }
 
     pub fn idempotency(&self) -> Idempotency {
-        Idempotency::new(self.aws.dynamodb.clone(), self.config.idempotency_table.clone())
+        Idempotency::new(self.aws.dynamodb(), self.config.idempotency_table.clone())
     }
 
     pub fn email_worker(&self) -> EmailWorker {
         EmailWorker {
-            ses: self.aws.ses.clone(),
+            ses: self.aws.ses(),
             db: self.db.clone(),
             tokens: self.tokens.clone(),
             api_base_url: self.config.api_base_url.clone(),
@@ -151,7 +166,7 @@ impl AppState {
             notification_queue: self.queues.notification.clone(),
             events_export: self.config.events_firehose_stream.clone().map(|stream| Exporter {
                 db: self.db.clone(),
-                sink: Firehose { client: self.aws.firehose.clone(), stream },
+                sink: Firehose { client: self.aws.firehose(), stream },
                 page: 5000,
             }),
             events_retention_days: self.config.events_retention_days,

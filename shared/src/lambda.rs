@@ -17,7 +17,7 @@ pub use lambda_http::Error;
 
 async fn state() -> Result<AppState, Error> {
     crate::telemetry::init();
-    let state = AppState::new(Config::from_env()?).await?;
+    let state = AppState::in_lambda(Config::from_env()?)?;
     let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "unknown".to_owned());
     state.metrics.cold_start(&function);
     Ok(state)
@@ -83,7 +83,7 @@ pub async fn scheduler_handler(scheduler: &Scheduler, event: LambdaEvent<Value>)
 pub async fn run_migrate() -> Result<(), Error> {
     crate::telemetry::init();
     let config = Config::from_env()?;
-    let aws = crate::aws::Aws::new(&config).await;
+    let aws = crate::aws::Aws::in_lambda(&config);
     let store = std::sync::Arc::new(crate::secrets::SecretStore::new(aws.secrets, config.secrets_cache_ttl));
     let db = Db::with_secrets(&config, store)?;
     lambda_runtime::run(service_fn(|event| migrate_handler(&db, event))).await

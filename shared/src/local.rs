@@ -53,7 +53,7 @@ pub async fn provision(aws: &Aws, plan: &Plan<'_>) -> anyhow::Result<Provisioned
         queue_with_dlq(aws, &format!("{}-notification", plan.prefix), plan).await?;
     let idempotency_table = format!("{}-idempotency", plan.prefix);
     let created = aws
-        .dynamodb
+        .dynamodb()
         .create_table()
         .table_name(&idempotency_table)
         .billing_mode(BillingMode::PayPerRequest)
@@ -65,7 +65,7 @@ pub async fn provision(aws: &Aws, plan: &Plan<'_>) -> anyhow::Result<Provisioned
         .await;
     match created {
         Ok(_) => {
-            aws.dynamodb
+            aws.dynamodb()
                 .update_time_to_live()
                 .table_name(&idempotency_table)
                 .time_to_live_specification(
@@ -78,7 +78,7 @@ pub async fn provision(aws: &Aws, plan: &Plan<'_>) -> anyhow::Result<Provisioned
         Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {}
         Err(e) => return Err(anyhow::Error::new(e).context("create idempotency table")),
     }
-    match aws.ses.create_email_identity().email_identity(plan.sender).send().await {
+    match aws.ses().create_email_identity().email_identity(plan.sender).send().await {
         Ok(_) => {}
         Err(e) if e.as_service_error().is_some_and(|e| e.is_already_exists_exception()) => {}
         Err(e) => return Err(anyhow::Error::new(e).context("verify sender")),
@@ -100,7 +100,7 @@ async fn events_archive(aws: &Aws, plan: &Plan<'_>) -> anyhow::Result<(String, S
     use aws_sdk_firehose::types::{BufferingHints, DeliveryStreamType, ExtendedS3DestinationConfiguration};
     let bucket = format!("{}-events", plan.archive.to_lowercase().replace('_', "-"));
     let stream = format!("{}-events", plan.archive);
-    match aws.s3.create_bucket().bucket(&bucket).send().await {
+    match aws.s3().create_bucket().bucket(&bucket).send().await {
         Ok(_) => {}
         Err(e) if e.as_service_error().is_some_and(|e| e.is_bucket_already_owned_by_you()) => {}
         Err(e) => return Err(anyhow::Error::new(e).context("create events bucket")),
@@ -113,7 +113,7 @@ async fn events_archive(aws: &Aws, plan: &Plan<'_>) -> anyhow::Result<(String, S
         .build()
         .context("destination")?;
     let created = aws
-        .firehose
+        .firehose()
         .create_delivery_stream()
         .delivery_stream_name(&stream)
         .delivery_stream_type(DeliveryStreamType::DirectPut)

@@ -1,11 +1,12 @@
 //! Logs: one JSON object per line, on stdout, which CloudWatch Logs (or the CloudWatch
-//! agent on EC2) picks up as is. `RUST_LOG` sets the filter; the default is `info`.
+//! agent on EC2) picks up as is. `RUST_LOG` sets the level, per target if wanted
+//! (`warn,growstack=debug`); the default, and what an unreadable value gives, is `info`.
 //! Traces: where an X-Ray daemon listens, the spans of each traced request reach X-Ray too
 //! (see [`crate::xray`]).
 
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::EnvFilter;
 
 use crate::xray::XRayLayer;
 
@@ -14,7 +15,10 @@ pub fn subscriber_with<W>(writer: W, xray: Option<XRayLayer>) -> impl tracing::S
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|spec| spec.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
     let logs = tracing_subscriber::fmt::layer()
         .json()
         .with_current_span(false)
