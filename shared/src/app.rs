@@ -247,8 +247,30 @@ pub const ENDPOINTS: &[Endpoint] = &[
     experiments::RESULTS,
 ];
 
+/// What serving an endpoint takes: all of it but its description. A Lambda function is built
+/// from this, made at compile time (`const { X.served() }`), so that the code describing its
+/// endpoint (70 kB of schema builders) is not in its binary.
+#[derive(Clone, Copy)]
+pub struct Served {
+    pub function: &'static str,
+    pub path: &'static str,
+    pub route: fn() -> MethodRouter<AppState>,
+    pub uses: &'static [Resource],
+}
+
+impl Endpoint {
+    pub const fn served(&self) -> Served {
+        Served { function: self.function, path: self.path, route: self.route, uses: self.uses }
+    }
+}
+
 /// The router serving `endpoints`, with the middleware every request gets.
 pub fn router_for<'a>(endpoints: impl IntoIterator<Item = &'a Endpoint>, state: AppState) -> Router {
+    router_serving(endpoints.into_iter().map(Endpoint::served), state)
+}
+
+/// As [`router_for`], from what serving takes.
+pub fn router_serving(endpoints: impl IntoIterator<Item = Served>, state: AppState) -> Router {
     endpoints
         .into_iter()
         .fold(Router::new(), |router, endpoint| {

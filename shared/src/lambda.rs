@@ -7,7 +7,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
-use crate::app::{router_for, AppState, Endpoint};
+use crate::app::{router_serving, AppState, Served};
 use crate::config::Config;
 use crate::db::Db;
 use crate::scheduler::{Scheduler, Task};
@@ -23,9 +23,9 @@ async fn state() -> Result<AppState, Error> {
     Ok(state)
 }
 
-/// Serves one endpoint behind API Gateway.
-pub async fn run_http(endpoint: &'static Endpoint) -> Result<(), Error> {
-    lambda_http::run(router_for([endpoint], state().await?)).await
+/// Serves one endpoint behind API Gateway: `run_http(const { users::LIST.served() })`.
+pub async fn run_http(endpoint: Served) -> Result<(), Error> {
+    lambda_http::run(router_serving([endpoint], state().await?)).await
 }
 
 /// The email worker, triggered by the email queue (ReportBatchItemFailures).

@@ -1,5 +1,5 @@
 //! Lambda function `admin-rewards-list`: GET /api/admin/rewards.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(&growstack::rewards::ADMIN_LIST).await
+    growstack::lambda::run_http(const { growstack::rewards::ADMIN_LIST.served() }).await
 }

@@ -1,5 +1,5 @@
 //! Lambda function `admin-rewards-update`: PATCH /api/admin/rewards/{id}.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(&growstack::rewards::ADMIN_UPDATE).await
+    growstack::lambda::run_http(const { growstack::rewards::ADMIN_UPDATE.served() }).await
 }

@@ -1,5 +1,5 @@
 //! Lambda function `analytics-notifications`: GET /api/analytics/notifications.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(&growstack::analytics::NOTIFICATIONS).await
+    growstack::lambda::run_http(const { growstack::analytics::NOTIFICATIONS.served() }).await
 }

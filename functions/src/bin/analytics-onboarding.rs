@@ -1,5 +1,5 @@
 //! Lambda function `analytics-onboarding`: GET /api/analytics/onboarding.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(&growstack::analytics::ONBOARDING).await
+    growstack::lambda::run_http(const { growstack::analytics::ONBOARDING.served() }).await
 }

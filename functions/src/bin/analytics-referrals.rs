@@ -1,5 +1,5 @@
 //! Lambda function `analytics-referrals`: GET /api/analytics/referrals.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(&growstack::analytics::REFERRALS).await
+    growstack::lambda::run_http(const { growstack::analytics::REFERRALS.served() }).await
 }

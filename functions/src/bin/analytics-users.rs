@@ -1,5 +1,5 @@
 //! Lambda function `analytics-users`: GET /api/analytics/users.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(&growstack::analytics::USERS).await
+    growstack::lambda::run_http(const { growstack::analytics::USERS.served() }).await
 }

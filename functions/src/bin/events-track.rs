@@ -1,5 +1,5 @@
 //! Lambda function `events-track`: POST /api/events/track.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(&growstack::events::TRACK).await
+    growstack::lambda::run_http(const { growstack::events::TRACK.served() }).await
 }

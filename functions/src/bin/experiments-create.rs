@@ -1,5 +1,5 @@
 //! Lambda function `experiments-create`: POST /api/experiments.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(&growstack::experiments::CREATE).await
+    growstack::lambda::run_http(const { growstack::experiments::CREATE.served() }).await
 }

@@ -1,5 +1,5 @@
 //! Lambda function `experiments-get`: GET /api/experiments/{id}.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(&growstack::experiments::GET).await
+    growstack::lambda::run_http(const { growstack::experiments::GET.served() }).await
 }

@@ -1,5 +1,5 @@
 //! Lambda function `experiments-update`: PATCH /api/experiments/{id}.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(&growstack::experiments::UPDATE).await
+    growstack::lambda::run_http(const { growstack::experiments::UPDATE.served() }).await
 }

@@ -1,5 +1,5 @@
 //! Lambda function `notifications-batch`: POST /api/notifications/batch.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(&growstack::notifications::BATCH).await
+    growstack::lambda::run_http(const { growstack::notifications::BATCH.served() }).await
 }

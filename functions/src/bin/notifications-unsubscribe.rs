@@ -1,5 +1,5 @@
 //! Lambda function `notifications-unsubscribe`: POST /api/notifications/unsubscribe.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(&growstack::email::UNSUBSCRIBE).await
+    growstack::lambda::run_http(const { growstack::email::UNSUBSCRIBE.served() }).await
 }

@@ -1,5 +1,5 @@
 //! Lambda function `referrals-claim-reward`: POST /api/referrals/claim-reward.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(&growstack::referrals::CLAIM_REWARD).await
+    growstack::lambda::run_http(const { growstack::referrals::CLAIM_REWARD.served() }).await
 }

@@ -1,5 +1,5 @@
 //! Lambda function `referrals-invite`: POST /api/referrals.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(&growstack::referrals::INVITE).await
+    growstack::lambda::run_http(const { growstack::referrals::INVITE.served() }).await
 }

@@ -1,5 +1,5 @@
 //! Lambda function `referrals-stats`: GET /api/referrals/stats.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(&growstack::referrals::STATS).await
+    growstack::lambda::run_http(const { growstack::referrals::STATS.served() }).await
 }

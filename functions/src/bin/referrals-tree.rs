@@ -1,5 +1,5 @@
 //! Lambda function `referrals-tree`: GET /api/referrals/tree.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(&growstack::referrals::TREE).await
+    growstack::lambda::run_http(const { growstack::referrals::TREE.served() }).await
 }

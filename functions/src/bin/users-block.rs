@@ -1,5 +1,5 @@
 //! Lambda function `users-block`: PATCH /api/users/{id}/block.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(&growstack::users::BLOCK).await
+    growstack::lambda::run_http(const { growstack::users::BLOCK.served() }).await
 }

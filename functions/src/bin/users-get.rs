@@ -1,5 +1,5 @@
 //! Lambda function `users-get`: GET /api/users/{id}.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(&growstack::users::GET).await
+    growstack::lambda::run_http(const { growstack::users::GET.served() }).await
 }

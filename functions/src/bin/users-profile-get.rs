@@ -1,5 +1,5 @@
 //! Lambda function `users-profile-get`: GET /api/users/profile.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(&growstack::users::PROFILE_GET).await
+    growstack::lambda::run_http(const { growstack::users::PROFILE_GET.served() }).await
 }
