@@ -15,37 +15,18 @@ command -v chromium >/dev/null || apt_install chromium
 "$ROOT/scripts/console.sh"
 cd "$ROOT"
 
-DB=growstack_console
-local_psql -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
-local_psql -d postgres -c "CREATE DATABASE $DB"
-export DATABASE_URL="postgres://postgres:postgres@127.0.0.1:5432/$DB"
-export PORT="${CONSOLE_E2E_PORT:-3911}"
-export METRICS_PORT=$((PORT + 1))
-export GROWSTACK_ENV=local
-random_secret() { od -An -N32 -tx1 /dev/urandom | tr -d ' \n'; }
-export JWT_ACCESS_SECRET="$(random_secret)" JWT_REFRESH_SECRET="$(random_secret)" KYC_WEBHOOK_SECRET="$(random_secret)"
-# The fixture signs up a few dozen users from one address.
-export AUTH_RATE_LIMIT_MAX=1000000 LOGIN_FAILURES_MAX=1000000
+own_server_env growstack_console "${CONSOLE_E2E_PORT:-3911}" console-e2e
 # The tests change data and read the analytics straight after: no cached answers.
 export ANALYTICS_CACHE_SECONDS=0 EXPERIMENT_CACHE_SECONDS=0 CACHE_TTL_SECONDS=0
 # A referred user's own reward, so that each completed referral writes a ledger row.
 export REFERRED_REWARD_AMOUNT=250.00 REFERRAL_REWARD_AMOUNT=500.00 REFERRAL_REWARD_CURRENCY=NGN REWARD_HOLD_HOURS=0
 export REDIS_KEY_PREFIX="console-e2e-$$:"
-export SCHEDULER_ENABLED=false
-export RUST_LOG=warn
 export CONSOLE_DIR="$ROOT/console/dist"
-
-target/debug/growstack migrate
-eval "$(target/debug/growstack provision-local --prefix console-e2e)"
 export CONSOLE_ADMIN_EMAIL=admin@console.test GROWSTACK_ADMIN_PASSWORD="console-admin-password"
 target/debug/growstack create-admin --email "$CONSOLE_ADMIN_EMAIL" >/dev/null
 
 LOG="$LOCAL/console-e2e-server.log"
-target/debug/growstack serve >"$LOG" 2>&1 &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 60); do tcp_open 127.0.0.1 "$PORT" && break; sleep 0.5; done
-tcp_open 127.0.0.1 "$PORT" || { log "the server did not start (see $LOG)"; exit 1; }
+start_own_server "$LOG"
 export CONSOLE_BASE_URL="http://127.0.0.1:$PORT"
 if ! curl -sf -o /dev/null "$CONSOLE_BASE_URL/console/"; then
   log "$CONSOLE_BASE_URL/console/ does not answer: this growstack binary does not serve CONSOLE_DIR"
@@ -65,9 +46,5 @@ fi
 log "console e2e: running the browser tests"
 status=0
 node --test --test-reporter=spec e2e/ || status=1
-if grep -q '"level":"ERROR"' "$LOG"; then
-  log "the server logged errors during the run:"
-  grep '"level":"ERROR"' "$LOG" | head -20
-  status=1
-fi
+no_server_errors "$LOG" || status=1
 exit "$status"

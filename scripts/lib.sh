@@ -132,3 +132,40 @@ export_local_env() {
   export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-testing}"
   export SAM_CLI_TELEMETRY=0
 }
+
+# A server of a test run's own (schemathesis, the console's browser tests): database $1 made
+# afresh, port $2 (metrics on the next), the stand-in's queues and table named after $3,
+# random secrets, the sign-in limits out of the way of a run that signs in thousands of times
+# from one address, no scheduler. The caller exports its own settings, then start_own_server.
+own_server_env() {
+  local_psql -d postgres -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)"
+  local_psql -d postgres -c "CREATE DATABASE $1"
+  export DATABASE_URL="postgres://postgres:postgres@127.0.0.1:5432/$1"
+  export PORT="$2" METRICS_PORT=$(($2 + 1)) GROWSTACK_ENV=local
+  local secret
+  for secret in JWT_ACCESS_SECRET JWT_REFRESH_SECRET KYC_WEBHOOK_SECRET; do
+    export "$secret=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"
+  done
+  export AUTH_RATE_LIMIT_MAX=1000000 LOGIN_FAILURES_MAX=1000000 SCHEDULER_ENABLED=false RUST_LOG=warn
+  "$ROOT/target/debug/growstack" migrate
+  eval "$("$ROOT/target/debug/growstack" provision-local --prefix "$3")"
+}
+
+# Starts target/debug/growstack serve, logging to $1, and waits until it listens; SERVER is
+# its pid, stopped when the script exits.
+start_own_server() {
+  "$ROOT/target/debug/growstack" serve >"$1" 2>&1 &
+  SERVER=$!
+  trap 'kill $SERVER 2>/dev/null || true' EXIT
+  for _ in $(seq 60); do tcp_open 127.0.0.1 "$PORT" && break; sleep 0.5; done
+  tcp_open 127.0.0.1 "$PORT" || { log "the server did not start (see $1)"; exit 1; }
+}
+
+# Fails when the server's log $1 holds an error: a bug answered in a form the run accepted.
+no_server_errors() {
+  if grep -q '"level":"ERROR"' "$1"; then
+    log "the server logged errors during the run:"
+    grep '"level":"ERROR"' "$1" | head -20
+    return 1
+  fi
+}

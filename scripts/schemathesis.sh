@@ -34,31 +34,11 @@ fi
 
 ensure_stack
 cd "$ROOT"
-DB=growstack_schemathesis
-local_psql -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
-local_psql -d postgres -c "CREATE DATABASE $DB"
-export DATABASE_URL="postgres://postgres:postgres@127.0.0.1:5432/$DB"
-export PORT="${SCHEMATHESIS_PORT:-3901}"
-export METRICS_PORT=$((PORT + 1))
-export GROWSTACK_ENV=local
-random_secret() { od -An -N32 -tx1 /dev/urandom | tr -d ' \n'; }
-export JWT_ACCESS_SECRET="$(random_secret)" JWT_REFRESH_SECRET="$(random_secret)" KYC_WEBHOOK_SECRET="$(random_secret)"
-# Sign-up and sign-in are tried thousands of times from one address: the limits would
-# answer 429 (documented) to all but the first hundred, and leave the rest untried.
-export AUTH_RATE_LIMIT_MAX=1000000 LOGIN_FAILURES_MAX=1000000
-export SCHEDULER_ENABLED=false
-export RUST_LOG=warn
-
-target/debug/growstack migrate
-eval "$(target/debug/growstack provision-local --prefix schemathesis)"
+own_server_env growstack_schemathesis "${SCHEMATHESIS_PORT:-3901}" schemathesis
 export GROWSTACK_ADMIN_PASSWORD="schemathesis-admin-password"
 target/debug/growstack create-admin --email admin@schemathesis.test >/dev/null
 
-target/debug/growstack serve >"$LOCAL/schemathesis-server.log" 2>&1 &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 60); do tcp_open 127.0.0.1 "$PORT" && break; sleep 0.5; done
-tcp_open 127.0.0.1 "$PORT" || { log "the server did not start (see $LOCAL/schemathesis-server.log)"; exit 1; }
+start_own_server "$LOCAL/schemathesis-server.log"
 BASE="http://127.0.0.1:$PORT"
 
 # Prints the access token of a session that `curl` answers.
@@ -96,9 +76,5 @@ status=0
 run "$ADMIN" --exclude-operation-id-regex "$SESSION_ENDING" || status=1
 run "$USER" --exclude-operation-id-regex "$SESSION_ENDING" || status=1
 run "$(register ending@schemathesis.test +2348000000002)" --include-operation-id-regex "$SESSION_ENDING" || status=1
-if grep -q '"level":"ERROR"' "$LOCAL/schemathesis-server.log"; then
-  log "the server logged errors during the run:"
-  grep '"level":"ERROR"' "$LOCAL/schemathesis-server.log" | head -20
-  status=1
-fi
+no_server_errors "$LOCAL/schemathesis-server.log" || status=1
 exit "$status"
