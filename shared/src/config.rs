@@ -149,8 +149,8 @@ pub struct Config {
     /// Server only: whether it runs the scheduled tasks at all (`SCHEDULER_ENABLED=false` for
     /// a second server beside one that does, or a benchmark that must not nudge its users).
     pub scheduler_enabled: bool,
-    /// Server only: the built console (`CONSOLE_DIR`; else `console/` beside the binary, as
-    /// the EC2 variant installs it), served at `/console/`.
+    /// Server only: the built console (`CONSOLE_DIR`; unset, `console/` beside the binary),
+    /// served at `/console/`.
     pub console_dir: Option<PathBuf>,
 }
 
@@ -303,10 +303,7 @@ impl Config {
             scheduler_interval: Duration::from_secs(number("SCHEDULER_INTERVAL_SECONDS", 60)?.max(1)),
             nudge_interval: Duration::from_secs(number("NUDGE_INTERVAL_SECONDS", 3600)?.max(1)),
             scheduler_enabled: flag("SCHEDULER_ENABLED", true)?,
-            console_dir: get("CONSOLE_DIR").map(PathBuf::from).or_else(|| {
-                let exe = std::env::current_exe().ok()?;
-                Some(exe.parent()?.join("console"))
-            }),
+            console_dir: get("CONSOLE_DIR").map(PathBuf::from),
         };
         if let (Some(a), Some(r)) = (&config.jwt_access_secret, &config.jwt_refresh_secret) {
             if a.expose() == r.expose() {

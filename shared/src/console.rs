@@ -10,11 +10,16 @@ use tower_http::services::{ServeDir, ServeFile};
 
 pub const PATH: &str = "/console";
 
-/// The console's routes; none when it has not been built (`/console` is then a 404).
+/// The console's routes from `dir`, else from `console/` beside the binary (looked up here,
+/// by the server alone, not in every Lambda's init); none when it has not been built
+/// (`/console` is then a 404).
 pub fn router(dir: Option<&Path>) -> Router {
+    let beside_binary = || Some(std::env::current_exe().ok()?.parent()?.join("console"));
+    let dir = dir.map(Path::to_path_buf).or_else(beside_binary);
     let Some(dir) = dir.filter(|d| d.join("index.html").is_file()) else {
         return Router::new();
     };
+    let dir = dir.as_path();
     let files = ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")));
     Router::new()
         .route(PATH, axum::routing::get(|| async { Redirect::permanent("/console/") }))
