@@ -18,7 +18,7 @@ pub fn client_config(extra_ca: Option<&Path>) -> anyhow::Result<ClientConfig> {
             roots.add(cert.context("parse CA certificate")?).context("add CA certificate")?;
         }
     }
-    Ok(ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+    Ok(ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .context("TLS protocol versions")?
         .with_root_certificates(roots)
