@@ -16,15 +16,19 @@ use growstack_tests::runtime_api::{measure, Figures, Outcome};
 use growstack_tests::{event, lambda_body};
 
 /// The budgets: init median, warm p99 for a cache hit and for a one-statement read, peak
-/// RSS, binary size.
+/// RSS, binary size (in decimal megabytes, the stricter reading of "8 MB").
 const INIT_MS: f64 = 20.0;
 const CACHE_HIT_P99_MS: f64 = 5.0;
 const READ_P99_MS: f64 = 15.0;
 const RSS_MIB: f64 = 32.0;
-const BINARY_MIB: f64 = 8.0;
+const BINARY_MB: f64 = 8.0;
 
 /// Functions whose warm answer is served from Redis (the rest read Postgres or write).
 const CACHE_HITS: &[&str] = &["users-list", "health"];
+
+/// Functions whose every answer includes an Argon2id hash (`Hasher::hash` or `verify`): tens
+/// of milliseconds of a core by design, so their p99 is shown against no read budget.
+const HASHES: &[&str] = &["auth-register", "auth-login", "users-password"];
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
@@ -58,7 +62,7 @@ async fn main() -> anyhow::Result<()> {
     };
     functions.sort_by_key(|f| ["auth-logout", "auth-logout-all", "users-password"].contains(&f.as_str()));
 
-    println!("| function | answer | init median ms (of {inits}) | first ms | warm p50 ms | warm p99 ms | peak RSS MiB | binary MiB | budgets |");
+    println!("| function | answer | init median ms (of {inits}) | first ms | warm p50 ms | warm p99 ms | peak RSS MiB | binary MB | budgets |");
     println!("|---|---|---|---|---|---|---|---|---|");
     for function in &functions {
         let payload = event(function, &[("REPLACE_WITH_ACCESS_TOKEN", &token), ("REPLACE_WITH_USER_ID", &user)]);
@@ -85,17 +89,23 @@ async fn main() -> anyhow::Result<()> {
             starts.sort();
             let init = ms(starts[starts.len() / 2]);
             let p99 = ms(figures.warm_quantile(0.99));
-            let p99_budget = if CACHE_HITS.contains(&function.as_str()) { CACHE_HIT_P99_MS } else { READ_P99_MS };
+            let p99_budget = match function.as_str() {
+                f if CACHE_HITS.contains(&f) => {
+                    format!("p99 ≤ {CACHE_HIT_P99_MS} {}", verdict(p99 <= CACHE_HIT_P99_MS))
+                }
+                f if HASHES.contains(&f) => "p99: a password hash".to_owned(),
+                _ => format!("p99 ≤ {READ_P99_MS} {}", verdict(p99 <= READ_P99_MS)),
+            };
             let rss = figures.peak_rss_mib;
-            let size = figures.binary_bytes as f64 / (1024.0 * 1024.0);
+            let size = figures.binary_bytes as f64 / 1e6;
             let budgets = [
                 format!("init ≤ {INIT_MS} {}", verdict(init <= INIT_MS)),
-                format!("p99 ≤ {p99_budget} {}", verdict(p99 <= p99_budget)),
+                p99_budget,
                 format!("RSS ≤ {RSS_MIB} {}", verdict(rss <= RSS_MIB)),
-                format!("size ≤ {BINARY_MIB} {}", verdict(size <= BINARY_MIB)),
+                format!("size ≤ {BINARY_MB} MB {}", verdict(size <= BINARY_MB)),
             ];
             Ok::<String, String>(format!(
-                "| {function} | {} | {init:.1} | {:.1} | {:.2} | {p99:.2} | {rss:.1} | {size:.1} | {} |",
+                "| {function} | {} | {init:.1} | {:.1} | {:.2} | {p99:.2} | {rss:.1} | {size:.2} | {} |",
                 answered.get(),
                 ms(figures.first),
                 ms(figures.warm_quantile(0.5)),

@@ -92,7 +92,7 @@ pub struct Config {
     /// Failed logins per account per window, from any IP, before the account answers 429.
     pub login_failures_max: u32,
     pub login_failures_window: Duration,
-    /// Password hashes computed at once (each takes 19 MiB and a core for tens of ms);
+    /// Password hashes computed at once (each takes 12 MiB and a core for tens of ms);
     /// defaults to the cores the process may use.
     pub password_hash_concurrency: usize,
     /// How long a request waits for a hashing slot before it is answered 503.
