@@ -565,7 +565,9 @@ if [[ " $CASES " == *" lambda "* ]]; then
     ON CONFLICT DO NOTHING" >/dev/null
   # The user list's first call fills the cache the functions then hit.
   curl -s -o /dev/null -H "authorization: Bearer $LAMBDA_ACCESS_TOKEN" "localhost:3310/api/users?limit=10&offset=0"
-  table=$(LAMBDA_BIN_DIR=target/release LAMBDA_FUNCTIONS="$FUNCS" LAMBDA_ACCESS_TOKEN="$LAMBDA_ACCESS_TOKEN" \
+  # The KYC webhook's function is given a signing secret, and its event is signed with it.
+  table=$(KYC_WEBHOOK_SECRET=lambda-bench-kyc-webhook-secret-0123456789 \
+    LAMBDA_BIN_DIR=target/release LAMBDA_FUNCTIONS="$FUNCS" LAMBDA_ACCESS_TOKEN="$LAMBDA_ACCESS_TOKEN" \
     LAMBDA_USER_ID="$LAMBDA_USER_ID" RUST_LOG=warn target/release/examples/lambda)
   echo "$table"
   {

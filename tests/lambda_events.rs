@@ -25,19 +25,7 @@ async fn invoke(app: &TestApp, function: &str, replacements: &[(&str, &str)]) ->
 
 /// The KYC webhook's event for `user`, signed as the provider would sign it.
 async fn invoke_kyc_webhook(app: &TestApp, user: &str, event_id: &str) -> (u64, Value, Value) {
-    let now = chrono::Utc::now();
-    let mut payload = event(
-        "webhooks-kyc",
-        &[
-            ("REPLACE_WITH_USER_ID", user),
-            ("REPLACE_WITH_EVENT_ID", event_id),
-            ("REPLACE_WITH_OCCURRED_AT", &now.to_rfc3339()),
-        ],
-    );
-    let body = payload["body"].as_str().unwrap().to_owned();
-    let signature =
-        growstack::kyc::signature::sign(growstack_tests::KYC_SECRET.as_bytes(), body.as_bytes(), now.timestamp());
-    payload["headers"]["x-growstack-signature"] = Value::String(signature);
+    let payload = growstack_tests::signed_kyc_event(user, event_id, growstack_tests::KYC_SECRET);
     let response = app.invoke(endpoint("webhooks-kyc"), payload).await;
     (response["statusCode"].as_u64().unwrap(), lambda_body(&response), response)
 }

@@ -475,6 +475,23 @@ pub fn event(name: &str, replacements: &[(&str, &str)]) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// `events/webhooks-kyc.json` for `user`, signed with `secret` as the provider signs it, now.
+pub fn signed_kyc_event(user: &str, event_id: &str, secret: &str) -> Value {
+    let now = chrono::Utc::now();
+    let mut payload = event(
+        "webhooks-kyc",
+        &[
+            ("REPLACE_WITH_USER_ID", user),
+            ("REPLACE_WITH_EVENT_ID", event_id),
+            ("REPLACE_WITH_OCCURRED_AT", &now.to_rfc3339()),
+        ],
+    );
+    let body = payload["body"].as_str().unwrap_or_default().to_owned();
+    let signature = growstack::kyc::signature::sign(secret.as_bytes(), body.as_bytes(), now.timestamp());
+    payload["headers"]["x-growstack-signature"] = Value::String(signature);
+    payload
+}
+
 /// The description of an endpoint a test makes up, which the document never shows.
 pub fn undocumented(_: &mut growstack::openapi::Schemas) -> growstack::openapi::Described {
     growstack::openapi::Described { path: String::new(), methods: Vec::new(), operation: Default::default() }
