@@ -1,5 +1,8 @@
 //! Sign-up, sign-in and tokens, against real Postgres and Redis.
 
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHasher, SaltString};
+use argon2::Argon2;
 use growstack::auth::TokenType;
 use growstack_tests::TestApp;
 use http::{Method, StatusCode};
@@ -37,6 +40,33 @@ async fn register_login_profile_update() {
     // The stored hash is Argon2id.
     let hash: String = app.pg().await.query_one("SELECT password_hash FROM users", &[]).await.unwrap().get(0);
     assert!(hash.starts_with("$argon2id$"));
+}
+
+#[tokio::test]
+async fn a_hash_of_earlier_settings_is_made_again_at_sign_in() {
+    let app = TestApp::spawn().await;
+    let r = app.register(TestApp::registration("lin@example.com")).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let pg = app.pg().await;
+    let stored = || async { pg.query_one("SELECT password_hash FROM users", &[]).await.unwrap().get::<_, String>(0) };
+    // The crate's default settings, which every hash had before.
+    let salt = SaltString::generate(&mut OsRng);
+    let old = Argon2::default().hash_password(b"correct-horse-battery", &salt).unwrap().to_string();
+    pg.execute("UPDATE users SET password_hash = $1", &[&old]).await.unwrap();
+
+    // A wrong password changes nothing.
+    assert_eq!(app.login("lin@example.com", "not-the-password").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(stored().await, old);
+
+    let r = app.login("lin@example.com", "correct-horse-battery").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let new = stored().await;
+    assert!(new.starts_with("$argon2id$v=19$m=12288,t=3,p=1$"), "{new}");
+    // The session just started is still good, and the password still signs in.
+    let access = r.data()["accessToken"].as_str().unwrap().to_owned();
+    assert_eq!(app.profile(&access).await.status, StatusCode::OK);
+    assert_eq!(app.login("lin@example.com", "correct-horse-battery").await.status, StatusCode::OK);
+    assert_eq!(stored().await, new, "a current hash is left alone");
 }
 
 #[tokio::test]

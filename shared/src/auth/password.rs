@@ -114,6 +114,18 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, PARAMS)
 }
 
+/// Whether `stored` was made with today's settings; a hash from before (or from another
+/// scheme) is replaced at the next sign-in that proves the password.
+pub fn is_current(stored: &str) -> bool {
+    PasswordHash::new(stored).is_ok_and(|hash| {
+        hash.algorithm == Algorithm::Argon2id.ident()
+            && hash.version == Some(Version::V0x13.into())
+            && Params::try_from(&hash).is_ok_and(|p| {
+                (p.m_cost(), p.t_cost(), p.p_cost()) == (PARAMS.m_cost(), PARAMS.t_cost(), PARAMS.p_cost())
+            })
+    })
+}
+
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
@@ -155,7 +167,11 @@ mod tests {
         assert!(old.contains("m=19456,t=2,p=1"), "{old}");
         let hasher = hasher(1, 2000);
         assert!(hasher.verify("correct-horse".into(), Some(old.clone())).await.unwrap());
-        assert!(!hasher.verify("wrong-horse".into(), Some(old)).await.unwrap());
+        assert!(!hasher.verify("wrong-horse".into(), Some(old.clone())).await.unwrap());
+        assert!(!is_current(&old));
+        let new = hasher.hash(Password::parse("correct-horse".into()).unwrap()).await.unwrap();
+        assert!(is_current(&new));
+        assert!(!is_current("not a hash"));
     }
 
     #[tokio::test]

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::extract::AuthUser;
 use super::limits::{ensure_account_not_locked, record_failure, IpLimited, Login, Refresh, Register, VerifyEmail};
-use super::password::Password;
+use super::password::{self, Password};
 use super::sessions;
 use super::token::{TokenPair, TokenType};
 use crate::app::{AppState, Endpoint};
@@ -357,6 +357,8 @@ async fn login(
         None => None,
     };
     let stored = user.as_ref().map(|u| u.password_hash.clone());
+    // A hash made with earlier settings is made again once the password is proven.
+    let again = stored.as_deref().is_some_and(|s| !password::is_current(s)).then(|| body.password.clone());
     if !state.hasher.verify(body.password, stored).await? {
         record_failure(&state, &account).await;
         return Err(WRONG);
@@ -364,6 +366,17 @@ async fn login(
     let user = user.ok_or(WRONG)?;
     user.ensure_may_sign_in()?;
     let conn = state.db.writer().await?;
+    // A password from before today's length rules keeps its hash, and so does a sign-in whose
+    // second hash fails: it is not worth refusing the user for.
+    if let Some(proven) = again.and_then(|p| Password::parse(p).ok()) {
+        let rehash = async {
+            let rehashed = state.hasher.hash(proven).await?;
+            users::rehash_password(&conn, user.id, &user.password_hash, &rehashed).await
+        };
+        if let Err(error) = rehash.await {
+            tracing::warn!(%error, "kept a password hash of earlier settings");
+        }
+    }
     let user = users::touch_last_active(&conn, user.id, &client.ip).await?.ok_or(WRONG)?;
     let tokens = sessions::start(&conn, &state.tokens, &user).await?;
     Ok(ok(Session { user, tokens }))

@@ -5,8 +5,8 @@ mod routes;
 mod types;
 
 pub use repo::{
-    by_email, by_id, change_account, create, invalidate_lists, list_page_json, touch_last_active, update_profile,
-    upsert_admin, verify_email, AccountChange, NewReferral, Verified, LIST_CACHE_FAMILY,
+    by_email, by_id, change_account, create, invalidate_lists, list_page_json, rehash_password, touch_last_active,
+    update_profile, upsert_admin, verify_email, AccountChange, NewReferral, Verified, LIST_CACHE_FAMILY,
 };
 pub use routes::{BLOCK, GET, LIST, PASSWORD, PROFILE_GET, PROFILE_UPDATE, ROLE};
 pub use types::{

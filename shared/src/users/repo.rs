@@ -211,6 +211,20 @@ pub async fn change_account(conn: &Conn, id: Uuid, change: &AccountChange<'_>) -
     one(conn.query_opt(&sql, &[&id, &change.blocked, &change.role.map(Role::as_str), &change.password_hash]).await?)
 }
 
+/// Replaces a password hash with one of the same password made with today's settings,
+/// unless the hash changed meanwhile (a new password set since the sign-in read it). Not an
+/// account change: no token is revoked.
+#[tracing::instrument(skip_all, fields(user_id = %id))]
+pub async fn rehash_password(conn: &Conn, id: Uuid, read: &str, rehashed: &str) -> Result<bool> {
+    let changed = conn
+        .execute(
+            "UPDATE users SET password_hash = $3, updated_at = now() WHERE id = $1 AND password_hash = $2",
+            &[&id, &read, &rehashed],
+        )
+        .await?;
+    Ok(changed == 1)
+}
+
 /// What verifying an address did.
 pub enum Verified {
     /// Verified now.
