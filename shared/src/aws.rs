@@ -1,5 +1,7 @@
 //! The AWS SDK clients, built once per process without a network call.
 
+use std::sync::{Arc, OnceLock};
+
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_sqs::config::{Credentials, SharedCredentialsProvider, SharedHttpClient};
@@ -10,13 +12,22 @@ use aws_smithy_http_client::{Builder, ConnectorBuilder};
 use crate::config::Config;
 
 /// SQS (every function's queues) and Secrets Manager (every function's keys) are built at
-/// once; the others when asked for, so that a function which never calls one does not carry
-/// its code (the S3 client alone was 0.2 MB of each binary).
+/// once; the others the first time they are asked for, so that a function which never calls
+/// one does not carry its code (the S3 client alone was 0.2 MB of each binary), and one that
+/// does builds it once, not per request (a client's construction is not free).
 #[derive(Clone)]
 pub struct Aws {
     pub sqs: aws_sdk_sqs::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    lazy: Arc<Lazy>,
+}
+
+struct Lazy {
     shared: aws_config::SdkConfig,
+    ses: OnceLock<aws_sdk_sesv2::Client>,
+    dynamodb: OnceLock<aws_sdk_dynamodb::Client>,
+    firehose: OnceLock<aws_sdk_firehose::Client>,
+    s3: OnceLock<aws_sdk_s3::Client>,
 }
 
 impl Aws {
@@ -55,24 +66,41 @@ impl Aws {
     }
 
     fn from_shared(shared: aws_config::SdkConfig) -> Self {
-        Aws { sqs: aws_sdk_sqs::Client::new(&shared), secrets: aws_sdk_secretsmanager::Client::new(&shared), shared }
+        Aws {
+            sqs: aws_sdk_sqs::Client::new(&shared),
+            secrets: aws_sdk_secretsmanager::Client::new(&shared),
+            lazy: Arc::new(Lazy {
+                shared,
+                ses: OnceLock::new(),
+                dynamodb: OnceLock::new(),
+                firehose: OnceLock::new(),
+                s3: OnceLock::new(),
+            }),
+        }
     }
 
     pub fn ses(&self) -> aws_sdk_sesv2::Client {
-        aws_sdk_sesv2::Client::new(&self.shared)
+        self.lazy.ses.get_or_init(|| aws_sdk_sesv2::Client::new(&self.lazy.shared)).clone()
     }
 
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
-        aws_sdk_dynamodb::Client::new(&self.shared)
+        self.lazy.dynamodb.get_or_init(|| aws_sdk_dynamodb::Client::new(&self.lazy.shared)).clone()
     }
 
     pub fn firehose(&self) -> aws_sdk_firehose::Client {
-        aws_sdk_firehose::Client::new(&self.shared)
+        self.lazy.firehose.get_or_init(|| aws_sdk_firehose::Client::new(&self.lazy.shared)).clone()
     }
 
     /// Path-style, which moto needs and AWS accepts.
     pub fn s3(&self) -> aws_sdk_s3::Client {
-        aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&self.shared).force_path_style(true).build())
+        let lazy = &self.lazy;
+        lazy.s3
+            .get_or_init(|| {
+                aws_sdk_s3::Client::from_conf(
+                    aws_sdk_s3::config::Builder::from(&lazy.shared).force_path_style(true).build(),
+                )
+            })
+            .clone()
     }
 }
 

@@ -215,14 +215,13 @@ pub async fn change_account(conn: &Conn, id: Uuid, change: &AccountChange<'_>) -
 /// unless the hash changed meanwhile (a new password set since the sign-in read it). Not an
 /// account change: no token is revoked.
 #[tracing::instrument(skip_all, fields(user_id = %id))]
-pub async fn rehash_password(conn: &Conn, id: Uuid, read: &str, rehashed: &str) -> Result<bool> {
-    let changed = conn
-        .execute(
-            "UPDATE users SET password_hash = $3, updated_at = now() WHERE id = $1 AND password_hash = $2",
-            &[&id, &read, &rehashed],
-        )
-        .await?;
-    Ok(changed == 1)
+pub async fn rehash_password(conn: &Conn, id: Uuid, read: &str, rehashed: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE users SET password_hash = $3, updated_at = now() WHERE id = $1 AND password_hash = $2",
+        &[&id, &read, &rehashed],
+    )
+    .await?;
+    Ok(())
 }
 
 /// What verifying an address did.
