@@ -201,41 +201,160 @@ async fn a_password_change_needs_the_current_one_and_ends_every_session() {
     pair(&app.login(&user.email, "a-new-passphrase").await);
 }
 
+fn login_from(ip: &str, email: &str, password: &str) -> http::Request<axum::body::Body> {
+    http::Request::post("/api/auth/login")
+        .header("content-type", "application/json")
+        .header("x-forwarded-for", ip)
+        .body(axum::body::Body::from(json!({ "email": email, "password": password }).to_string()))
+        .unwrap()
+}
+
+fn retry_after(r: &TestResponse) -> u64 {
+    r.headers["retry-after"].to_str().unwrap().parse().unwrap()
+}
+
+/// How many answers of each status: (200, 401, 429).
+fn tally(answers: &[TestResponse]) -> (usize, usize, usize) {
+    let count = |status| answers.iter().filter(|r| r.status == status).count();
+    let (ok, wrong, limited) =
+        (count(StatusCode::OK), count(StatusCode::UNAUTHORIZED), count(StatusCode::TOO_MANY_REQUESTS));
+    assert_eq!(ok + wrong + limited, answers.len(), "{:?}", answers.iter().map(|r| r.status).collect::<Vec<_>>());
+    (ok, wrong, limited)
+}
+
 #[tokio::test]
-async fn eleven_wrong_passwords_from_eleven_ips_lock_the_account() {
+async fn guesses_from_many_addresses_back_off_the_account_without_keeping_its_owner_out() {
     let app = TestApp::spawn_with(&[("TRUSTED_PROXY_HOPS", "1")]).await;
     let user = app.user(&app.email("guessed")).await;
     let bystander = app.user(&app.email("bystander")).await;
-    let login = |ip: String, email: &str, password: &str| {
-        http::Request::post("/api/auth/login")
-            .header("content-type", "application/json")
-            .header("x-forwarded-for", ip)
-            .body(axum::body::Body::from(json!({ "email": email, "password": password }).to_string()))
-            .unwrap()
-    };
     for i in 0..10 {
-        let r = app.send(login(format!("198.51.100.{i}"), &user.email, "guess-guess")).await;
+        let r = app.send(login_from(&format!("198.51.100.{i}"), &user.email, "guess-guess")).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "attempt {i}: {}", r.body);
     }
-    let r = app.send(login("198.51.100.10".into(), &user.email, "guess-guess")).await;
+    // Ten failures from anywhere: every check on the account now waits a second, whatever
+    // the address, even with the right password; the upper-cased address is the same account.
+    let r = app.send(login_from("198.51.100.10", &user.email, "guess-guess")).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
-    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
-    assert!((1..=900).contains(&retry), "{retry}");
-    // Locked whatever the IP and even with the right password; the upper-cased address is
-    // the same account.
-    let r = app.send(login("203.0.113.99".into(), &user.email.to_uppercase(), &user.password)).await;
+    assert_eq!(retry_after(&r), 1);
+    let r = app.send(login_from("203.0.113.99", &user.email.to_uppercase(), &user.password)).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
-    // Other accounts, from the same IPs, are not.
-    let r = app.send(login("198.51.100.1".into(), &bystander.email, &bystander.password)).await;
+    // Other accounts, from the same addresses, are not slowed.
+    let r = app.send(login_from("198.51.100.1", &bystander.email, &bystander.password)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    // Unknown addresses lock the same way, so a lockout reveals nothing.
-    for _ in 0..10 {
-        app.send(login("192.0.2.1".into(), "nobody@example.com", "guess-guess")).await;
+    // Each further failure doubles the wait…
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let r = app.send(login_from("198.51.100.11", &user.email, "guess-guess")).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    let r = app.send(login_from("203.0.113.99", &user.email, &user.password)).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(retry_after(&r), 2);
+    // …but once it has passed, the owner signs in from their own address.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let r = app.send(login_from("203.0.113.99", &user.email, &user.password)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Unknown addresses back off the same way, so a lockout reveals nothing.
+    for i in 0..10 {
+        app.send(login_from(&format!("192.0.2.{i}"), "nobody@example.com", "guess-guess")).await;
     }
     assert_eq!(
-        app.send(login("192.0.2.2".into(), "nobody@example.com", "guess-guess")).await.status,
+        app.send(login_from("192.0.2.99", "nobody@example.com", "guess-guess")).await.status,
         StatusCode::TOO_MANY_REQUESTS
     );
+}
+
+#[tokio::test]
+async fn one_address_gets_ten_checks_per_account_per_window_and_the_owner_elsewhere_still_signs_in() {
+    // The backoff at its shortest, so that only the per-address budget is left to see.
+    let app = TestApp::spawn_with(&[("TRUSTED_PROXY_HOPS", "1"), ("LOGIN_BACKOFF_MAX_SECONDS", "1")]).await;
+    let user = app.user(&app.email("aimed")).await;
+    for i in 0..10 {
+        let r = app.send(login_from("198.51.100.7", &user.email, "guess-guess")).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "attempt {i}: {}", r.body);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let r = app.send(login_from("198.51.100.7", &user.email, &user.password)).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "the address has spent its budget: {}", r.body);
+    assert!((800..=900).contains(&retry_after(&r)), "the rest of the window: {}", retry_after(&r));
+    let r = app.send(login_from("203.0.113.5", &user.email, &user.password)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Right passwords give their budget back: signing in often from one place locks nothing.
+    for _ in 0..12 {
+        let r = app.send(login_from("203.0.113.5", &user.email, &user.password)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+}
+
+/// 59 wrong passwords and the right one, sent at once.
+async fn sixty_at_once(app: &TestApp, email: &str, password: &str, same_ip: bool) -> Vec<TestResponse> {
+    let requests = (0..60).map(|i| {
+        let ip = if same_ip { "198.51.100.60".to_owned() } else { format!("198.51.100.{i}") };
+        let guess = if i == 37 { password.to_owned() } else { format!("guess-{i:02}-guess") };
+        app.send(login_from(&ip, email, &guess))
+    });
+    futures::future::join_all(requests).await
+}
+
+#[tokio::test]
+async fn guesses_sent_at_once_get_no_more_checks_than_one_after_another() {
+    let app = TestApp::spawn_with(&[("TRUSTED_PROXY_HOPS", "1")]).await;
+    for same_ip in [true, false] {
+        let user = app.user(&app.email(if same_ip { "burst-one" } else { "burst-many" })).await;
+        let answers = sixty_at_once(&app, &user.email, &user.password, same_ip).await;
+        let (ok, wrong, limited) = tally(&answers);
+        // One check at a time per account, and never more than the budget of ten failures.
+        assert!(ok + wrong <= 10, "same address {same_ip}: {ok} × 200, {wrong} × 401, {limited} × 429");
+        assert!(limited >= 50);
+        for r in answers.iter().filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS) {
+            assert!(retry_after(r) >= 1);
+        }
+    }
+}
+
+#[tokio::test]
+async fn with_redis_away_guessing_is_still_limited() {
+    let app = TestApp::spawn_with(&[
+        ("TRUSTED_PROXY_HOPS", "1"),
+        ("REDIS_URL", &format!("redis://127.0.0.1:{}", growstack_tests::free_port())),
+    ])
+    .await;
+    let user = app.user(&app.email("no-redis")).await;
+    let (ok, wrong, _) = tally(&sixty_at_once(&app, &user.email, &user.password, false).await);
+    assert!(ok + wrong <= 10, "{ok} × 200, {wrong} × 401");
+
+    let other = app.user(&app.email("no-redis-serial")).await;
+    let mut statuses = Vec::new();
+    for i in 0..40 {
+        statuses.push(app.send(login_from(&format!("198.51.100.{i}"), &other.email, "guess-guess")).await.status);
+    }
+    let wrong = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    assert!(wrong <= 11, "{wrong} wrong passwords checked of 40");
+    assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS));
+    let r = app.send(login_from("203.0.113.1", &other.email, &other.password)).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+}
+
+#[tokio::test]
+async fn password_changes_sent_at_once_get_no_more_checks_than_the_budget() {
+    let app = TestApp::spawn_with(&[("TRUSTED_PROXY_HOPS", "1")]).await;
+    let user = app.user(&app.email("changer")).await;
+    let change = |i: usize| {
+        let current = if i == 29 { user.password.clone() } else { format!("guess-{i:02}-guess") };
+        let request = http::Request::put("/api/users/password")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {}", user.access))
+            .header("x-forwarded-for", format!("198.51.100.{i}"))
+            .body(axum::body::Body::from(
+                json!({ "currentPassword": current, "newPassword": "an-entirely-new-passphrase" }).to_string(),
+            ))
+            .unwrap();
+        app.send(request)
+    };
+    let answers = futures::future::join_all((0..30).map(change)).await;
+    let checked = answers.iter().filter(|r| r.status != StatusCode::TOO_MANY_REQUESTS).count();
+    assert!(checked <= 10, "{:?}", answers.iter().map(|r| r.status).collect::<Vec<_>>());
+    assert!(answers
+        .iter()
+        .all(|r| [StatusCode::OK, StatusCode::BAD_REQUEST, StatusCode::TOO_MANY_REQUESTS].contains(&r.status)));
 }
 
 #[tokio::test]

@@ -265,6 +265,28 @@ impl Cache {
         (count > u64::from(max)).then_some(retry_after)
     }
 
+    /// Runs a Lua script on `keys` (full keys, sharing a hash tag) with `args`: its answer, a
+    /// list of integers (a script answers a table), or `None` when Redis is unavailable.
+    pub async fn script(
+        &self,
+        what: &'static str,
+        script: &Script,
+        keys: &[String],
+        args: &[String],
+    ) -> Option<Vec<i64>> {
+        self.run(what, |mut c| async move {
+            let mut invocation = script.prepare_invoke();
+            for key in keys {
+                invocation.key(key);
+            }
+            for arg in args {
+                invocation.arg(arg);
+            }
+            invocation.invoke_async::<Vec<i64>>(&mut c).await
+        })
+        .await
+    }
+
     /// Whether Redis answers a PING right now.
     pub async fn ping(&self) -> bool {
         let Ok(mut c) = self.manager().await else { return false };

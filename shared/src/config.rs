@@ -89,9 +89,12 @@ pub struct Config {
     /// Requests per IP per window, counted apart for register, login and refresh.
     pub auth_rate_limit_max: u32,
     pub auth_rate_limit_window: Duration,
-    /// Failed logins per account per window, from any IP, before the account answers 429.
+    /// Password checks per account and client address per window (given back when right), and
+    /// the failures per account, from any address, before checks on it back off.
     pub login_failures_max: u32,
     pub login_failures_window: Duration,
+    /// The longest wait between password checks on an account that has had its failures.
+    pub login_backoff_max: Duration,
     /// Password hashes computed at once (each takes 12 MiB and a core for tens of ms);
     /// defaults to the cores the process may use.
     pub password_hash_concurrency: usize,
@@ -251,6 +254,7 @@ impl Config {
             auth_rate_limit_window: Duration::from_secs(number("AUTH_RATE_LIMIT_WINDOW_SECONDS", 900)?),
             login_failures_max: number("LOGIN_FAILURES_MAX", 10)? as u32,
             login_failures_window: Duration::from_secs(number("LOGIN_FAILURES_WINDOW_SECONDS", 900)?.max(1)),
+            login_backoff_max: Duration::from_secs(number("LOGIN_BACKOFF_MAX_SECONDS", 300)?.max(1)),
             password_hash_concurrency: number(
                 "PASSWORD_HASH_CONCURRENCY",
                 std::thread::available_parallelism().map_or(1, |n| n.get()) as u64,

@@ -10,7 +10,7 @@ mod sessions;
 mod token;
 
 pub use extract::{ActingAdmin, ActingMarketer, AdminUser, AnalyticsReader, AuthUser};
-pub use limits::{ensure_account_not_locked, record_failure, IpLimited, Login};
+pub use limits::{admit_password_check, IpLimited, Login, PasswordCheck};
 pub use password::{Hasher, Password};
 pub use revocation::Revocations;
 pub use routes::{

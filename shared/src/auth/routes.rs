@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::extract::AuthUser;
-use super::limits::{ensure_account_not_locked, record_failure, IpLimited, Login, Refresh, Register, VerifyEmail};
+use super::limits::{admit_password_check, IpLimited, Login, Refresh, Register, VerifyEmail};
 use super::password::{self, Password};
 use super::sessions;
 use super::token::{TokenPair, TokenType};
@@ -349,7 +349,7 @@ async fn login(
 ) -> Result<Response> {
     const WRONG: Error = Error::Unauthorized("invalid email or password");
     let account = body.email.trim().to_lowercase();
-    ensure_account_not_locked(&state, &account).await?;
+    let check = admit_password_check(&state, &account, &client.ip).await?;
     // A malformed email cannot belong to anyone; answer as for any unknown email.
     let email = Email::parse(&body.email).ok();
     let user = match &email {
@@ -359,8 +359,10 @@ async fn login(
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     // A hash made with earlier settings is made again once the password is proven.
     let again = stored.as_deref().is_some_and(|s| !password::is_current(s)).then(|| body.password.clone());
-    if !state.hasher.verify(body.password, stored).await? {
-        record_failure(&state, &account).await;
+    let proven = state.hasher.verify(body.password, stored).await;
+    // A hash that could not run (no slot in time) proved nothing either way.
+    check.settle(&state, matches!(proven, Ok(false))).await;
+    if !proven? {
         return Err(WRONG);
     }
     let user = user.ok_or(WRONG)?;

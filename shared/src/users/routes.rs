@@ -14,7 +14,7 @@ use super::types::{DeviceFingerprint, PersonName, Phone, ProfileUpdate, Role, St
 use crate::app::{AppState, Endpoint};
 use crate::auth::{self, ActingAdmin, AdminUser, AuthUser, Password};
 use crate::error::{Error, Result};
-use crate::http::{envelope_bytes, json_bytes, ok, JsonBody, PathParams, QueryParams};
+use crate::http::{envelope_bytes, json_bytes, ok, ClientInfo, JsonBody, PathParams, QueryParams};
 use crate::openapi::{self, Ok};
 use crate::uses::Resource;
 
@@ -305,15 +305,18 @@ struct PasswordBody {
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]
 async fn change_password(
     _: auth::IpLimited<auth::Login>,
+    client: ClientInfo,
     caller: AuthUser,
     State(state): State<AppState>,
     JsonBody(body): JsonBody<PasswordBody>,
 ) -> Result<Response> {
     let new_password = Password::parse_field("newPassword", body.new_password)?;
     let user = caller.load(&state).await?;
-    auth::ensure_account_not_locked(&state, &user.email).await?;
-    if !state.hasher.verify(body.current_password, Some(user.password_hash.clone())).await? {
-        auth::record_failure(&state, &user.email).await;
+    let check = auth::admit_password_check(&state, &user.email, &client.ip).await?;
+    let proven = state.hasher.verify(body.current_password, Some(user.password_hash.clone())).await;
+    // A hash that could not run (no slot in time) proved nothing either way.
+    check.settle(&state, matches!(proven, Ok(false))).await;
+    if !proven? {
         return Err(Error::invalid_field("currentPassword", "the current password is not right"));
     }
     let hash = state.hasher.hash(new_password).await?;
