@@ -41,7 +41,7 @@ CONNECTIONS="${BENCH_CONNECTIONS:-100}"
 DB=growstack_bench
 [ -n "$(local_psql -c "SELECT 1 FROM pg_database WHERE datname = '$DB'")" ] || local_psql -c "CREATE DATABASE $DB"
 export DATABASE_URL="postgres://postgres:postgres@127.0.0.1:5432/$DB"
-export REDIS_KEY_PREFIX="bench:" CACHE_TTL_SECONDS=600 RUST_LOG=warn AUTH_RATE_LIMIT_MAX=100000
+export REDIS_KEY_PREFIX="bench:" CACHE_TTL_SECONDS=600 RUST_LOG=warn AUTH_RATE_LIMIT_MAX=100000 EVENTS_PER_USER_PER_MINUTE=100000000
 # Both servers must accept the one token the benchmark signs in for.
 export GROWSTACK_ENV=local
 JWT_ACCESS_SECRET="$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"
@@ -154,7 +154,7 @@ now = datetime.datetime.now(datetime.timezone.utc).isoformat()
 meta = json.dumps({"ip": "127.0.0.1", "userAgent": "wrk"}).replace('"', '""')
 for i in range(n):
     props = json.dumps({"screen": "wallet", "i": i % 500, "tab": "savings"}).replace('"', '""')
-    print(f'{uuid.uuid4()},{user},screen_viewed,"{props}","{meta}",{now}')
+    print(f'{uuid.uuid4()},{user},screen_viewed,"{props}","{meta}",{now},client,true')
 PY
   }
   count() { local_psql -d "$DB" -c "SELECT count(*) FROM events"; }
@@ -168,7 +168,7 @@ PY
     batch_rate=$(python3 -c "import sys; print(round(($(count) - $before) / ($(date +%s.%N) - $started)))")
     copy_rows
     started=$(date +%s.%N)
-    local_psql -d "$DB" -c "\copy events (id, user_id, event_name, properties, metadata, occurred_at) FROM '/tmp/growstack-bench-copy.csv' WITH (FORMAT csv)" >/dev/null
+    local_psql -d "$DB" -c "\copy events (id, user_id, event_name, properties, metadata, occurred_at, source, activity) FROM '/tmp/growstack-bench-copy.csv' WITH (FORMAT csv)" >/dev/null
     copy_rate=$(python3 -c "print(round($COPY_ROWS / ($(date +%s.%N) - $started)))")
     ratio=$(python3 -c "print(round($batch_rate / $copy_rate, 2))")
     ratios+=("$ratio")
@@ -472,10 +472,10 @@ SELECT gen_random_uuid(), u.id, (ARRAY['welcome', 'referral_reward', 'kyc_remind
        'Title', 'Content', u.n % 5 = 4, u.created_at + k * interval '1 day'
 FROM numbered u CROSS JOIN generate_series(0, 1) k;
 -- 50 events a user over the last 90 days, eight names.
-INSERT INTO events (id, user_id, event_name, occurred_at)
+INSERT INTO events (id, user_id, event_name, occurred_at, source, activity)
 SELECT gen_random_uuid(), u.id,
        (ARRAY['app_opened', 'screen_viewed', 'kyc_started', 'kyc_completed', 'transfer_started', 'transfer_completed', 'card_added', 'logout'])[1 + (g * 7 + u.n) % 8],
-       now() - ((g * 104729 + u.n * 7919) % 7776000) * interval '1 second'
+       now() - ((g * 104729 + u.n * 7919) % 7776000) * interval '1 second', 'client', true
 FROM numbered u CROSS JOIN generate_series(1, 50) g;
 -- As autovacuum leaves a table at rest: statistics, and the visibility map index-only scans need.
 VACUUM ANALYZE;

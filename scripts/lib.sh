@@ -146,7 +146,7 @@ own_server_env() {
   for secret in JWT_ACCESS_SECRET JWT_REFRESH_SECRET KYC_WEBHOOK_SECRET; do
     export "$secret=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"
   done
-  export AUTH_RATE_LIMIT_MAX=1000000 LOGIN_FAILURES_MAX=1000000 SCHEDULER_ENABLED=false RUST_LOG=warn
+  export AUTH_RATE_LIMIT_MAX=1000000 LOGIN_FAILURES_MAX=1000000 EVENTS_PER_USER_PER_MINUTE=100000000 SCHEDULER_ENABLED=false RUST_LOG=warn
   "$ROOT/target/debug/growstack" migrate
   eval "$("$ROOT/target/debug/growstack" provision-local --prefix "$3")"
 }

@@ -183,7 +183,7 @@ async fn fixture(overrides: &[(&str, &str)]) -> Fixture {
     ];
     for (user, name, days, hour, minute) in events {
         pg.execute(
-            "INSERT INTO events (id, user_id, event_name, occurred_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO events (id, user_id, event_name, occurred_at, source, activity) VALUES ($1, $2, $3, $4, 'client', true)",
             &[&Uuid::now_v7(), &u(user), &name, &at(base, days, hour, minute)],
         )
         .await
@@ -242,12 +242,14 @@ async fn every_number_matches_the_hand_count() {
     let f = fixture(&[("ANALYTICS_CACHE_SECONDS", "0")]).await;
     let range = f.signups();
 
-    // Onboarding: of 9 sign-ups, 2 at email, 2 at phone, 1 at bvn, 1 at selfie, 3 done.
+    // Onboarding: of 9 sign-ups, 2 at email (one of them, U6, verified), 2 at phone, 1 at
+    // bvn, 1 at selfie, 3 done. Everyone starts on `email`: reaching it is verifying.
+    f.app.pg().await.execute("UPDATE users SET email_verified_at = now() WHERE id = $1", &[&f.users[5]]).await.unwrap();
     let onboarding = f.get(&format!("/api/analytics/onboarding?{range}")).await;
     assert_eq!(onboarding["totalUsers"], 9);
     let expected = [
-        ("email", 2, 9, 0, 1.0),
-        ("phone", 2, 7, 2, 7.0 / 9.0),
+        ("email", 2, 8, 1, 8.0 / 9.0),
+        ("phone", 2, 7, 1, 7.0 / 8.0),
         ("bvn", 1, 5, 2, 5.0 / 7.0),
         ("selfie", 1, 4, 1, 0.8),
         ("kyc_complete", 3, 3, 1, 0.75),
@@ -350,7 +352,7 @@ async fn events_over_time_from_the_rollup_and_today() {
     // Today, which the rollup has not completed, comes from `events`: one event now counts.
     let pg = f.app.pg().await;
     pg.execute(
-        "INSERT INTO events (id, user_id, event_name, occurred_at) VALUES ($1, $2, 'app_opened', now())",
+        "INSERT INTO events (id, user_id, event_name, occurred_at, source, activity) VALUES ($1, $2, 'app_opened', now(), 'client', true)",
         &[&Uuid::now_v7(), &f.users[0]],
     )
     .await
@@ -447,16 +449,19 @@ async fn todays_counts_join_the_rollup_to_what_came_after_it() {
         let pg = &pg;
         async move {
             pg.execute(
-                "INSERT INTO events (id, user_id, event_name, occurred_at)
-                 VALUES ($1, $2, 'paid', now() - make_interval(mins => $3))",
+                "INSERT INTO events (id, user_id, event_name, occurred_at, source, activity)
+                 VALUES ($1, $2, 'paid', now() - make_interval(mins => $3), 'client', true)",
                 &[&Uuid::now_v7(), &user, &minutes_ago],
             )
             .await
             .unwrap();
         }
     };
+    // Yesterday to tomorrow: events minutes old fall on yesterday just after midnight, and the
+    // day may turn while the test runs.
     let today = Utc::now().date_naive();
-    let path = format!("/api/analytics/events?startDate={today}&endDate={today}&eventName=paid");
+    let (yesterday, tomorrow) = (today.pred_opt().unwrap(), today.succ_opt().unwrap());
+    let path = format!("/api/analytics/events?startDate={yesterday}&endDate={tomorrow}&eventName=paid");
     let counts = |answer: Value| (answer["totalEvents"].as_i64().unwrap(), answer["uniqueUsers"].as_i64().unwrap());
     let rollup = || async { f.app.state.scheduler().run(&[growstack::scheduler::Task::EventsRollup]).await.unwrap() };
 

@@ -117,7 +117,8 @@ async fn track_read_back_and_deduplicate() {
 
 #[tokio::test]
 async fn a_batch_of_500_with_3_bad_items_and_the_same_batch_again() {
-    let app = TestApp::spawn().await;
+    // Twice 500 and more in a minute: past the default budget, which is not what this tests.
+    let app = TestApp::spawn_with(&[("EVENTS_PER_USER_PER_MINUTE", "10000")]).await;
     let user = app.user(&app.email("batcher")).await;
     let events: Vec<Value> = (0..500)
         .map(|i| match i {
@@ -342,7 +343,7 @@ async fn partitions_are_made_ahead_and_dropped_past_the_retention() {
     // An old month with an event in it, past the retention.
     pg.batch_execute(
         "CREATE TABLE events_y2020m01 PARTITION OF events FOR VALUES FROM ('2020-01-01') TO ('2020-02-01');
-         INSERT INTO events (id, user_id, event_name, occurred_at) VALUES (gen_random_uuid(), gen_random_uuid(), 'old', '2020-01-15Z');",
+         INSERT INTO events (id, user_id, event_name, occurred_at, source, activity) VALUES (gen_random_uuid(), gen_random_uuid(), 'old', '2020-01-15Z', 'client', true);",
     )
     .await
     .unwrap();
@@ -399,8 +400,9 @@ async fn the_users_list_query_reads_an_index() {
     let pg = app.pg().await;
     let user = Uuid::now_v7();
     pg.execute(
-        "INSERT INTO events (id, user_id, event_name, occurred_at)
-         SELECT gen_random_uuid(), CASE WHEN i % 100 = 0 THEN $1 ELSE gen_random_uuid() END, 'tap', now() - make_interval(secs => i)
+        "INSERT INTO events (id, user_id, event_name, occurred_at, source, activity)
+         SELECT gen_random_uuid(), CASE WHEN i % 100 = 0 THEN $1 ELSE gen_random_uuid() END, 'tap', now() - make_interval(secs => i),
+                'client', true
          FROM generate_series(1, 20000) i",
         &[&user],
     )

@@ -211,21 +211,22 @@ async fn r_id(s: &Staff, key: &str) -> String {
     r.data()["experiment"]["id"].as_str().unwrap().to_owned()
 }
 
-/// The bucket as an analyst would compute it in SQL, independently of the Rust code: the
-/// first 8 bytes of SHA-256(`seed:user id`), unsigned, modulo 10,000.
+/// The README's SQL for a user's bucket (after "An analyst can recompute it in SQL:"), as
+/// written there.
+fn readme_bucket_sql() -> String {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let after = readme.split("An analyst can recompute it in SQL:").nth(1).expect("the README gives the SQL");
+    after.split('`').nth(1).expect("in backquotes").to_owned()
+}
+
+/// The bucket as an analyst would compute it with the README's SQL, independently of the Rust
+/// code: over the `experiments` table, with `user_id` a uuid as in `experiment_exposures`.
 async fn bucket_in_sql(app: &TestApp, experiment: &str, user: Uuid) -> i64 {
-    let user = user.to_string();
-    app.pg()
-        .await
-        .query_one(
-            "SELECT ((('x' || encode(substr(sha256(convert_to(seed || ':' || $2::text, 'UTF8')), 1, 8), 'hex'))
-                        ::bit(64)::bigint::numeric + 18446744073709551616) % 18446744073709551616 % 10000)::bigint
-             FROM experiments WHERE id = $1::text::uuid",
-            &[&experiment, &user],
-        )
-        .await
-        .unwrap()
-        .get(0)
+    let sql = format!(
+        "SELECT ({})::bigint FROM (SELECT seed, $2::uuid AS user_id FROM experiments WHERE id = $1::text::uuid) e",
+        readme_bucket_sql()
+    );
+    app.pg().await.query_one(&sql, &[&experiment, &user]).await.unwrap().get(0)
 }
 
 #[tokio::test]
@@ -359,8 +360,8 @@ async fn track(app: &TestApp, who: &[Uuid], name: &str, at: DateTime<Utc>) {
     app.pg()
         .await
         .execute(
-            "INSERT INTO events (id, user_id, event_name, occurred_at)
-             SELECT gen_random_uuid(), unnest($1::uuid[]), $2, $3",
+            "INSERT INTO events (id, user_id, event_name, occurred_at, source, activity)
+             SELECT gen_random_uuid(), unnest($1::uuid[]), $2, $3, 'client', true",
             &[&who, &name, &at],
         )
         .await

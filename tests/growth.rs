@@ -357,10 +357,12 @@ async fn stats_match_hand_computed_numbers_on_1200_users() {
     const N: i64 = 1200;
     // Users: step by i % 10, signed up on 15 January (i % 3 != 0) or 15 February 2026.
     pg.execute(
-        "INSERT INTO users (id, email, password_hash, first_name, last_name, referral_code, onboarding_step, created_at)
+        "INSERT INTO users (id, email, password_hash, first_name, last_name, referral_code, onboarding_step, created_at,
+                            email_verified_at)
          SELECT gen_random_uuid(), 'fixture' || i || '@example.com', 'x', 'F', 'U', upper(lpad(to_hex(i), 6, '0')),
                 ($2::text[])[(ARRAY[1,1,1,2,2,3,4,4,5,5])[i % 10 + 1]],
-                CASE WHEN i % 3 <> 0 THEN timestamptz '2026-01-15 08:00Z' ELSE timestamptz '2026-02-15 08:00Z' END
+                CASE WHEN i % 3 <> 0 THEN timestamptz '2026-01-15 08:00Z' ELSE timestamptz '2026-02-15 08:00Z' END,
+                CASE WHEN i % 10 IN (0, 3) THEN timestamptz '2026-03-01 08:00Z' END
          FROM generate_series(0, $1 - 1) AS i",
         &[&(N as i32), &STEPS.to_vec()],
     )
@@ -386,13 +388,16 @@ async fn stats_match_hand_computed_numbers_on_1200_users() {
                 hours.push(fixture_hours(i) as f64);
             }
         }
-        let reached: Vec<i64> = (0..5).map(|s| at[s..].iter().sum()).collect();
+        let mut reached: Vec<i64> = (0..5).map(|s| at[s..].iter().sum()).collect();
+        // Everyone starts on `email`; only those who verified their address (i % 10 = 0 of
+        // the three there) have reached it.
+        reached[0] = reached[1] + (0..N).filter(|i| filter(*i) && i % 10 == 0).count() as i64;
         (at, reached, hours)
     };
     let check = |body: &Value, filter: &dyn Fn(i64) -> bool| {
         let (at, reached, _) = expect(filter);
         let steps = body["steps"].as_array().unwrap();
-        assert_eq!(body["totalUsers"], reached[0]);
+        assert_eq!(body["totalUsers"], at.iter().sum::<i64>());
         for (s, row) in steps.iter().enumerate() {
             assert_eq!(row["step"], STEPS[s]);
             assert_eq!(row["users"], at[s], "{}", STEPS[s]);
@@ -408,7 +413,8 @@ async fn stats_match_hand_computed_numbers_on_1200_users() {
     let r = app.call(Method::GET, "/api/onboarding/stats", Some(&admin.access), None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     check(r.data(), &|_| true);
-    assert_eq!(r.data()["steps"][1]["dropOffPercent"], 30.0);
+    assert_eq!(r.data()["steps"][0]["reached"], N * 8 / 10, "the verified one in three at `email`, and the rest");
+    assert_eq!(r.data()["steps"][1]["dropOffPercent"], 12.5);
     let january = app
         .call(Method::GET, "/api/onboarding/stats?startDate=2026-01-01&endDate=2026-01-31", Some(&admin.access), None)
         .await;

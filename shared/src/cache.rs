@@ -1,5 +1,6 @@
 //! Redis, for cache-aside reads and rate limits. Redis is an optimisation here, never a
-//! dependency: every operation fails open (a miss, or "allowed"), and after a failure Redis
+//! dependency: a read fails open (a miss), a rate limit falls back to windows this process
+//! keeps itself, and after a failure Redis
 //! is left alone for a short, growing pause, as ioredis' `min(n·50, 2000)` ms retry strategy
 //! did, so that a dead Redis costs requests nothing.
 
@@ -28,6 +29,7 @@ struct Inner {
     ttl: Duration,
     failures: AtomicU32,
     resume_at_ms: AtomicU64,
+    local_windows: LocalWindows,
 }
 
 /// Deletes every key listed in a set, and the set: one round trip to invalidate a family of
@@ -39,6 +41,47 @@ for i = 1, #keys, 500 do
 end
 return redis.call('DEL', KEYS[1])
 ";
+
+/// Takes `ARGV[1]` units of the budget `ARGV[2]` in the window `KEYS[1]` (which expires
+/// after `ARGV[3]` ms), all or none: 1 if taken, 0 if they do not fit.
+static TAKE: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| {
+    Script::new(
+        r"
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+if used + tonumber(ARGV[1]) > tonumber(ARGV[2]) then return 0 end
+if redis.call('INCRBY', KEYS[1], ARGV[1]) == tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return 1
+",
+    )
+});
+
+/// Rate-limit windows kept in this process while Redis is away, by the same keys.
+#[derive(Default)]
+struct LocalWindows(Mutex<std::collections::HashMap<String, (u64, u64)>>);
+
+/// Windows one process keeps before it drops those that have ended.
+const LOCAL_WINDOWS: usize = 100_000;
+
+impl LocalWindows {
+    /// As the `TAKE` script: whether `n` more fit under `max` in window `key`, ending at
+    /// `ends_ms`.
+    fn take(&self, key: &str, n: u64, max: u64, ends_ms: u64) -> bool {
+        let mut windows = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if windows.len() >= LOCAL_WINDOWS && !windows.contains_key(key) {
+            let now = now_ms();
+            windows.retain(|_, (_, ends)| *ends > now);
+            if windows.len() >= LOCAL_WINDOWS {
+                return false;
+            }
+        }
+        let (used, _) = windows.entry(key.to_owned()).or_insert((0, ends_ms));
+        if *used + n > max {
+            return false;
+        }
+        *used += n;
+        true
+    }
+}
 
 /// The AUTH token read at run time: a client per token, made again when a rotation changes
 /// it (connections of the old one are dropped with it).
@@ -112,6 +155,7 @@ impl Cache {
                 ttl: config.cache_ttl,
                 failures: AtomicU32::new(0),
                 resume_at_ms: AtomicU64::new(0),
+                local_windows: LocalWindows::default(),
             }),
         })
     }
@@ -238,31 +282,31 @@ impl Cache {
         (key, window_ms, (window_start + window_ms - now).div_ceil(1000).max(1))
     }
 
-    /// Whether `bucket` has already had `max` hits in its current window of `window`,
-    /// without counting one: the seconds to wait if so, `None` if not (or Redis is down).
-    pub async fn limit_reached(&self, bucket: &str, max: u32, window: Duration) -> Option<u64> {
-        let (key, _, retry_after) = self.window(bucket, window);
-        let count = self.run("rate_limit_peek", |mut c| async move { c.get::<_, Option<u64>>(&key).await }).await??;
-        (count >= u64::from(max)).then_some(retry_after)
+    /// Counts one hit against a fixed window of `window` for `bucket`. Returns the number of
+    /// seconds to wait when `max` is exceeded, `None` when allowed.
+    pub async fn over_limit(&self, bucket: &str, max: u32, window: Duration) -> Option<u64> {
+        self.take(bucket, 1, u64::from(max), window).await
     }
 
-    /// Counts one hit against a fixed window of `window` for `bucket`. Returns the number of
-    /// seconds to wait when `max` is exceeded, `None` when allowed (or Redis is down).
-    pub async fn over_limit(&self, bucket: &str, max: u32, window: Duration) -> Option<u64> {
+    /// Takes `n` units of `bucket`'s budget of `max` in its current fixed window of `window`,
+    /// all or none: the seconds to wait when they do not fit (nothing is taken then), `None`
+    /// when taken. While Redis is away, this process keeps the windows itself, so a limit
+    /// still holds (per process) rather than fail open.
+    pub async fn take(&self, bucket: &str, n: u64, max: u64, window: Duration) -> Option<u64> {
         let (key, window_ms, retry_after) = self.window(bucket, window);
-        let count: u64 = self
-            .run("rate_limit", |mut c| async move {
-                let (count,): (u64,) = redis::pipe()
-                    .atomic()
-                    .incr(&key, 1)
-                    .pexpire(&key, window_ms as i64)
-                    .ignore()
-                    .query_async(&mut c)
-                    .await?;
-                Ok(count)
+        let taken = self
+            .run("rate_limit", |mut c| {
+                let key = key.clone();
+                async move {
+                    TAKE.key(&key).arg(n).arg(max).arg(window_ms).invoke_async::<i64>(&mut c).await.map(|t| t == 1)
+                }
             })
-            .await?;
-        (count > u64::from(max)).then_some(retry_after)
+            .await;
+        let taken = match taken {
+            Some(taken) => taken,
+            None => self.inner.local_windows.take(&key, n, max, now_ms() + window_ms),
+        };
+        (!taken).then_some(retry_after)
     }
 
     /// Runs a Lua script on `keys` (full keys, sharing a hash tag) with `args`: its answer, a

@@ -93,6 +93,8 @@ pub struct Config {
     /// the failures per account, from any address, before checks on it back off.
     pub login_failures_max: u32,
     pub login_failures_window: Duration,
+    /// Events one user may send a minute, every item of a batch counting.
+    pub events_per_user_per_minute: u64,
     /// The longest wait between password checks on an account that has had its failures.
     pub login_backoff_max: Duration,
     /// Password hashes computed at once (each takes 12 MiB and a core for tens of ms);
@@ -254,6 +256,7 @@ impl Config {
             auth_rate_limit_window: Duration::from_secs(number("AUTH_RATE_LIMIT_WINDOW_SECONDS", 900)?),
             login_failures_max: number("LOGIN_FAILURES_MAX", 10)? as u32,
             login_failures_window: Duration::from_secs(number("LOGIN_FAILURES_WINDOW_SECONDS", 900)?.max(1)),
+            events_per_user_per_minute: number("EVENTS_PER_USER_PER_MINUTE", 600)?.max(1),
             login_backoff_max: Duration::from_secs(number("LOGIN_BACKOFF_MAX_SECONDS", 300)?.max(1)),
             password_hash_concurrency: number(
                 "PASSWORD_HASH_CONCURRENCY",

@@ -208,7 +208,8 @@ pub type Bounds = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct DateRange {
-    /// A day (`2026-11-01`, from its start, UTC) or an RFC 3339 time; years 1970 to 9999.
+    /// A day (`2026-11-01`, from its start, UTC) or an RFC 3339 time; from 1970; for a
+    /// question about what happened, not after today.
     #[param(example = "2026-11-01")]
     pub start_date: Option<String>,
     /// A day (`2026-11-30`, included) or an RFC 3339 time (excluded); not before `startDate`.
@@ -248,6 +249,16 @@ impl DateRange {
             if from >= to {
                 return Err(Error::invalid_field("endDate", "endDate must not be before startDate"));
             }
+        }
+        Ok((from, to))
+    }
+
+    /// As [`DateRange::bounds`], for a question about what happened: a range that starts
+    /// after today (UTC) is a mistake, not a question, and a 400 naming `startDate`.
+    pub fn past(&self) -> Result<Bounds, Error> {
+        let (from, to) = self.bounds()?;
+        if from.is_some_and(|from| from.date_naive() > Utc::now().date_naive()) {
+            return Err(Error::invalid_field("startDate", "startDate must not be after today (UTC)"));
         }
         Ok((from, to))
     }

@@ -9,17 +9,20 @@ use crate::db::Conn;
 use crate::error::Result;
 use crate::http::Bounds;
 
-/// How many users are at each onboarding step now, among those who signed up in the range.
-pub async fn users_by_step(conn: &Conn, (from, to): Bounds) -> Result<Vec<(String, i64)>> {
+/// How many users are at each onboarding step now, among those who signed up in the range,
+/// and how many of them have not yet verified their address (who have not finished the first
+/// step, `email`, though they start on it).
+pub async fn users_by_step(conn: &Conn, (from, to): Bounds) -> Result<(Vec<(String, i64)>, i64)> {
     let rows = conn
         .query(
-            "SELECT onboarding_step, count(*) FROM users
+            "SELECT onboarding_step, count(*), count(*) FILTER (WHERE email_verified_at IS NULL) FROM users
              WHERE ($1::timestamptz IS NULL OR created_at >= $1) AND ($2::timestamptz IS NULL OR created_at < $2)
              GROUP BY 1",
             &[&from, &to],
         )
         .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    let unverified = rows.iter().filter(|r| r.get::<_, &str>(0) == "email").map(|r| r.get::<_, i64>(2)).sum();
+    Ok((rows.iter().map(|r| (r.get(0), r.get(1))).collect(), unverified))
 }
 
 pub struct ReferralCounts {
@@ -102,7 +105,8 @@ pub async fn top_referrers(conn: &Conn, (from, to): Bounds) -> Result<Vec<TopRef
 
 /// Events per period and name over whole UTC days `[from, to)`: what the rollup counted in
 /// `event_counts_daily` (today's row up to its mark), and from `events` what occurred from
-/// the mark on. `unit` is `day` or `week`.
+/// the mark on and the whole of each day that late events arrived for since the rollup last
+/// counted it. `unit` is `day` or `week`.
 pub async fn event_counts(
     conn: &Conn,
     from: NaiveDate,
@@ -115,17 +119,29 @@ pub async fn event_counts(
             "WITH cover AS (
                  SELECT coalesce(max(covered_until), '-infinity'::timestamptz) AS mark
                  FROM rollup_coverage WHERE name = 'events'
+             ), late AS (
+                 SELECT DISTINCT day FROM rollup_late_days WHERE rollup = 'events' AND day >= $1::date AND day < $2::date
              ), per_day AS (
                  SELECT d.day, d.event_name, d.events
                  FROM event_counts_daily d
                  WHERE d.day >= $1::date AND d.day < $2::date AND ($4::text IS NULL OR d.event_name = $4)
                    AND (d.day::timestamp AT TIME ZONE 'UTC') < (SELECT mark FROM cover)
+                   AND d.day NOT IN (SELECT day FROM late)
                  UNION ALL
                  SELECT (e.occurred_at AT TIME ZONE 'UTC')::date, e.event_name, count(*)
                  FROM events e
                  WHERE e.occurred_at >= greatest($1::date::timestamp AT TIME ZONE 'UTC', (SELECT mark FROM cover))
                    AND e.occurred_at < ($2::date::timestamp AT TIME ZONE 'UTC')
                    AND ($4::text IS NULL OR e.event_name = $4)
+                   AND (e.occurred_at AT TIME ZONE 'UTC')::date NOT IN (SELECT day FROM late)
+                 GROUP BY 1, 2
+                 UNION ALL
+                 -- A day that late events arrived for since the last run: whole, from `events`.
+                 SELECT l.day, e.event_name, count(*)
+                 FROM late l
+                 JOIN events e ON e.occurred_at >= (l.day::timestamp AT TIME ZONE 'UTC')
+                              AND e.occurred_at < ((l.day + 1)::timestamp AT TIME ZONE 'UTC')
+                 WHERE $4::text IS NULL OR e.event_name = $4
                  GROUP BY 1, 2
              )
              SELECT date_trunc($3, day)::date, event_name, sum(events)::bigint
@@ -163,22 +179,26 @@ pub async fn event_users(
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
-/// Rebuilds the user bitmaps (sign-ups, and users per event name and for any event) from the
-/// day the last run left incomplete (at the latest yesterday, for events that arrive late;
-/// on the first run, the first day anything happened) up to now, and moves the mark
-/// `growstack_user_bitmaps` reads from to now. Returns the bitmaps written.
+/// Rebuilds the user bitmaps (sign-ups, and users per event name and for any activity) from
+/// the day the last run left incomplete (at the latest yesterday; on the first run, the first
+/// day anything happened) up to now, and every earlier day that late events arrived for, and
+/// moves the mark `growstack_user_bitmaps` reads from to now. Returns the bitmaps written.
 pub async fn rollup(conn: &Conn) -> Result<u64> {
     let row = conn
         .query_one(
             &format!(
-                "WITH {since}, marked AS (
-                     SELECT (e.occurred_at AT TIME ZONE 'UTC')::date AS day, e.event_name, u.seq
-                     FROM events e JOIN users u ON u.id = e.user_id
-                     WHERE e.occurred_at >= ((SELECT day FROM since)::timestamp AT TIME ZONE 'UTC') AND e.occurred_at < now()
+                "WITH {recount}, marked AS (
+                     SELECT (e.occurred_at AT TIME ZONE 'UTC')::date AS day, e.event_name, e.activity, u.seq
+                     FROM spans s
+                     JOIN events e ON e.occurred_at >= s.from_t AND e.occurred_at < s.to_t
+                     JOIN users u ON u.id = e.user_id
                  ), built AS (
                      SELECT 'event' AS kind, n.event_name, m.day, (m.seq >> 16)::integer AS chunk,
                             growstack_bitmap(array_agg(DISTINCT (m.seq & 65535)::integer)) AS users
-                     FROM marked m CROSS JOIN LATERAL (VALUES (''), (m.event_name)) n(event_name)
+                     FROM marked m
+                     -- '' is the user's activity: not every event is.
+                     CROSS JOIN LATERAL (VALUES (CASE WHEN m.activity THEN '' END), (m.event_name)) n(event_name)
+                     WHERE n.event_name IS NOT NULL
                      GROUP BY 2, 3, 4
                      UNION ALL
                      SELECT 'signup', '', (created_at AT TIME ZONE 'UTC')::date, (seq >> 16)::integer,
@@ -193,7 +213,7 @@ pub async fn rollup(conn: &Conn) -> Result<u64> {
                      RETURNING 1
                  ), {covered}
                  SELECT count(*) FROM written",
-                since = crate::events::since(
+                recount = crate::events::recount(
                     "user_bitmaps",
                     "(least((SELECT min(occurred_at) FROM events), (SELECT min(created_at) FROM users)) AT TIME ZONE 'UTC')::date",
                 ),
@@ -386,11 +406,15 @@ pub async fn funnel(
     );
     let mut carried = String::from("s.user_id, s.t1");
     for k in 2..=steps.len() {
+        // Apps stamp several events with one second: a step stamped the same instant as the
+        // step before counts, unless it is the same event again (which would be that step's
+        // own event counted twice).
+        let after = if steps[k - 1] == steps[k - 2] { ">" } else { ">=" };
         reached = format!(
             "SELECT {carried}, min(e.occurred_at) AS t{k}
              FROM ({reached}) s
              LEFT JOIN events e ON e.user_id = s.user_id AND e.event_name = ${p}
-                 AND e.occurred_at > s.t{prev} AND e.occurred_at <= s.t1 + make_interval(hours => $4)
+                 AND e.occurred_at {after} s.t{prev} AND e.occurred_at <= s.t1 + make_interval(hours => $4)
                  AND e.occurred_at >= $2 AND e.occurred_at < $3 + make_interval(hours => $4)
              GROUP BY {carried}",
             p = k + 3,

@@ -136,7 +136,8 @@ struct OnboardingStepCount {
     step: OnboardingStep,
     /// Users at this step now.
     current: i64,
-    /// Users at this step or past it.
+    /// Users at this step or past it; for `email`, where everyone starts, those who verified
+    /// their address or moved past it.
     reached: i64,
     /// Users who reached the step before but not this one (for the first step, of all users).
     drop_off_from_previous: i64,
@@ -157,16 +158,20 @@ async fn onboarding(
     State(state): State<AppState>,
     QueryParams(q): QueryParams<DateRange>,
 ) -> Result<Response> {
-    let range = q.bounds()?;
+    let range = q.past()?;
     cached(&state, "onboarding", &range, async {
-        let counts = repo::users_by_step(&state.db.reader().await?, range).await?;
+        let (counts, unverified) = repo::users_by_step(&state.db.reader().await?, range).await?;
         let at = |step: OnboardingStep| counts.iter().find(|(s, _)| s == step.as_str()).map_or(0, |(_, n)| *n);
         let total: i64 = counts.iter().map(|(_, n)| n).sum();
-        // Steps only move forward, so a user at step k has reached every step before it.
+        // Steps only move forward, so a user at step k has reached every step before it; but
+        // everyone starts on `email`, which a user has reached once their address is verified.
         let mut previous = total;
         let mut steps = Vec::new();
         for (i, step) in OnboardingStep::ALL.iter().enumerate() {
-            let reached: i64 = OnboardingStep::ALL[i..].iter().map(|s| at(*s)).sum();
+            let mut reached: i64 = OnboardingStep::ALL[i..].iter().map(|s| at(*s)).sum();
+            if *step == OnboardingStep::Email {
+                reached -= unverified;
+            }
             steps.push(OnboardingStepCount {
                 step: *step,
                 current: at(*step),
@@ -239,7 +244,7 @@ async fn referrals(
     State(state): State<AppState>,
     QueryParams(q): QueryParams<DateRange>,
 ) -> Result<Response> {
-    let range = q.bounds()?;
+    let range = q.past()?;
     cached(&state, "referrals", &range, async {
         let conn = state.db.reader().await?;
         let counts = repo::referral_counts(&conn, range, state.config.fraud_score_threshold).await?;
@@ -302,7 +307,7 @@ impl Interval {
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 struct EventsQuery {
-    /// A day (`2026-11-01`, from its start, UTC) or an RFC 3339 time; years 1970 to 9999. By
+    /// A day (`2026-11-01`, from its start, UTC) or an RFC 3339 time; from 1970, not after today. By
     /// default 30 days before the end; the range covers at most 400 whole UTC days.
     #[param(example = "2026-11-01")]
     start_date: Option<String>,
@@ -317,6 +322,10 @@ struct EventsQuery {
     interval: Option<Interval>,
 }
 
+/// The first day anything can have happened: a default range that would start earlier starts
+/// here.
+const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a real day");
+
 /// The longest range the events series covers, in days.
 const MAX_EVENT_DAYS: i64 = 400;
 
@@ -327,7 +336,7 @@ fn whole_days(range: Bounds, now: DateTime<Utc>) -> Result<(NaiveDate, NaiveDate
         Some(to) => (to - Duration::nanoseconds(1)).date_naive() + Duration::days(1),
         None => now.date_naive() + Duration::days(1),
     };
-    let from = range.0.map_or(to - Duration::days(30), |from| from.date_naive());
+    let from = range.0.map_or((to - Duration::days(30)).max(EPOCH), |from| from.date_naive());
     if (to - from).num_days() > MAX_EVENT_DAYS {
         return Err(Error::invalid_field("startDate", format!("the range may cover at most {MAX_EVENT_DAYS} days")));
     }
@@ -379,7 +388,7 @@ async fn events(
     State(state): State<AppState>,
     QueryParams(q): QueryParams<EventsQuery>,
 ) -> Result<Response> {
-    let range = DateRange { start_date: q.start_date, end_date: q.end_date }.bounds()?;
+    let range = DateRange { start_date: q.start_date, end_date: q.end_date }.past()?;
     let (from, to) = whole_days(range, Utc::now())?;
     let name = q.event_name.filter(|n| !n.is_empty()).map(|n| EventName::parse(&n)).transpose()?;
     let name = name.as_ref().map(EventName::as_str);
@@ -451,7 +460,7 @@ async fn notifications(
     State(state): State<AppState>,
     QueryParams(q): QueryParams<DateRange>,
 ) -> Result<Response> {
-    let range = q.bounds()?;
+    let range = q.past()?;
     cached(&state, "notifications", &range, async {
         let rows = repo::notification_counts(&state.db.reader().await?, range).await?;
         let total: i64 = rows.iter().map(|r| r.count).sum();
@@ -512,7 +521,7 @@ async fn users(
     State(state): State<AppState>,
     QueryParams(q): QueryParams<DateRange>,
 ) -> Result<Response> {
-    let range = q.bounds()?;
+    let range = q.past()?;
     cached(&state, "users", &range, async {
         let rows = repo::user_counts(&state.db.reader().await?, range).await?;
         let roles: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
@@ -579,7 +588,7 @@ impl CohortUnit {
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 struct RetentionQuery {
-    /// A day (`2026-11-01`, from its start, UTC) or an RFC 3339 time; years 1970 to 9999.
+    /// A day (`2026-11-01`, from its start, UTC) or an RFC 3339 time; from 1970, not after today.
     /// The cohorts start with the one this falls in (by default, `periods` cohorts back from
     /// the last); at most 26 cohorts.
     #[param(example = "2026-11-01")]
@@ -669,7 +678,7 @@ async fn retention(
     State(state): State<AppState>,
     QueryParams(q): QueryParams<RetentionQuery>,
 ) -> Result<Response> {
-    let range = DateRange { start_date: q.start_date, end_date: q.end_date }.bounds()?;
+    let range = DateRange { start_date: q.start_date, end_date: q.end_date }.past()?;
     let unit = q.cohort.unwrap_or(CohortUnit::Week);
     let periods = q.periods.unwrap_or(8);
     if !(1..=MAX_PERIODS).contains(&periods) {
@@ -683,7 +692,7 @@ async fn retention(
     let last = unit.start(range.1.map_or(now, |t| t - Duration::nanoseconds(1)).date_naive());
     let first = match range.0 {
         Some(t) => unit.start(t.date_naive()),
-        None => unit.back(last, periods as u32 - 1),
+        None => unit.back(last, periods as u32 - 1).max(unit.start(EPOCH)),
     };
     let cohort_to = unit.add(last, 1);
     let mut count = 0;
@@ -694,7 +703,7 @@ async fn retention(
         }
     }
     // N-day retention counts in whole UTC days: an instant stands for its day.
-    let summary_from = range.0.map_or(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default(), |t| t.date_naive());
+    let summary_from = range.0.map_or(EPOCH, |t| t.date_naive());
     let summary_to = range.1.map_or(now, |t| t - Duration::nanoseconds(1)).date_naive() + Duration::days(1);
     let question = RetentionQuestion {
         summary: (summary_from, summary_to),
@@ -863,7 +872,7 @@ async fn funnels(
         Some("referred") => true,
         Some(_) => return Err(Error::invalid_field("groupBy", "groupBy may only be \"referred\"")),
     };
-    let range = DateRange { start_date: body.start_date.clone(), end_date: body.end_date.clone() }.bounds()?;
+    let range = DateRange { start_date: body.start_date.clone(), end_date: body.end_date.clone() }.past()?;
     // Open ends as instants, so that the bounds prune the events' months: nothing predates
     // the epoch or follows the last year a date may name.
     let range = (

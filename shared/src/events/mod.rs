@@ -10,7 +10,7 @@ mod repo;
 mod routes;
 mod types;
 
-pub(crate) use repo::{covered, since};
+pub(crate) use repo::{covered, recount};
 pub use repo::{purge_dedupe, rollup, Event, Stats};
 pub use routes::{BATCH, LIST, MAX_BATCH, STATS, TRACK};
 pub use types::EventName;

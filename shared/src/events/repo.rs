@@ -6,6 +6,7 @@ use serde_json::Value;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use super::lifecycle::{self, Source};
 use crate::db::Conn;
 use crate::error::{Error, Result};
 
@@ -67,37 +68,47 @@ fn no_partition(e: tokio_postgres::Error) -> Error {
     }
 }
 
-/// Stores `events` for `user` in one statement. An event whose client id this user has
-/// sent before (or earlier in the same batch) is not stored again. Returns the ids stored,
-/// with their receive times.
+/// Stores `events` for `user`, sent by `source` (a client or the operator's backend), in one
+/// statement. An event whose client id this user has sent before (or earlier in the same
+/// batch) is not stored again. The days before today that the events fall on are marked for
+/// the rollups to count again. Returns the ids stored, with their receive times.
 #[tracing::instrument(skip_all, fields(user_id = %user, events = events.len()))]
-pub async fn insert(conn: &Conn, user: Uuid, events: &[NewEvent]) -> Result<Vec<(Uuid, DateTime<Utc>)>> {
+pub async fn insert(
+    conn: &Conn,
+    user: Uuid,
+    source: Source,
+    events: &[NewEvent],
+) -> Result<Vec<(Uuid, DateTime<Utc>)>> {
     let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
     let names: Vec<&str> = events.iter().map(|e| e.name.as_str()).collect();
     let client_ids: Vec<Option<&str>> = events.iter().map(|e| e.client_id.as_deref()).collect();
     let properties: Vec<&Value> = events.iter().map(|e| &e.properties).collect();
     let metadata: Vec<&Value> = events.iter().map(|e| &e.metadata).collect();
     let times: Vec<DateTime<Utc>> = events.iter().map(|e| e.occurred_at).collect();
+    let activity = lifecycle::is_activity(source, None);
     let row = conn
         .try_query_opt(
-            "WITH input AS (
-                SELECT * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::timestamptz[])
-                    WITH ORDINALITY AS t(id, event_name, event_id, properties, metadata, occurred_at, ord)
-             ), keyed AS (
-                SELECT DISTINCT ON (event_id) * FROM input WHERE event_id IS NOT NULL ORDER BY event_id, ord
-             ), claimed AS (
-                INSERT INTO event_dedupe (user_id, event_id, id, occurred_at)
-                SELECT $1, event_id, id, occurred_at FROM keyed
-                ON CONFLICT (user_id, event_id) DO NOTHING
-                RETURNING id
-             ), stored AS (
-                INSERT INTO events (id, user_id, event_name, event_id, properties, metadata, occurred_at)
-                SELECT i.id, $1, i.event_name, i.event_id, i.properties, i.metadata, i.occurred_at FROM input i
-                WHERE i.event_id IS NULL OR i.id IN (SELECT id FROM claimed)
-                RETURNING id, received_at
-             )
-             SELECT ARRAY(SELECT id FROM stored), ARRAY(SELECT received_at FROM stored)",
-            &[&user, &ids, &names, &client_ids, &properties, &metadata, &times],
+            &format!(
+                "WITH input AS (
+                    SELECT * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::timestamptz[])
+                        WITH ORDINALITY AS t(id, event_name, event_id, properties, metadata, occurred_at, ord)
+                 ), keyed AS (
+                    SELECT DISTINCT ON (event_id) * FROM input WHERE event_id IS NOT NULL ORDER BY event_id, ord
+                 ), claimed AS (
+                    INSERT INTO event_dedupe (user_id, event_id, id, occurred_at)
+                    SELECT $1, event_id, id, occurred_at FROM keyed
+                    ON CONFLICT (user_id, event_id) DO NOTHING
+                    RETURNING id
+                 ), stored AS (
+                    INSERT INTO events (id, user_id, event_name, event_id, properties, metadata, occurred_at, source, activity)
+                    SELECT i.id, $1, i.event_name, i.event_id, i.properties, i.metadata, i.occurred_at, $8, $9 FROM input i
+                    WHERE i.event_id IS NULL OR i.id IN (SELECT id FROM claimed)
+                    RETURNING id, received_at, occurred_at
+                 ), {late}
+                 SELECT ARRAY(SELECT id FROM stored), ARRAY(SELECT received_at FROM stored)",
+                late = late_days("stored"),
+            ),
+            &[&user, &ids, &names, &client_ids, &properties, &metadata, &times, &source.as_str(), &activity],
         )
         .await?
         .map_err(no_partition)?;
@@ -108,6 +119,25 @@ pub async fn insert(conn: &Conn, user: Uuid, events: &[NewEvent]) -> Result<Vec<
             ids.into_iter().zip(times).collect()
         })
         .unwrap_or_default())
+}
+
+/// Every rollup of events, by the name its coverage and late days go under.
+const ROLLUPS: [&str; 2] = ["events", "user_bitmaps"];
+
+/// The `late` CTE of a statement that stores events: marks, for every rollup, the days before
+/// today (UTC) that the events of `stored` (a CTE with `occurred_at`) fall on. Today is
+/// counted again by every run anyway.
+fn late_days(stored: &str) -> String {
+    let rollups = ROLLUPS.map(|r| format!("('{r}')")).join(", ");
+    format!(
+        "late AS (
+            INSERT INTO rollup_late_days (rollup, day)
+            SELECT r.rollup, d.day
+            FROM (SELECT DISTINCT (occurred_at AT TIME ZONE 'UTC')::date AS day FROM {stored}) d
+            CROSS JOIN (VALUES {rollups}) r(rollup)
+            WHERE d.day < (now() AT TIME ZONE 'UTC')::date
+         )"
+    )
 }
 
 /// The event stored earlier under the user's client id.
@@ -198,10 +228,14 @@ pub async fn stats(conn: &Conn, filter: &Filter) -> Result<Stats> {
     Ok(Stats { total: row.get(0), unique_days: row.get(1), first_occurrence: row.get(2), last_occurrence: row.get(3) })
 }
 
-/// The `since` CTE of a rollup's statement: the day rollup `name` (a constant) recounts from —
-/// the day its last run left incomplete, at the latest yesterday (for events that arrive
-/// late), or on its first run `first_day` (an SQL expression), or today.
-pub(crate) fn since(name: &str, first_day: &str) -> String {
+/// The CTEs that pick what rollup `name` (a constant) counts again: `since`, the day its last
+/// run left incomplete (at the latest yesterday, for events that arrive late), or on its first
+/// run `first_day` (an SQL expression), or today; the late days before that which events
+/// arrived for since (taken from `rollup_late_days`: only those of transactions older than
+/// every one still running, whose events this statement therefore sees); and `spans`, the
+/// time ranges `[from_t, to_t)` to count: from `since` to now, and each late day whole.
+pub(crate) fn recount(name: &str, first_day: &str) -> String {
+    debug_assert!(ROLLUPS.contains(&name));
     format!(
         "since AS (
              SELECT coalesce(
@@ -210,6 +244,15 @@ pub(crate) fn since(name: &str, first_day: &str) -> String {
                  {first_day},
                  (now() AT TIME ZONE 'UTC')::date
              ) AS day
+         ), taken AS (
+             DELETE FROM rollup_late_days
+             WHERE rollup = '{name}' AND tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+             RETURNING day
+         ), spans AS (
+             SELECT (day::timestamp AT TIME ZONE 'UTC') AS from_t, now() AS to_t FROM since
+             UNION ALL
+             SELECT (day::timestamp AT TIME ZONE 'UTC'), ((day + 1)::timestamp AT TIME ZONE 'UTC')
+             FROM (SELECT DISTINCT day FROM taken WHERE day < (SELECT day FROM since)) late
          )"
     )
 }
@@ -229,24 +272,24 @@ pub(crate) fn covered(name: &str) -> String {
 }
 
 /// Recounts `event_counts_daily` from the day the last run left incomplete (at the latest
-/// yesterday, for events that arrive late; on the first run, the oldest event's day) up to
-/// now, and moves the mark analytics reads `events` from to now. Returns the rows written.
+/// yesterday; on the first run, the oldest event's day) up to now, and every earlier day that
+/// late events arrived for, and moves the mark analytics reads `events` from to now. Returns
+/// the rows written.
 pub async fn rollup(conn: &Conn) -> Result<u64> {
     let row = conn
         .query_one(
             &format!(
-                "WITH {since}, counted AS (
+                "WITH {recount}, counted AS (
                      INSERT INTO event_counts_daily (day, event_name, events, users)
-                     SELECT (occurred_at AT TIME ZONE 'UTC')::date, event_name, count(*), count(DISTINCT user_id)
-                     FROM events, since
-                     WHERE occurred_at >= (since.day::timestamp AT TIME ZONE 'UTC') AND occurred_at < now()
+                     SELECT (e.occurred_at AT TIME ZONE 'UTC')::date, e.event_name, count(*), count(DISTINCT e.user_id)
+                     FROM spans s JOIN events e ON e.occurred_at >= s.from_t AND e.occurred_at < s.to_t
                      GROUP BY 1, 2
                      ON CONFLICT (day, event_name) DO UPDATE
                         SET events = EXCLUDED.events, users = EXCLUDED.users, updated_at = now()
                      RETURNING 1
                  ), {covered}
                  SELECT count(*) FROM counted",
-                since = since("events", "(SELECT (min(occurred_at) AT TIME ZONE 'UTC')::date FROM events)"),
+                recount = recount("events", "(SELECT (min(occurred_at) AT TIME ZONE 'UTC')::date FROM events)"),
                 covered = covered("events"),
             ),
             &[],

@@ -14,6 +14,7 @@ use utoipa::openapi::ObjectBuilder;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::lifecycle::{self, Source};
 use super::repo::{self, Event, Filter, NewEvent, Stats};
 use super::types::{occurred_at, parse_properties, ClientEventId, EventName, MAX_PROPERTY_KEYS};
 use crate::app::{AppState, Endpoint};
@@ -63,8 +64,7 @@ pub const MAX_BATCH: usize = 500;
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct EventBody {
-    /// Letters, digits and `_ . : - $`.
-    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9_.:$-]+$", example = "screen:home")]
+    #[schema(schema_with = event_name_schema)]
     event_name: String,
     #[schema(schema_with = properties_schema)]
     properties: Option<Value>,
@@ -82,6 +82,22 @@ struct EventBody {
     timestamp: Option<String>,
 }
 
+/// `eventName`: what `EventName::parse_sent` accepts, the reserved names listed.
+fn event_name_schema() -> utoipa::openapi::Object {
+    let reserved = lifecycle::reserved_names().iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(64))
+        .pattern(Some("^[A-Za-z0-9_.:$-]+$"))
+        .examples([json!("screen:home")])
+        .description(Some(format!(
+            "Letters, digits and `_ . : - $`. Not one of the names GrowStack records itself (a 400 naming \
+             `eventName`): {reserved}."
+        )))
+        .build()
+}
+
 /// `properties`: what `types::parse_properties` accepts.
 fn properties_schema() -> utoipa::openapi::Object {
     ObjectBuilder::new()
@@ -97,7 +113,7 @@ fn properties_schema() -> utoipa::openapi::Object {
 impl EventBody {
     /// The event as we store it: checked, with the server's view of who sent it.
     fn parse(self, client: &ClientInfo, now: DateTime<Utc>) -> Result<NewEvent> {
-        let name = EventName::parse(&self.event_name)?;
+        let name = EventName::parse_sent(&self.event_name, Source::Client)?;
         let client_id = self.event_id.as_deref().map(ClientEventId::parse).transpose()?;
         let properties = parse_properties(self.properties)?;
         let mut metadata = match self.metadata {
@@ -144,7 +160,9 @@ struct Tracked {
     responses((status = 201, description = "The event, stored.", body = Ok<Tracked>),
         (status = 200, description = "Sent before under this `eventId`: the event as first stored, with `duplicate`.", body = Ok<Tracked>),
         (status = 403, description = "The account is blocked."),
-        (status = 409, description = "The event first stored under this `eventId` is no longer kept.")))]
+        (status = 409, description = "The event first stored under this `eventId` is no longer kept."),
+        (status = 429, description = "Past the user's events per minute (`EVENTS_PER_USER_PER_MINUTE`, default 600); \
+            retry after `Retry-After` seconds.")))]
 /// Tracks an event for the caller.
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]
 async fn track(
@@ -154,8 +172,9 @@ async fn track(
     JsonBody(body): JsonBody<EventBody>,
 ) -> Result<Response> {
     let event = body.parse(&client, Utc::now())?;
+    take_budget(&state, caller.id, 1).await?;
     let conn = state.db.writer().await?;
-    let stored = repo::insert(&conn, caller.id, std::slice::from_ref(&event)).await?;
+    let stored = repo::insert(&conn, caller.id, Source::Client, std::slice::from_ref(&event)).await?;
     let Some((_, received_at)) = stored.first() else {
         // Sent before under this client id: the answer is the event as first stored.
         let client_id = event.client_id.as_deref().unwrap_or_default();
@@ -210,7 +229,10 @@ struct RejectedEvent {
 
 #[utoipa::path(post, path = "/api/events/batch", security(("bearer" = [])), request_body = EventBatch,
     responses((status = 200, description = "How many events were stored, and which items were rejected.", body = Ok<EventBatchResult>),
-        (status = 403, description = "The account is blocked.")))]
+        (status = 403, description = "The account is blocked."),
+        (status = 429, description = "The batch does not fit in the user's events per minute \
+            (`EVENTS_PER_USER_PER_MINUTE`, default 600; every item counts); nothing was stored. Retry after \
+            `Retry-After` seconds.")))]
 /// Tracks up to 500 events for the caller at once.
 ///
 /// A bad item rejects that item only.
@@ -224,6 +246,7 @@ async fn batch(
     if body.events.len() > MAX_BATCH {
         return Err(Error::invalid_field("events", "a batch carries at most 500 events"));
     }
+    take_budget(&state, caller.id, body.events.len() as u64).await?;
     let now = Utc::now();
     let mut accepted = Vec::with_capacity(body.events.len());
     let mut rejected = Vec::new();
@@ -239,9 +262,19 @@ async fn batch(
     let stored = if accepted.is_empty() {
         Vec::new()
     } else {
-        repo::insert(&state.db.writer().await?, caller.id, &accepted).await?
+        repo::insert(&state.db.writer().await?, caller.id, Source::Client, &accepted).await?
     };
     Ok(ok(EventBatchResult { accepted: stored.len(), duplicates: accepted.len() - stored.len(), rejected }))
+}
+
+/// Takes `n` events of the user's budget per minute (`EVENTS_PER_USER_PER_MINUTE`), every
+/// item of a batch counting, or refuses them all (429).
+async fn take_budget(state: &AppState, user: Uuid, n: u64) -> Result<()> {
+    let per_minute = state.config.events_per_user_per_minute;
+    match state.cache.take(&format!("events:{user}"), n, per_minute, std::time::Duration::from_secs(60)).await {
+        Some(retry_after_secs) => Err(Error::RateLimited { retry_after_secs }),
+        None => Ok(()),
+    }
 }
 
 /// Longest `cursor` taken: the cursors given are under 100 characters.
@@ -280,7 +313,7 @@ fn subject(caller: &AuthUser, user_id: Option<Uuid>) -> Result<Uuid> {
 }
 
 fn filter(caller: &AuthUser, user_id: Option<Uuid>, name: Option<String>, range: &DateRange) -> Result<Filter> {
-    let (from, to) = range.bounds()?;
+    let (from, to) = range.past()?;
     let name =
         name.filter(|n| !n.is_empty()).map(|n| EventName::parse(&n).map(|n| n.as_str().to_owned())).transpose()?;
     Ok(Filter { user: subject(caller, user_id)?, name, from, to })

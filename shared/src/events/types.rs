@@ -4,6 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
+use super::lifecycle::{self, Source};
 use crate::error::{Error, Result};
 
 /// Most keys in `properties`, how deep it may nest, and how big it may be.
@@ -26,6 +27,19 @@ impl EventName {
             return Err(Error::invalid_field("eventName", "eventName must be 1 to 64 letters, digits or _ . : - $"));
         }
         Ok(EventName(raw.to_owned()))
+    }
+
+    /// The name of an event `source` sends: as [`EventName::parse`], and none of the names
+    /// GrowStack records itself unless the source is GrowStack.
+    pub fn parse_sent(raw: &str, source: Source) -> Result<Self> {
+        let name = Self::parse(raw)?;
+        if source != Source::System && lifecycle::is_reserved(&name.0) {
+            return Err(Error::invalid_field(
+                "eventName",
+                format!("eventName `{raw}` is reserved: GrowStack records it itself"),
+            ));
+        }
+        Ok(name)
     }
 
     pub fn as_str(&self) -> &str {
@@ -107,6 +121,12 @@ mod tests {
         }
         for bad in ["", "has space", "émoji", "semi;colon", &"x".repeat(65)] {
             assert!(EventName::parse(bad).is_err(), "{bad}");
+        }
+        for name in lifecycle::reserved_names() {
+            assert!(EventName::parse(name).is_ok(), "{name} may be read");
+            assert!(EventName::parse_sent(name, Source::Client).is_err(), "{name}");
+            assert!(EventName::parse_sent(name, Source::Server).is_err(), "{name}");
+            assert!(EventName::parse_sent(name, Source::System).is_ok(), "{name}");
         }
     }
 

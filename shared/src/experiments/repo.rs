@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::types::{Metric, Reference, Status, Targeting, Variant, Variants};
 use crate::db::Conn;
 use crate::error::{unique_violation, Error, Result};
+use crate::events::lifecycle;
 
 /// An experiment as staff see it.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -243,15 +244,18 @@ pub async fn expose(conn: &Conn, experiment: &Experiment, user: Uuid, variant: &
                     ON CONFLICT DO NOTHING
                     RETURNING user_id, exposed_at
                  ), logged AS (
-                    INSERT INTO events (id, user_id, event_name, properties, occurred_at)
-                    SELECT $6, user_id, 'experiment_exposure',
-                           jsonb_build_object('experimentId', $1::uuid, 'key', $7::text, 'variant', $3::text), exposed_at
+                    INSERT INTO events (id, user_id, event_name, properties, occurred_at, source, activity)
+                    SELECT $6, user_id, '{exposure}',
+                           jsonb_build_object('experimentId', $1::uuid, 'key', $7::text, 'variant', $3::text), exposed_at,
+                           'system', {activity}
                     FROM exposed
                  )
                  SELECT EXISTS (SELECT 1 FROM target)
                         OR EXISTS (SELECT 1 FROM experiment_exposures WHERE experiment_id = $1 AND user_id = $2)
                         AS targeted,
-                        EXISTS (SELECT 1 FROM exposed) AS first"
+                        EXISTS (SELECT 1 FROM exposed) AS first",
+                exposure = lifecycle::EXPERIMENT_EXPOSURE.name,
+                activity = lifecycle::is_activity(lifecycle::Source::System, Some(lifecycle::EXPERIMENT_EXPOSURE)),
             ),
             &[&experiment.id, &user, &variant, &steps, &referred, &Uuid::now_v7(), &experiment.key],
         )

@@ -75,7 +75,8 @@ pub struct StepCount {
     pub step: String,
     /// Users whose current step this is.
     pub users: i64,
-    /// Users who got at least this far.
+    /// Users who got at least this far; for `email`, those who verified their address (or
+    /// moved past it), since everyone starts on it.
     pub reached: i64,
     /// Share of those who reached the previous step and did not reach this one, in percent
     /// (two decimals); `null` for the first step, or when nobody reached the previous one.
@@ -88,13 +89,17 @@ pub async fn funnel(conn: &Conn, from: Option<DateTime<Utc>>, to: Option<DateTim
     let rows = conn
         .query(
             "WITH cohort AS (
-                SELECT array_position($1::text[], onboarding_step) AS rank FROM users
+                -- Everyone starts on `email`; it is reached once the address is verified.
+                SELECT array_position($1::text[], onboarding_step) AS rank,
+                       CASE WHEN onboarding_step = 'email' AND email_verified_at IS NULL THEN 0
+                            ELSE array_position($1::text[], onboarding_step) END AS done
+                FROM users
                 WHERE role = 'user' AND ($2::timestamptz IS NULL OR created_at >= $2)
                   AND ($3::timestamptz IS NULL OR created_at < $3)
              ), counts AS (
                 SELECT s.step, s.rank,
                        count(c.rank) FILTER (WHERE c.rank = s.rank) AS users,
-                       count(c.rank) FILTER (WHERE c.rank >= s.rank) AS reached
+                       count(c.rank) FILTER (WHERE c.done >= s.rank) AS reached
                 FROM unnest($1::text[]) WITH ORDINALITY AS s(step, rank)
                 LEFT JOIN cohort c ON true
                 GROUP BY s.step, s.rank

@@ -120,7 +120,7 @@ async fn step(caller: AuthUser, State(state): State<AppState>, JsonBody(body): J
 #[serde(rename_all = "camelCase")]
 #[schema(as = OnboardingStats)]
 struct Funnel {
-    /// Users who signed up in the range (everyone reaches the first step).
+    /// Users who signed up in the range (everyone starts on the first step).
     total_users: i64,
     /// Every step, in order.
     steps: Vec<StepCount>,
@@ -135,9 +135,9 @@ async fn stats(
     State(state): State<AppState>,
     QueryParams(range): QueryParams<DateRange>,
 ) -> Result<Response> {
-    let (from, to) = range.bounds()?;
+    let (from, to) = range.past()?;
     let steps = repo::funnel(&state.db.reader().await?, from, to).await?;
-    let total = steps.first().map_or(0, |s| s.reached);
+    let total = steps.iter().map(|s| s.users).sum();
     Ok(ok(Funnel { total_users: total, steps }))
 }
 
@@ -150,6 +150,6 @@ async fn time_stats(
     State(state): State<AppState>,
     QueryParams(range): QueryParams<DateRange>,
 ) -> Result<Response> {
-    let (from, to) = range.bounds()?;
+    let (from, to) = range.past()?;
     Ok(ok(repo::time_to_kyc(&state.db.reader().await?, from, to).await?))
 }

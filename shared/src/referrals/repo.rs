@@ -122,7 +122,7 @@ pub async fn invite(
                  SELECT {COLUMNS} FROM invited",
                 created = lifecycle::cte(
                     "created",
-                    lifecycle::REFERRAL_CREATED,
+                    lifecycle::REFERRAL_INVITED,
                     "invited",
                     "referrer_id",
                     "jsonb_build_object('referralId', id, 'via', 'invite')"

@@ -450,7 +450,7 @@ async fn stats(
     State(state): State<AppState>,
     QueryParams(range): QueryParams<DateRange>,
 ) -> Result<Response> {
-    let (from, to) = range.bounds()?;
+    let (from, to) = range.past()?;
     let stats = repo::stats(&state.db.reader().await?, caller.id, from, to).await?;
     Ok(ok(StatsAnswer {
         total_referrals: stats.total,

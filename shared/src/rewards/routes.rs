@@ -102,7 +102,7 @@ async fn list(
                 .ok_or_else(|| Error::invalid_field("status", "status must be pending, available, paid or voided"))?,
         ),
     };
-    let filter = Filter { status, bounds: range.bounds()? };
+    let filter = Filter { status, bounds: range.past()? };
     match q.format.as_deref().unwrap_or("json") {
         "json" => {
             let page = paging.check()?;
