@@ -29,11 +29,12 @@ UPDATE users u SET last_active_at = a.at
 FROM (SELECT user_id, least(max(occurred_at), now()) AS at FROM events WHERE activity GROUP BY user_id) a
 WHERE u.id = a.user_id AND (u.last_active_at IS NULL OR u.last_active_at < a.at);
 
--- Days a rollup must count again because events of theirs arrived after the day ended (an
--- app that was offline sends them days late). Each write of such events adds a row for each
--- rollup and day in the same transaction; a rollup takes only the rows of transactions older
--- than every one still running — whose events its statement therefore sees — and recounts
--- their days. Until then, analytics reads those days from `events` instead of the rollup.
+-- Days a rollup must count again because events of theirs arrived after the rollup had
+-- counted past their time (an app that was offline sends them minutes or days late). Each
+-- write of such events adds a row for each rollup and day in the same transaction; a rollup
+-- takes only the rows of transactions older than every one still running — whose events its
+-- statement therefore sees — and recounts their days. Until then, analytics reads those days
+-- whole from `events` instead of the rollup.
 CREATE TABLE rollup_late_days (
     rollup     text NOT NULL CHECK (rollup IN ('events', 'user_bitmaps')),
     day        date NOT NULL,

@@ -357,7 +357,8 @@ struct EventsQuestion<'a> {
 struct EventAnalytics {
     /// Events in the range.
     total_events: i64,
-    /// Distinct users who did them.
+    /// Distinct users who did them; without `eventName`, the users with any activity (what a
+    /// user did, not mail or nudges we sent them).
     unique_users: i64,
     /// Events in the range per event name.
     event_counts: BTreeMap<String, i64>,
@@ -371,7 +372,7 @@ struct EventPeriod {
     period: NaiveDate,
     /// Events in the period, within the range.
     events: i64,
-    /// Distinct users who did them.
+    /// Distinct users who did them (without `eventName`: with any activity).
     users: i64,
 }
 
@@ -763,7 +764,7 @@ struct FunnelBody {
     #[schema(minimum = 1, maximum = 720, default = 168)]
     window_hours: Option<i32>,
     /// When the first step may be done: a day (`2026-11-01`, from its start, UTC) or an
-    /// RFC 3339 time; years 1970 to 9999.
+    /// RFC 3339 time; from 1970, not after today.
     #[schema(example = "2026-11-01")]
     start_date: Option<String>,
     /// A day (`2026-11-30`, included) or an RFC 3339 time (excluded); not before `startDate`.

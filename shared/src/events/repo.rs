@@ -70,8 +70,8 @@ fn no_partition(e: tokio_postgres::Error) -> Error {
 
 /// Stores `events` for `user`, sent by `source` (a client or the operator's backend), in one
 /// statement. An event whose client id this user has sent before (or earlier in the same
-/// batch) is not stored again. The days before today that the events fall on are marked for
-/// the rollups to count again. Returns the ids stored, with their receive times.
+/// batch) is not stored again. The days of events that a rollup has already counted past are
+/// marked for it to count again. Returns the ids stored, with their receive times.
 #[tracing::instrument(skip_all, fields(user_id = %user, events = events.len()))]
 pub async fn insert(
     conn: &Conn,
@@ -124,18 +124,18 @@ pub async fn insert(
 /// Every rollup of events, by the name its coverage and late days go under.
 const ROLLUPS: [&str; 2] = ["events", "user_bitmaps"];
 
-/// The `late` CTE of a statement that stores events: marks, for every rollup, the days before
-/// today (UTC) that the events of `stored` (a CTE with `occurred_at`) fall on. Today is
-/// counted again by every run anyway.
+/// The `late` CTE of a statement that stores events: for every rollup that has already
+/// counted past an event of `stored` (a CTE with `occurred_at`), marks that event's day (UTC)
+/// to be counted again; until then analytics reads the day whole from `events`. An app that
+/// was offline sends its events minutes or days late.
 fn late_days(stored: &str) -> String {
-    let rollups = ROLLUPS.map(|r| format!("('{r}')")).join(", ");
+    let rollups = ROLLUPS.map(|r| format!("'{r}'")).join(", ");
     format!(
         "late AS (
             INSERT INTO rollup_late_days (rollup, day)
-            SELECT r.rollup, d.day
-            FROM (SELECT DISTINCT (occurred_at AT TIME ZONE 'UTC')::date AS day FROM {stored}) d
-            CROSS JOIN (VALUES {rollups}) r(rollup)
-            WHERE d.day < (now() AT TIME ZONE 'UTC')::date
+            SELECT c.name, d.day
+            FROM (SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, min(occurred_at) AS first FROM {stored} GROUP BY 1) d
+            JOIN rollup_coverage c ON c.name IN ({rollups}) AND d.first < c.covered_until
          )"
     )
 }
