@@ -49,21 +49,23 @@ CREATE INDEX rollup_late_days_idx ON rollup_late_days (rollup, day);
 DELETE FROM user_bitmaps;
 DELETE FROM rollup_coverage WHERE name = 'user_bitmaps';
 
--- `last_active_at` follows activity, whichever statement writes it: one UPDATE per statement
--- that stores events, writing a user's row only when it moves their mark on by more than five
--- minutes, so that a user sending events keeps their row mostly unwritten. An event from the
--- future (a client's clock may be up to 5 minutes ahead) counts as now.
+-- `last_active_at` follows activity. The events GrowStack records itself come from many
+-- statements, some of which write the user's row too; a trigger moves it after any of them
+-- stores an activity event (it runs after the statement, so it is a write of its own). The
+-- events clients send move it in their own statement (events/repo.rs), where the hot path
+-- can skip the write for a user it moved minutes ago; the trigger leaves those alone.
+-- Either way a user's row is written only when the mark moves by more than five minutes.
 CREATE FUNCTION growstack_touch_last_active() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE users u SET last_active_at = n.at
-    FROM (SELECT user_id, least(max(occurred_at), now()) AS at FROM new_events WHERE activity GROUP BY user_id) n
-    WHERE u.id = n.user_id AND (u.last_active_at IS NULL OR u.last_active_at < n.at - interval '5 minutes');
+    UPDATE users SET last_active_at = least(NEW.occurred_at, now())
+    WHERE id = NEW.user_id
+      AND (last_active_at IS NULL OR last_active_at < least(NEW.occurred_at, now()) - interval '5 minutes');
     RETURN NULL;
 END
 $$;
 CREATE TRIGGER events_touch_last_active AFTER INSERT ON events
-    REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION growstack_touch_last_active();
+    FOR EACH ROW WHEN (NEW.activity AND NEW.source = 'system') EXECUTE FUNCTION growstack_touch_last_active();
 
 -- As before (V13), with two changes: `want_event` NULL means the user's activity, not any
 -- event; and a day with late events not yet recounted is read whole from `events`.

@@ -55,6 +55,9 @@ pub struct Services {
     /// …and of the users whose exposure it has recorded (`experiment:user`), who then cost
     /// no statement when they ask again.
     pub exposed: Arc<crate::cache::Local<()>>,
+    /// …and of the users whose `last_active_at` it moved in the last five minutes, which a
+    /// statement storing their events then leaves alone.
+    pub active: Arc<crate::cache::Local<()>>,
 }
 
 #[derive(Clone)]
@@ -113,6 +116,7 @@ impl AppState {
             metrics,
             experiments: Arc::new(crate::cache::Local::new(config.experiment_cache_ttl, 1024)),
             exposed: Arc::new(crate::cache::Local::new(std::time::Duration::from_secs(600), 100_000)),
+            active: Arc::new(crate::cache::Local::new(std::time::Duration::from_secs(300), 100_000)),
             config: Arc::new(config),
         })))
     }

@@ -30,6 +30,7 @@ struct Inner {
     failures: AtomicU32,
     resume_at_ms: AtomicU64,
     local_windows: LocalWindows,
+    leases: Leases,
 }
 
 /// Deletes every key listed in a set, and the set: one round trip to invalidate a family of
@@ -80,6 +81,38 @@ impl LocalWindows {
         }
         *used += n;
         true
+    }
+}
+
+/// Units of rate-limit windows this process has taken from Redis and not yet handed out, by
+/// window key: (units left, size of the last lease).
+#[derive(Default)]
+struct Leases(Mutex<std::collections::HashMap<String, (u64, u64)>>);
+
+impl Leases {
+    /// Hands out `n` units of window `key`'s lease, or says how big its last lease was.
+    fn take(&self, key: &str, n: u64) -> Result<(), u64> {
+        let mut leases = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match leases.get_mut(key) {
+            Some((left, _)) if *left >= n => {
+                *left -= n;
+                Ok(())
+            }
+            Some((_, size)) => Err(*size),
+            None => Err(0),
+        }
+    }
+
+    /// Keeps `left` units of a lease of `size` for window `key`.
+    fn deposit(&self, key: &str, size: u64, left: u64) {
+        let mut leases = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if leases.len() >= LOCAL_WINDOWS && !leases.contains_key(key) {
+            // Windows end within minutes: what is dropped here is at worst a few unused units.
+            leases.clear();
+        }
+        let lease = leases.entry(key.to_owned()).or_insert((0, 0));
+        lease.0 += left;
+        lease.1 = size;
     }
 }
 
@@ -156,6 +189,7 @@ impl Cache {
                 failures: AtomicU32::new(0),
                 resume_at_ms: AtomicU64::new(0),
                 local_windows: LocalWindows::default(),
+                leases: Leases::default(),
             }),
         })
     }
@@ -307,6 +341,30 @@ impl Cache {
             None => self.inner.local_windows.take(&key, n, max, now_ms() + window_ms),
         };
         (!taken).then_some(retry_after)
+    }
+
+    /// As [`Cache::take`], without a round trip to Redis for most calls: this process takes
+    /// units from Redis in leases that double while it keeps using them (up to a tenth of the
+    /// budget) and hands them out itself. Nobody gets more than `max` in a window; a lease
+    /// left unused when the window ends is lost to the other processes, at most a tenth of
+    /// the budget each, and only for users busy enough on each of them to have earned leases.
+    pub async fn take_leased(&self, bucket: &str, n: u64, max: u64, window: Duration) -> Option<u64> {
+        let (key, _, _) = self.window(bucket, window);
+        let previous = match self.inner.leases.take(&key, n) {
+            Ok(()) => return None,
+            Err(previous) => previous,
+        };
+        let want = previous.saturating_mul(2).clamp(n, (max / 10).max(n));
+        let taken = match self.take(bucket, want, max, window).await {
+            None => want,
+            Some(_) if want > n && self.take(bucket, n, max, window).await.is_none() => n,
+            Some(retry_after) => {
+                // Another request of this process may have leased what is left meanwhile.
+                return self.inner.leases.take(&key, n).is_err().then_some(retry_after);
+            }
+        };
+        self.inner.leases.deposit(&key, taken, taken - n);
+        None
     }
 
     /// Runs a Lua script on `keys` (full keys, sharing a hash tag) with `args`: its answer, a

@@ -22,8 +22,24 @@ pub fn category(template: EmailTemplate) -> Option<Category> {
     }
 }
 
-/// How much of an inviter's name an invitation shows.
-const INVITER_NAME_CHARS: usize = 40;
+/// The longest inviter's name an invitation shows.
+const INVITER_NAME_CHARS: usize = 20;
+
+/// The inviter's name as an invitation shows it: a name of at most 20 letters, spaces,
+/// hyphens, apostrophes and initials' dots; anything else — a link, a sales pitch, markup — is
+/// "A friend", so that an invitation carries no words of the inviter's choosing to a stranger.
+fn inviter_name(name: &str) -> String {
+    let plain = name.chars().count() <= INVITER_NAME_CHARS
+        && name.chars().any(char::is_alphabetic)
+        && name.chars().all(|c| c.is_alphabetic() || matches!(c, ' ' | '-' | '\'' | '’' | '.'))
+        // A dot ends an initial ("A. Lovelace"); one inside a word is a domain name.
+        && name.split('.').skip(1).all(|after| after.is_empty() || after.starts_with(' '));
+    if plain {
+        name.to_owned()
+    } else {
+        "A friend".to_owned()
+    }
+}
 
 /// Links the templates point to, from config.
 #[derive(Clone, Debug)]
@@ -136,7 +152,7 @@ pub fn render(
             Some(("Confirm your email".to_owned(), required(data, "verifyLink")?)),
         ),
         EmailTemplate::ReferralInvite => {
-            let inviter: String = field(data, "inviterName", "A friend").chars().take(INVITER_NAME_CHARS).collect();
+            let inviter = inviter_name(&field(data, "inviterName", ""));
             let link = required(data, "referralLink")?;
             (
                 "You're invited to GrowStack".to_owned(),
@@ -213,13 +229,28 @@ mod tests {
     }
 
     #[test]
-    fn invitations_keep_the_inviters_words_out_of_the_subject() {
-        let name = format!("<b>FREE MONEY</b> {}", "x".repeat(100));
-        let data = json!({ "inviterName": name, "referralLink": "https://app.example.com/r/ABC123" });
-        let r = render(EmailTemplate::ReferralInvite, &data, &links(), None).unwrap();
+    fn invitations_carry_a_name_and_no_other_words_of_the_inviters() {
+        let invite = |name: &str| {
+            let data = json!({ "inviterName": name, "referralLink": "https://app.example.com/r/ABC123" });
+            render(EmailTemplate::ReferralInvite, &data, &links(), None).unwrap()
+        };
+        let r = invite("Ada Lovelace-O’Brien");
         assert_eq!(r.subject, "You're invited to GrowStack");
-        assert!(r.html.contains("&lt;b&gt;FREE MONEY&lt;/b&gt;") && !r.html.contains("<b>FREE"));
-        assert!(r.text.contains(&format!("<b>FREE MONEY</b> {} thinks", "x".repeat(22))), "cut to 40: {}", r.text);
+        assert!(r.text.contains("Ada Lovelace-O’Brien thinks"), "{}", r.text);
+        assert!(invite("Adébáyọ").text.contains("Adébáyọ thinks"));
+        assert!(invite("A. Lovelace Jr.").text.contains("A. Lovelace Jr. thinks"));
+        for pitch in [
+            "<b>FREE MONEY</b>",
+            "Click http://evil.example now",
+            "win.example.com",
+            "Claim $500 today",
+            "Aaaaaaaaaaaaaaaaaaaaa",
+            "",
+        ] {
+            let r = invite(pitch);
+            assert!(r.text.contains("A friend thinks"), "{pitch}: {}", r.text);
+            assert!(pitch.is_empty() || !r.text.contains(pitch), "{pitch}");
+        }
     }
 
     #[test]

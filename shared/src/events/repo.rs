@@ -69,14 +69,16 @@ fn no_partition(e: tokio_postgres::Error) -> Error {
 }
 
 /// Stores `events` for `user`, sent by `source` (a client or the operator's backend), in one
-/// statement. An event whose client id this user has sent before (or earlier in the same
-/// batch) is not stored again. The days of events that a rollup has already counted past are
+/// statement; with `touch`, the user's `last_active_at` moves to the latest of them (when that
+/// is more than five minutes on). An event whose client id this user has sent before (or
+/// earlier in the same batch) is not stored again. The days of events that a rollup has already counted past are
 /// marked for it to count again. Returns the ids stored, with their receive times.
 #[tracing::instrument(skip_all, fields(user_id = %user, events = events.len()))]
 pub async fn insert(
     conn: &Conn,
     user: Uuid,
     source: Source,
+    touch: bool,
     events: &[NewEvent],
 ) -> Result<Vec<(Uuid, DateTime<Utc>)>> {
     let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
@@ -104,11 +106,16 @@ pub async fn insert(
                     SELECT i.id, $1, i.event_name, i.event_id, i.properties, i.metadata, i.occurred_at, $8, $9 FROM input i
                     WHERE i.event_id IS NULL OR i.id IN (SELECT id FROM claimed)
                     RETURNING id, received_at, occurred_at
-                 ), {late}
+                 ), {late}, touched AS (
+                    UPDATE users SET last_active_at = s.at
+                    FROM (SELECT least(max(occurred_at), now()) AS at FROM stored) s
+                    WHERE users.id = $1 AND $9 AND $10 AND s.at IS NOT NULL
+                      AND (users.last_active_at IS NULL OR users.last_active_at < s.at - interval '5 minutes')
+                 )
                  SELECT ARRAY(SELECT id FROM stored), ARRAY(SELECT received_at FROM stored)",
                 late = late_days("stored"),
             ),
-            &[&user, &ids, &names, &client_ids, &properties, &metadata, &times, &source.as_str(), &activity],
+            &[&user, &ids, &names, &client_ids, &properties, &metadata, &times, &source.as_str(), &activity, &touch],
         )
         .await?
         .map_err(no_partition)?;

@@ -19,6 +19,7 @@ use super::repo::{self, Event, Filter, NewEvent, Stats};
 use super::types::{occurred_at, parse_properties, ClientEventId, EventName, MAX_PROPERTY_KEYS};
 use crate::app::{AppState, Endpoint};
 use crate::auth::AuthUser;
+use crate::db::Conn;
 use crate::error::{Error, Result};
 use crate::http::{created, ok, ClientInfo, DateRange, JsonBody, QueryParams};
 use crate::openapi::{self, ErrorCode, Ok};
@@ -174,7 +175,7 @@ async fn track(
     let event = body.parse(&client, Utc::now())?;
     take_budget(&state, caller.id, 1).await?;
     let conn = state.db.writer().await?;
-    let stored = repo::insert(&conn, caller.id, Source::Client, std::slice::from_ref(&event)).await?;
+    let stored = insert(&state, &conn, caller.id, std::slice::from_ref(&event)).await?;
     let Some((_, received_at)) = stored.first() else {
         // Sent before under this client id: the answer is the event as first stored.
         let client_id = event.client_id.as_deref().unwrap_or_default();
@@ -262,16 +263,28 @@ async fn batch(
     let stored = if accepted.is_empty() {
         Vec::new()
     } else {
-        repo::insert(&state.db.writer().await?, caller.id, Source::Client, &accepted).await?
+        insert(&state, &state.db.writer().await?, caller.id, &accepted).await?
     };
     Ok(ok(EventBatchResult { accepted: stored.len(), duplicates: accepted.len() - stored.len(), rejected }))
+}
+
+/// Stores a client's events, moving the user's `last_active_at` unless this process moved it
+/// in the last few minutes (the statement would move it only by minutes anyway).
+async fn insert(state: &AppState, conn: &Conn, user: Uuid, events: &[NewEvent]) -> Result<Vec<(Uuid, DateTime<Utc>)>> {
+    let key = user.to_string();
+    let touch = state.active.get(&key).is_none();
+    let stored = repo::insert(conn, user, Source::Client, touch, events).await?;
+    if touch && !stored.is_empty() {
+        state.active.put(&key, ());
+    }
+    Ok(stored)
 }
 
 /// Takes `n` events of the user's budget per minute (`EVENTS_PER_USER_PER_MINUTE`), every
 /// item of a batch counting, or refuses them all (429).
 async fn take_budget(state: &AppState, user: Uuid, n: u64) -> Result<()> {
     let per_minute = state.config.events_per_user_per_minute;
-    match state.cache.take(&format!("events:{user}"), n, per_minute, std::time::Duration::from_secs(60)).await {
+    match state.cache.take_leased(&format!("events:{user}"), n, per_minute, std::time::Duration::from_secs(60)).await {
         Some(retry_after_secs) => Err(Error::RateLimited { retry_after_secs }),
         None => Ok(()),
     }

@@ -98,22 +98,41 @@ pub async fn history(conn: &Conn, referrer: Uuid, device: Option<&str>) -> Resul
     Ok(History { last_hour: row.get(0), device_seen_among_referrals: row.get(1) })
 }
 
-/// Records an invitation of `email`, unless the referrer invited it within `window_hours`;
-/// an older open invitation of the address is renewed rather than duplicated.
+/// What came of an invitation.
+pub enum Invited {
+    Recorded(Referral),
+    /// The referrer invited this address within the window.
+    Recently,
+    /// The referrer has sent their invitations for the day.
+    OverCap,
+}
+
+/// Records an invitation of `email`, unless the referrer invited it within `window_hours` or
+/// has sent `per_day` invitations in the last 24 hours (counted in the inserting statement);
+/// an older open invitation of the address is renewed rather than duplicated. Invitations of
+/// one referrer are taken one at a time (a transaction-scoped lock on the referrer), so that
+/// the count holds for invitations sent at once. Call inside a transaction.
 #[tracing::instrument(skip_all)]
 pub async fn invite(
     conn: &Conn,
     referrer: Uuid,
     email: &Email,
     window_hours: i32,
+    per_day: i64,
     metadata: &Value,
-) -> Result<Option<Referral>> {
+) -> Result<Invited> {
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('invite:' || $1::uuid::text, 0))", &[&referrer])
+        .await?;
     let row = conn
         .query_opt(
             &format!(
-                "WITH invited AS (
+                "WITH sent AS (
+                    SELECT count(*) AS today FROM referrals
+                    WHERE referrer_id = $2 AND invited_at > now() - interval '1 day'
+                 ), invited AS (
                     INSERT INTO referrals (id, referrer_id, referred_email, code, status, metadata, invited_at)
-                    SELECT $1, u.id, $3, u.referral_code, 'pending', $5, now() FROM users u WHERE u.id = $2
+                    SELECT $1, u.id, $3, u.referral_code, 'pending', $5, now() FROM users u, sent
+                    WHERE u.id = $2 AND sent.today < $6
                     ON CONFLICT (referrer_id, referred_email) WHERE referred_user_id IS NULL AND referred_email IS NOT NULL
                     DO UPDATE SET created_at = now(), updated_at = now(), invited_at = now(), metadata = EXCLUDED.metadata
                     WHERE referrals.created_at <= now() - make_interval(hours => $4)
@@ -128,10 +147,15 @@ pub async fn invite(
                     "jsonb_build_object('referralId', id, 'via', 'invite')"
                 ),
             ),
-            &[&Uuid::now_v7(), &referrer, &email.as_str(), &window_hours, metadata],
+            &[&Uuid::now_v7(), &referrer, &email.as_str(), &window_hours, metadata, &per_day],
         )
         .await?;
-    row.as_ref().map(Referral::from_row).transpose()
+    match row {
+        Some(row) => Ok(Invited::Recorded(Referral::from_row(&row)?)),
+        // Nothing recorded: the lock still held, so the count is the one the statement saw.
+        None if invitations_today(conn, referrer).await? >= per_day => Ok(Invited::OverCap),
+        None => Ok(Invited::Recently),
+    }
 }
 
 /// Invitations the referrer has sent in the last 24 hours.

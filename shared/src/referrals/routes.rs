@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::repo::{self, FailOutcome, Payout, Referral, ReferralStatus, Refusal, Stats, TreeRow};
+use super::repo::{self, FailOutcome, Invited, Payout, Referral, ReferralStatus, Refusal, Stats, TreeRow};
 use crate::app::{AppState, Endpoint};
 use crate::auth::{ActingAdmin, AdminUser, AuthUser};
 use crate::db::Conn;
@@ -191,15 +191,17 @@ async fn list(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReferralInvite {
-    /// The address to invite: not the caller's, nor one with an account.
+    /// The address to invite: not the caller's.
     #[schema(format = Email, max_length = 254, example = "friend@example.com")]
     email: String,
 }
 
 #[utoipa::path(post, path = "/api/referrals", security(("bearer" = [])), request_body = ReferralInvite,
-    responses((status = 201, description = "The invitation, a pending referral; the email is on its way.", body = Ok<Referral>),
+    responses((status = 201, description = "The invitation, a pending referral. The email is on its way unless the \
+            address already has an account or takes no invitations: the answer is the same either way, so that it \
+            tells nobody who has an account.", body = Ok<Referral>),
         (status = 403, description = "The caller's email address is not verified, or the account is blocked or not active."),
-        (status = 409, description = "The address has an account, accepts no invitations, or was invited recently."),
+        (status = 409, description = "The caller invited this address recently."),
         (status = 429, description = "The caller sent the most invitations allowed in a day.")))]
 /// Invites a friend by email.
 ///
@@ -219,16 +221,10 @@ async fn invite(
         return Err(Error::invalid_field("email", "you cannot invite yourself"));
     }
     let conn = state.db.writer().await?;
-    if users::by_email(&conn, &email).await?.is_some() {
-        return Err(Error::Conflict("this address already has an account"));
-    }
-    if email::is_suppressed(&conn, email.as_str(), Some(email::Category::Invitations)).await? {
-        return Err(Error::Conflict("this address does not accept invitations"));
-    }
-    // Counted in Postgres, not Redis: a limit on what we mail must not fail open.
-    if repo::invitations_today(&conn, user.id).await? >= state.config.referral_invites_per_day {
-        return Err(Error::RateLimited { retry_after_secs: 3600 });
-    }
+    // Whether the address has an account, or takes no invitations, changes only whether mail
+    // goes out: the answer is the same, so that invitations tell nobody who has an account.
+    let deliver = users::by_email(&conn, &email).await?.is_none()
+        && !email::is_suppressed(&conn, email.as_str(), Some(email::Category::Invitations)).await?;
     let metadata = json!({ "ip": client.ip, "userAgent": client.user_agent, "source": "invite" });
     let window = state.config.referral_invite_window_hours;
     let job = EmailJob {
@@ -242,17 +238,25 @@ async fn invite(
         }),
     };
     // The invitation and its email are committed together: a queue that says no delays the
-    // email (the outbox relay sends it), it never leaves an invitation unsent.
+    // email (the outbox relay sends it), it never leaves an invitation unsent. The daily cap
+    // is counted in Postgres, in the statement that records the invitation: a limit on what
+    // we mail must not fail open, nor give way to invitations sent at once.
+    let per_day = state.config.referral_invites_per_day;
     let (referral, staged) = conn
         .atomically(async |conn| {
-            let referral = repo::invite(conn, user.id, &email, window, &metadata)
-                .await?
-                .ok_or(Error::Conflict("this address was invited recently; try again later"))?;
-            Ok((referral, outbox::stage(conn, Destination::Email, &[job]).await?))
+            let referral = match repo::invite(conn, user.id, &email, window, per_day, &metadata).await? {
+                Invited::Recorded(referral) => referral,
+                Invited::OverCap => return Err(Error::RateLimited { retry_after_secs: 3600 }),
+                Invited::Recently => return Err(Error::Conflict("this address was invited recently; try again later")),
+            };
+            let staged = if deliver { outbox::stage(conn, Destination::Email, &[job]).await? } else { Vec::new() };
+            Ok((referral, staged))
         })
         .await?;
     drop(conn);
-    state.relay().send_now(&staged).await;
+    if !staged.is_empty() {
+        state.relay().send_now(&staged).await;
+    }
     users::invalidate_lists(&state.cache).await;
     Ok(created(referral))
 }
