@@ -358,3 +358,19 @@ fn route_throttling_covers_both_mounts() {
         }
     }
 }
+
+#[test]
+fn the_consoles_security_headers_in_aws_are_the_servers() {
+    let template = template();
+    let policy = &template["Resources"]["ConsoleSecurityHeaders"]["Properties"]["ResponseHeadersPolicyConfig"]
+        ["SecurityHeadersConfig"];
+    assert_eq!(
+        policy["ContentSecurityPolicy"]["ContentSecurityPolicy"].as_str(),
+        Some(growstack::console::CONTENT_SECURITY_POLICY),
+        "the CloudFront policy and shared/src/console.rs say the same"
+    );
+    assert_eq!(policy["FrameOptions"]["FrameOption"].as_str(), Some("DENY"));
+    let behavior =
+        &template["Resources"]["ConsoleDistribution"]["Properties"]["DistributionConfig"]["DefaultCacheBehavior"];
+    assert!(!behavior["ResponseHeadersPolicyId"].is_null(), "the console's files get the policy");
+}

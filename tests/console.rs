@@ -25,9 +25,22 @@ async fn the_built_console_is_served_with_its_routes_falling_back_to_the_app() {
     let r = app.call(Method::GET, "/console/experiments/123", None, None).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(String::from_utf8_lossy(&r.raw).contains("GrowStack console"));
-    // The API is untouched.
+    // Its own scripts only, framed by nobody, never sniffed.
+    let r = app.call(Method::GET, "/console/", None, None).await;
+    let csp = r.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self';") && csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe"));
+    assert_eq!(r.headers["x-frame-options"], "DENY");
+    assert_eq!(r.headers["x-content-type-options"], "nosniff");
+    // The API is untouched, and its answers are neither sniffed nor kept by caches.
     let r = app.call(Method::GET, "/api/users/profile", None, None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(!r.headers.contains_key("content-security-policy"));
+    let login = app.login(&app.user(&app.email("headers")).await.email, "correct-horse-battery").await;
+    for answer in [&r, &login] {
+        assert_eq!(answer.headers["x-content-type-options"], "nosniff");
+        assert_eq!(answer.headers["cache-control"], "no-store");
+        assert!(answer.headers["strict-transport-security"].to_str().unwrap().starts_with("max-age="));
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -369,7 +369,7 @@ async fn ledger_and_unsubscribe_events_run_through_their_functions() {
         )
         .await;
     assert_eq!(response["statusCode"], 200, "{response}");
-    assert!(response["body"].as_str().unwrap().contains("unsubscribed"));
+    assert!(response["body"].as_str().unwrap().contains("Unsubscribe</button>"));
 }
 
 /// An endpoint whose handler sends to the email queue but declares nothing.

@@ -149,6 +149,33 @@ async fn a_blocked_admin_cannot_unblock_itself_even_with_redis_down() {
 }
 
 #[tokio::test]
+async fn with_redis_away_staff_and_writes_are_checked_against_postgres() {
+    let mut redis = growstack_tests::OwnRedis::start_on(growstack_tests::free_port()).await;
+    let app = TestApp::spawn_with(&[("REDIS_URL", &format!("redis://127.0.0.1:{}", redis.port))]).await;
+    let admin = app.admin().await;
+    let demoted = second_admin(&app).await;
+    let blocked = app.user(&app.email("blocked-tracker")).await;
+    let plain = app.user(&app.email("plain-reader")).await;
+    assert_eq!(app.list_users(&demoted.access, "").await.status, StatusCode::OK);
+    redis.stop();
+    assert_eq!(app.set_role(&admin.access, &demoted.id.to_string(), "user").await.status, StatusCode::OK);
+    assert_eq!(app.block(&admin.access, &blocked.id.to_string(), true).await.status, StatusCode::OK);
+    // Past what this process remembers of the changes: only Postgres knows now.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let r = app.list_users(&demoted.access, "").await;
+    // The demotion revoked the token (401); were it not so, the database's role refuses it.
+    assert!(
+        [StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&r.status),
+        "a demoted admin's token reads no staff data: {}",
+        r.body
+    );
+    let r = app.json(Method::POST, "/api/events/track", Some(&blocked.access), json!({ "eventName": "tap" })).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "a blocked user writes nothing: {}", r.body);
+    // A plain user's own reads stay open on the token.
+    assert_eq!(app.profile(&plain.access).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn nobody_changes_their_own_block_state_or_role() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;

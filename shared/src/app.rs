@@ -294,6 +294,7 @@ pub fn router_serving(endpoints: impl IntoIterator<Item = Served>, state: AppSta
             axum::response::IntoResponse::into_response(crate::Error::Internal(anyhow::anyhow!("handler panicked")))
         }))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::http::log_request))
+        .layer(axum::middleware::from_fn(crate::http::security_headers))
         .with_state(state)
 }
 

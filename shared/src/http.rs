@@ -366,6 +366,21 @@ pub async fn log_request(State(state): State<AppState>, req: Request<Body>, next
     response
 }
 
+/// Headers every answer of the API carries: no content sniffing; HTTPS only from here on for
+/// a browser that reached us over it (browsers ignore the header over plain HTTP, so local
+/// runs are unaffected); and no caching of the API's answers, which are a user's or staff's
+/// data, unless the handler said otherwise.
+pub async fn security_headers(req: Request<Body>, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
 /// Fallback for paths no endpoint serves, in the envelope.
 pub async fn not_found() -> Error {
     Error::NotFound("no such route")

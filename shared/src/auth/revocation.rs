@@ -92,8 +92,9 @@ impl Revocations {
         }
     }
 
-    /// Whether an access token of `user` at `version` still stands.
-    pub async fn check(&self, user: Uuid, version: i32) -> Result<()> {
+    /// Whether an access token of `user` at `version` still stands: an error if not, and
+    /// whether that is known (`false` when Redis could not say and nothing was remembered).
+    pub async fn check(&self, user: Uuid, version: i32) -> Result<bool> {
         let remembered = self
             .remembered
             .lock()
@@ -108,11 +109,12 @@ impl Revocations {
                     self.remember(user, standing);
                     standing
                 }
-                // Redis unavailable: the token's claims stand, and nothing is remembered.
-                None => None,
+                // Redis unavailable: nothing is known, and nothing is remembered.
+                None => return Ok(false),
             },
         };
-        standing.map_or(Ok(()), |s| s.admits(version))
+        standing.map_or(Ok(()), |s| s.admits(version))?;
+        Ok(true)
     }
 }
 

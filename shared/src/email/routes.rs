@@ -3,7 +3,7 @@
 //! The signed token names the address and the category; either records the opt-out.
 
 use axum::extract::State;
-use axum::http::{header, Method};
+use axum::http::{header, HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
@@ -32,7 +32,7 @@ pub const UNSUBSCRIBE_PAGE: Endpoint = Endpoint {
     path: "/api/notifications/unsubscribe",
     route: || get(unsubscribe_page),
     doc: openapi::describe::<__path_unsubscribe_page>,
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::JwtKeys],
 };
 
 /// An unsubscribe link works for a year: mail is kept, and read, long after it is sent.
@@ -64,7 +64,8 @@ struct TokenQuery {
     token: Option<String>,
 }
 
-async fn record(state: &AppState, token: Option<&str>) -> Result<Opt> {
+/// The opt-out a link's token asks for, checked.
+async fn verify(state: &AppState, token: Option<&str>) -> Result<Opt> {
     let token = token.filter(|t| !t.is_empty()).ok_or_else(|| Error::invalid_field("token", "token is required"))?;
     if token.chars().count() > MAX_TOKEN_CHARS {
         return Err(Error::invalid_field("token", "token must be at most 2048 characters"));
@@ -77,9 +78,33 @@ async fn record(state: &AppState, token: Option<&str>) -> Result<Opt> {
     if opt.category == Category::All {
         return Err(Error::invalid_field("token", "the link is not valid"));
     }
+    Ok(opt)
+}
+
+async fn record(state: &AppState, token: Option<&str>) -> Result<Opt> {
+    let opt = verify(state, token).await?;
     suppressions::suppress(&state.db.writer().await?, &opt.email, opt.category, Reason::Unsubscribe).await?;
     tracing::info!(category = opt.category.as_str(), "unsubscribed");
     Ok(opt)
+}
+
+/// What an opt-out of `category` stops, in words.
+fn stops(category: Category) -> &'static str {
+    match category {
+        Category::Invitations => "invitations from other GrowStack users",
+        Category::KycReminders => "reminders to finish verifying your identity",
+        Category::Inactivity | Category::All => "news and reminders when you have been away",
+    }
+}
+
+/// A small page of our own words (nothing of the request's in it).
+fn page(title: &str, body: &str) -> Response {
+    let page = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
+         <title>{title}</title></head><body style=\"font-family:sans-serif;max-width:32rem;margin:3rem auto\">\
+         {body}</body></html>"
+    );
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
 }
 
 /// The opt-out recorded.
@@ -98,31 +123,47 @@ struct Unsubscribed {
 /// What mail clients send for `List-Unsubscribe-Post`; any body is ignored. Authenticated by
 /// the signed token in the link, not by a bearer token. Repeating it changes nothing.
 #[tracing::instrument(skip_all)]
-async fn unsubscribe(State(state): State<AppState>, QueryParams(q): QueryParams<TokenQuery>) -> Result<Response> {
+async fn unsubscribe(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    QueryParams(q): QueryParams<TokenQuery>,
+) -> Result<Response> {
     let opt = record(&state, q.token.as_deref()).await?;
+    // The page's own button (a browser's form) gets a page; a mail client gets the envelope.
+    let browser = headers.get(header::ACCEPT).and_then(|a| a.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+    if browser {
+        let what = stops(opt.category);
+        return Ok(page(
+            "Unsubscribed",
+            &format!(
+                "<h1>You're unsubscribed</h1><p>We won't send you {what} any more. Messages about your account, \
+                 such as rewards and security, still reach you.</p>"
+            ),
+        ));
+    }
     Ok(ok(Unsubscribed { unsubscribed: true, category: opt.category }))
 }
 
 #[utoipa::path(get, path = "/api/notifications/unsubscribe", params(TokenQuery),
-    responses((status = 200, description = "A page saying what the address no longer gets.", body = String,
+    responses((status = 200, description = "A page asking to confirm, with a button that posts the opt-out.", body = String,
         content_type = "text/html")))]
-/// Unsubscribes an address from one category of email and answers a page saying so.
+/// The page a person lands on from the link in an email: what they would stop getting, and a
+/// button to confirm.
 ///
-/// The page a person lands on from the link in the email. Authenticated by the signed token in
-/// the link, not by a bearer token. Failures answer the JSON error envelope.
+/// Opening it changes nothing: mail scanners fetch the links in mail, and must not unsubscribe
+/// anyone. The button posts to this address, as a mail client's one-click unsubscribe does.
+/// Authenticated by the signed token in the link. Failures answer the JSON error envelope.
 #[tracing::instrument(skip_all)]
 async fn unsubscribe_page(State(state): State<AppState>, QueryParams(q): QueryParams<TokenQuery>) -> Result<Response> {
-    let opt = record(&state, q.token.as_deref()).await?;
-    let what = match opt.category {
-        Category::Invitations => "invitations from other GrowStack users",
-        Category::KycReminders => "reminders to finish verifying your identity",
-        Category::Inactivity | Category::All => "news and reminders when you have been away",
-    };
-    let page = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
-         <title>Unsubscribed</title></head><body style=\"font-family:sans-serif;max-width:32rem;margin:3rem auto\">\
-         <h1>You're unsubscribed</h1><p>We won't send you {what} any more. Messages about your account, such as \
-         rewards and security, still reach you.</p></body></html>"
-    );
-    Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response())
+    let opt = verify(&state, q.token.as_deref()).await?;
+    let what = stops(opt.category);
+    // The form posts to this very address, token and all.
+    Ok(page(
+        "Unsubscribe",
+        &format!(
+            "<h1>Unsubscribe?</h1><p>You will no longer get {what}. Messages about your account, such as rewards \
+             and security, still reach you.</p><form method=\"post\"><button type=\"submit\">Unsubscribe</button>\
+             </form>"
+        ),
+    ))
 }

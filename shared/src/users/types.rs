@@ -32,13 +32,25 @@ impl Email {
         if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(bad());
         }
+        // The RFC's syntax (a domain with a TLD; no display name, no [address] literal)…
+        let options =
+            email_address::Options::default().with_required_tld().without_domain_literal().without_display_text();
+        email_address::EmailAddress::parse_with_options(&email, options).map_err(|_| bad())?;
+        // …and less of it: no quoted local parts (they carry commas, brackets and spaces into
+        // our mail and logs), and a domain in ASCII letters, digits and hyphens — an
+        // internationalised one in its xn-- form, where a Cyrillic look-alike shows as what
+        // it is.
         let (local, domain) = email.rsplit_once('@').ok_or_else(bad)?;
-        let domain_ok = domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && !domain.contains("..")
-            && domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-');
-        if local.is_empty() || local.len() > 64 || local.contains('@') || !domain_ok {
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && local.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c) || !c.is_ascii());
+        let domain_ok = domain.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+        if !local_ok || !domain_ok {
             return Err(bad());
         }
         Ok(Email(email))
@@ -247,8 +259,19 @@ mod tests {
             "ada@.x.io",
             "ada@x..io",
             &format!("{}@x.io", "a".repeat(65)),
+            "<svg/onload=alert(1)>@example.com",
+            "a,b@example.com",
+            "\"a b\"@example.com",
+            "Ada <ada@example.com>",
+            "ada@[127.0.0.1]",
+            "ada@exаmple.com", // a Cyrillic а
+            "ada@-example.com",
+            "ada\u{7}@example.com",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?}");
+        }
+        for good in ["ada.lovelace+growth@example.co.uk", "o'brien@example.ng", "ada@xn--exmple-4nf.com"] {
+            assert!(Email::parse(good).is_ok(), "{good:?}");
         }
     }
 
