@@ -79,6 +79,7 @@ pub async fn insert(
     user: Uuid,
     source: Source,
     touch: bool,
+    received: DateTime<Utc>,
     events: &[NewEvent],
 ) -> Result<Vec<(Uuid, DateTime<Utc>)>> {
     let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
@@ -88,6 +89,12 @@ pub async fn insert(
     let metadata: Vec<&Value> = events.iter().map(|e| &e.metadata).collect();
     let times: Vec<DateTime<Utc>> = events.iter().map(|e| e.occurred_at).collect();
     let activity = lifecycle::is_activity(source, None);
+    // Only an event the sender dated before it reached us can fall before a rollup's mark (an
+    // event stamped on arrival that a rollup running meanwhile misses is today's, which every
+    // run counts again); the statement marks late days only then. The `last_active_at` write
+    // only with `touch`. Four statements, each prepared once.
+    let late = if events.iter().any(|e| e.occurred_at < received) { late_days("stored") } else { String::new() };
+    let touched = if touch && activity { TOUCH } else { "" };
     let row = conn
         .try_query_opt(
             &format!(
@@ -106,16 +113,10 @@ pub async fn insert(
                     SELECT i.id, $1, i.event_name, i.event_id, i.properties, i.metadata, i.occurred_at, $8, $9 FROM input i
                     WHERE i.event_id IS NULL OR i.id IN (SELECT id FROM claimed)
                     RETURNING id, received_at, occurred_at
-                 ), {late}, touched AS (
-                    UPDATE users SET last_active_at = s.at
-                    FROM (SELECT least(max(occurred_at), now()) AS at FROM stored) s
-                    WHERE users.id = $1 AND $9 AND $10 AND s.at IS NOT NULL
-                      AND (users.last_active_at IS NULL OR users.last_active_at < s.at - interval '5 minutes')
-                 )
+                 ){late}{touched}
                  SELECT ARRAY(SELECT id FROM stored), ARRAY(SELECT received_at FROM stored)",
-                late = late_days("stored"),
             ),
-            &[&user, &ids, &names, &client_ids, &properties, &metadata, &times, &source.as_str(), &activity, &touch],
+            &[&user, &ids, &names, &client_ids, &properties, &metadata, &times, &source.as_str(), &activity],
         )
         .await?
         .map_err(no_partition)?;
@@ -128,6 +129,15 @@ pub async fn insert(
         .unwrap_or_default())
 }
 
+/// The `touched` CTE of a statement that stores a user's (`$1`) activity in `stored`: moves
+/// their `last_active_at` to the latest of it, when that is more than five minutes on.
+const TOUCH: &str = ", touched AS (
+    UPDATE users SET last_active_at = s.at
+    FROM (SELECT least(max(occurred_at), now()) AS at FROM stored) s
+    WHERE users.id = $1 AND s.at IS NOT NULL
+      AND (users.last_active_at IS NULL OR users.last_active_at < s.at - interval '5 minutes')
+ )";
+
 /// Every rollup of events, by the name its coverage and late days go under.
 const ROLLUPS: [&str; 2] = ["events", "user_bitmaps"];
 
@@ -138,7 +148,7 @@ const ROLLUPS: [&str; 2] = ["events", "user_bitmaps"];
 fn late_days(stored: &str) -> String {
     let rollups = ROLLUPS.map(|r| format!("'{r}'")).join(", ");
     format!(
-        "late AS (
+        ", late AS (
             INSERT INTO rollup_late_days (rollup, day)
             SELECT c.name, d.day
             FROM (SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, min(occurred_at) AS first FROM {stored} GROUP BY 1) d

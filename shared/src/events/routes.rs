@@ -172,10 +172,11 @@ async fn track(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<EventBody>,
 ) -> Result<Response> {
-    let event = body.parse(&client, Utc::now())?;
+    let now = Utc::now();
+    let event = body.parse(&client, now)?;
     take_budget(&state, caller.id, 1).await?;
     let conn = state.db.writer().await?;
-    let stored = insert(&state, &conn, caller.id, std::slice::from_ref(&event)).await?;
+    let stored = insert(&state, &conn, caller.id, now, std::slice::from_ref(&event)).await?;
     let Some((_, received_at)) = stored.first() else {
         // Sent before under this client id: the answer is the event as first stored.
         let client_id = event.client_id.as_deref().unwrap_or_default();
@@ -263,17 +264,23 @@ async fn batch(
     let stored = if accepted.is_empty() {
         Vec::new()
     } else {
-        insert(&state, &state.db.writer().await?, caller.id, &accepted).await?
+        insert(&state, &state.db.writer().await?, caller.id, now, &accepted).await?
     };
     Ok(ok(EventBatchResult { accepted: stored.len(), duplicates: accepted.len() - stored.len(), rejected }))
 }
 
 /// Stores a client's events, moving the user's `last_active_at` unless this process moved it
 /// in the last few minutes (the statement would move it only by minutes anyway).
-async fn insert(state: &AppState, conn: &Conn, user: Uuid, events: &[NewEvent]) -> Result<Vec<(Uuid, DateTime<Utc>)>> {
+async fn insert(
+    state: &AppState,
+    conn: &Conn,
+    user: Uuid,
+    received: DateTime<Utc>,
+    events: &[NewEvent],
+) -> Result<Vec<(Uuid, DateTime<Utc>)>> {
     let key = user.to_string();
     let touch = state.active.get(&key).is_none();
-    let stored = repo::insert(conn, user, Source::Client, touch, events).await?;
+    let stored = repo::insert(conn, user, Source::Client, touch, received, events).await?;
     if touch && !stored.is_empty() {
         state.active.put(&key, ());
     }
