@@ -283,6 +283,7 @@ fn granted(id: &str, function: &Value) -> BTreeSet<Resource> {
                 Some("AppDatabaseSecret") => Resource::DatabaseSecret,
                 Some("DatabaseSecret") => Resource::MasterDatabaseSecret,
                 Some("RedisAuthSecret") => Resource::RedisSecret,
+                Some("KycWebhookSecretValue") => Resource::KycSecret,
                 other => panic!("{id}: GetSecretValue on unknown secret {other:?}"),
             },
             "DynamoDBCrudPolicy" => match target(&body["TableName"]).as_deref() {

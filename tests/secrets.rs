@@ -258,3 +258,42 @@ async fn the_redis_token_is_read_at_run_time_and_rotates_without_a_restart() {
     }
     assert!(answered, "the new token was read and used, with no restart");
 }
+
+#[tokio::test]
+async fn the_kyc_webhook_secret_comes_from_secrets_manager_and_rotates_without_a_restart() {
+    let probe = TestApp::spawn().await;
+    let name = format!("{}-kyc", probe.schema);
+    let (old, new, other) = (key(), key(), key());
+    let secrets = probe.state.aws.secrets.clone();
+    secrets.create_secret().name(&name).secret_string(&old).send().await.unwrap();
+    // The environment's secret is not the one that counts once a secret id is given.
+    let app = TestApp::spawn_with(&[("KYC_WEBHOOK_SECRET_ID", name.as_str()), ("SECRETS_CACHE_SECONDS", "1")]).await;
+    let user = app.user(&app.email("kyc-rotated")).await;
+    let callback = |secret: String| {
+        let app = &app;
+        let body = serde_json::json!({
+            "eventId": format!("evt_{}", Uuid::now_v7().simple()),
+            "userId": user.id,
+            "status": "failed",
+            "reference": "kyc-ref-rotation",
+            "occurredAt": chrono::Utc::now().to_rfc3339(),
+        });
+        async move { app.kyc_callback(&body.to_string(), &secret, chrono::Utc::now().timestamp()).await.status }
+    };
+    assert_eq!(callback(old.clone()).await, StatusCode::OK);
+    assert_eq!(callback(growstack_tests::KYC_SECRET.to_owned()).await, StatusCode::UNAUTHORIZED);
+
+    // Rotating: both the new and the old secret are taken, nothing else is.
+    let rotating = serde_json::json!({ "current": new, "previous": old }).to_string();
+    secrets.put_secret_value().secret_id(&name).secret_string(rotating).send().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(callback(new.clone()).await, StatusCode::OK);
+    assert_eq!(callback(old.clone()).await, StatusCode::OK);
+    assert_eq!(callback(other.clone()).await, StatusCode::UNAUTHORIZED);
+
+    // Rotated: the old one no longer works.
+    secrets.put_secret_value().secret_id(&name).secret_string(&new).send().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(callback(new).await, StatusCode::OK);
+    assert_eq!(callback(old).await, StatusCode::UNAUTHORIZED);
+}

@@ -50,6 +50,8 @@ pub struct Services {
     pub aws: Aws,
     pub queues: Queues,
     pub metrics: Arc<Metrics>,
+    /// Secrets read at run time from Secrets Manager (cached for `SECRETS_CACHE_SECONDS`).
+    pub secrets: Arc<SecretStore>,
     /// This process's few seconds of memory of experiments, for the assignment path…
     pub experiments: Arc<crate::cache::Local<Arc<crate::experiments::Experiment>>>,
     /// …and of the users whose exposure it has recorded (`experiment:user`), who then cost
@@ -99,7 +101,8 @@ impl AppState {
         let cache = Cache::new(&config, secrets.clone())?;
         let tokens = Tokens::new(&config, secrets.clone());
         Ok(AppState(Arc::new(Services {
-            db: Db::with_secrets(&config, secrets)?,
+            db: Db::with_secrets(&config, secrets.clone())?,
+            secrets,
             revocations: Arc::new(Revocations::new(cache.clone(), tokens.access_ttl())),
             hasher: Hasher::new(&config),
             cache,

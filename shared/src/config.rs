@@ -130,6 +130,9 @@ pub struct Config {
     pub referral_invites_per_day: i64,
     /// The secret the KYC provider signs its callbacks with; unset, the webhook refuses all.
     pub kyc_webhook_secret: Option<Secret>,
+    /// The Secrets Manager secret holding it instead (read at run time, so a rotation reaches
+    /// running functions within `SECRETS_CACHE_SECONDS`).
+    pub kyc_webhook_secret_id: Option<String>,
     /// Where the API is reached from outside, for links in emails that the API serves
     /// (unsubscribe); defaults to `app_base_url`.
     pub api_base_url: String,
@@ -241,6 +244,7 @@ impl Config {
             metrics_emf: flag("METRICS_EMF", in_lambda)?,
             redis_url: Secret(get("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())),
             redis_auth_secret_id: get("REDIS_AUTH_SECRET_ID"),
+            kyc_webhook_secret_id: get("KYC_WEBHOOK_SECRET_ID"),
             redis_key_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "gs:".to_owned()),
             cache_ttl: Duration::from_secs(number("CACHE_TTL_SECONDS", 60)?),
             analytics_cache_ttl: Duration::from_secs(number("ANALYTICS_CACHE_SECONDS", 60)?),

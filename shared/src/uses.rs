@@ -31,6 +31,8 @@ pub enum Resource {
     MasterDatabaseSecret,
     /// `secretsmanager:GetSecretValue` on the Redis AUTH token: anything that uses Redis.
     RedisSecret,
+    /// `secretsmanager:GetSecretValue` on the secret the KYC provider signs callbacks with.
+    KycSecret,
 }
 
 /// A function that serves no HTTP route, and what it uses. Consuming its trigger (an SQS

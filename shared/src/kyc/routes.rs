@@ -24,7 +24,7 @@ pub const WEBHOOK: Endpoint = Endpoint {
     path: "/api/webhooks/kyc",
     route: || post(webhook),
     doc: openapi::describe::<__path_webhook>,
-    uses: &[Resource::NotificationQueue, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::NotificationQueue, Resource::DatabaseSecret, Resource::RedisSecret, Resource::KycSecret],
 };
 
 /// The header the provider signs with.
@@ -80,6 +80,35 @@ struct Receipt {
     applied: Option<bool>,
 }
 
+/// The secrets a callback may be signed with: from Secrets Manager (`KYC_WEBHOOK_SECRET_ID`)
+/// at run time — the secret's string, or `{"current": …, "previous": …}` while a rotation
+/// lets the provider move over — else `KYC_WEBHOOK_SECRET` (a local run). Neither: 503.
+async fn webhook_secrets(state: &AppState) -> Result<Vec<String>> {
+    if let Some(id) = &state.config.kyc_webhook_secret_id {
+        crate::uses::record(Resource::KycSecret);
+        let raw = state.secrets.get(id).await.map_err(Error::Unavailable)?;
+        #[derive(serde::Deserialize)]
+        struct Rotating {
+            current: String,
+            previous: Option<String>,
+        }
+        let secrets = match serde_json::from_str::<Rotating>(&raw) {
+            Ok(r) => [Some(r.current), r.previous].into_iter().flatten().collect(),
+            Err(_) => vec![raw.to_string()],
+        };
+        if secrets.iter().any(|s| s.len() < 32) {
+            return Err(Error::Unavailable(anyhow::anyhow!("the KYC webhook secret is shorter than 32 characters")));
+        }
+        return Ok(secrets);
+    }
+    match &state.config.kyc_webhook_secret {
+        Some(secret) => Ok(vec![secret.expose().to_owned()]),
+        None => Err(Error::Unavailable(anyhow::anyhow!(
+            "neither KYC_WEBHOOK_SECRET_ID nor KYC_WEBHOOK_SECRET is set: refusing KYC callbacks"
+        ))),
+    }
+}
+
 #[utoipa::path(post, path = "/api/webhooks/kyc",
     params(("x-growstack-signature" = String, Header,
         description = "`t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<raw body>\">`, with the shared secret; \
@@ -95,9 +124,6 @@ struct Receipt {
 /// referral when they are otherwise ready. Answered 503 while no webhook secret is configured.
 #[tracing::instrument(skip_all)]
 async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response> {
-    let Some(secret) = &state.config.kyc_webhook_secret else {
-        return Err(Error::Unavailable(anyhow::anyhow!("KYC_WEBHOOK_SECRET is not set: refusing KYC callbacks")));
-    };
     if body.len() > BODY_LIMIT {
         return Err(Error::PayloadTooLarge { limit: BODY_LIMIT });
     }
@@ -105,13 +131,18 @@ async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         .get(SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok())
         .ok_or(Error::Unauthorized("missing X-GrowStack-Signature"))?;
-    signature::verify(secret.expose().as_bytes(), header, &body, Utc::now().timestamp()).map_err(|e| {
+    let secrets = webhook_secrets(&state).await?;
+    let now = Utc::now().timestamp();
+    // Signed with any of them (while one rotates); if none, why the first refused it.
+    let verdicts: Vec<_> = secrets.iter().map(|s| signature::verify(s.as_bytes(), header, &body, now)).collect();
+    if !verdicts.iter().any(Result::is_ok) {
+        let e = verdicts.into_iter().find_map(Result::err).unwrap_or(signature::Rejected::Malformed);
         tracing::warn!(reason = ?e, "KYC callback refused");
-        match e {
+        return Err(match e {
             signature::Rejected::Stale => Error::Unauthorized("stale signature"),
             _ => Error::Unauthorized("invalid signature"),
-        }
-    })?;
+        });
+    }
     let callback = parse_json::<KycCallback>(&body)?.check()?;
     let conn = state.db.writer().await?;
     if repo::seen(&conn, &callback.event_id).await? {
