@@ -355,14 +355,17 @@ impl Cache {
             Err(previous) => previous,
         };
         let want = previous.saturating_mul(2).clamp(n, (max / 10).max(n));
-        let taken = match self.take(bucket, want, max, window).await {
-            None => want,
-            Some(_) if want > n && self.take(bucket, n, max, window).await.is_none() => n,
-            Some(retry_after) => {
-                // Another request of this process may have leased what is left meanwhile.
-                return self.inner.leases.take(&key, n).is_err().then_some(retry_after);
-            }
-        };
+        // The whole lease; near the budget, just what this call needs.
+        let mut taken = want;
+        let mut refused = self.take(bucket, want, max, window).await;
+        if refused.is_some() && want > n {
+            taken = n;
+            refused = self.take(bucket, n, max, window).await;
+        }
+        if let Some(retry_after) = refused {
+            // Another request of this process may have leased what is left meanwhile.
+            return self.inner.leases.take(&key, n).is_err().then_some(retry_after);
+        }
         self.inner.leases.deposit(&key, taken, taken - n);
         None
     }
