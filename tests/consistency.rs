@@ -279,7 +279,9 @@ fn granted(id: &str, function: &Value) -> BTreeSet<Resource> {
                 other => panic!("{id}: FirehoseWritePolicy on unknown stream {other:?}"),
             },
             "AWSSecretsManagerGetSecretValuePolicy" => match target(&body["SecretArn"]).as_deref() {
-                Some("JwtKeysSecret") => Resource::JwtKeys,
+                Some("TokenSigningKeySecret") => Resource::TokenSigningKey,
+                Some("TokenPublicKeysSecret") => Resource::TokenPublicKeys,
+                Some("JwtKeysSecret") => Resource::LinkKey,
                 Some("AppDatabaseSecret") => Resource::DatabaseSecret,
                 Some("DatabaseSecret") => Resource::MasterDatabaseSecret,
                 Some("RedisAuthSecret") => Resource::RedisSecret,
@@ -300,8 +302,17 @@ fn granted(id: &str, function: &Value) -> BTreeSet<Resource> {
                         other => other.as_str().map(|a| vec![a.to_owned()]).unwrap_or_default(),
                     })
                     .collect();
-                assert_eq!(actions, vec!["ses:SendEmail".to_owned()], "{id}: unrecognised statement");
-                Resource::SesSend
+                let resources: Vec<Option<String>> =
+                    body.as_sequence().into_iter().flatten().map(|s| target(&s["Resource"])).collect();
+                match (actions.as_slice(), resources.as_slice()) {
+                    ([ses], _) if ses == "ses:SendEmail" => Resource::SesSend,
+                    ([put], [Some(secret)])
+                        if put == "secretsmanager:PutSecretValue" && secret == "TokenPublicKeysSecret" =>
+                    {
+                        Resource::TokenPublicKeysWrite
+                    }
+                    _ => panic!("{id}: unrecognised statement {actions:?} on {resources:?}"),
+                }
             }
             other => panic!("{id}: unrecognised policy {other}"),
         };

@@ -354,7 +354,7 @@ async fn ledger_and_unsubscribe_events_run_through_their_functions() {
 
     let token = growstack::email::unsubscribe_url(
         "",
-        &app.state.tokens.keys().await.unwrap(),
+        &app.state.tokens.links().await.unwrap(),
         &ada.email,
         growstack::email::Category::Inactivity,
     );

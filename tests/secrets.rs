@@ -1,6 +1,7 @@
-//! JWT keys from Secrets Manager (moto's, here): read at run time, rotated while the app
-//! runs, picked up within the cache's lifetime with no restart; tokens and links signed with
-//! the previous key keep working until they expire, and stop once that key is dropped.
+//! Keys and credentials from Secrets Manager (moto's, here): read at run time, rotated while
+//! the app runs, picked up within the cache's lifetime with no restart; tokens and links
+//! signed with the previous key keep working until they expire, and stop once that key is
+//! dropped.
 
 use std::time::Duration;
 
@@ -19,62 +20,114 @@ fn kid(token: &str) -> String {
     value["kid"].as_str().unwrap_or_default().to_owned()
 }
 
-#[tokio::test]
-async fn jwt_keys_rotate_in_secrets_manager_without_a_restart_or_a_sign_out() {
-    // The secret first, then an app that reads its keys from it (and from nowhere else).
-    let probe = TestApp::spawn().await;
-    let name = format!("{}-jwt", probe.schema);
-    let (k1, k2, k3) = (key(), key(), key());
-    let secrets = probe.state.aws.secrets.clone();
-    secrets
-        .create_secret()
-        .name(&name)
-        .secret_string(serde_json::json!({ "kid": "k1", "key": k1 }).to_string())
-        .send()
-        .await
-        .unwrap();
-    let app = TestApp::spawn_with(&[
-        ("JWT_SECRET_ID", name.as_str()),
-        ("JWT_ACCESS_SECRET", ""),
-        ("JWT_REFRESH_SECRET", ""),
-        ("GROWSTACK_ENV", "production"),
-        ("SECRETS_CACHE_SECONDS", "1"),
-    ])
-    .await;
-    assert!(app.state.config.jwt_access_secret.is_none(), "no key in the environment");
-    let user = app.unverified_user(&app.email("rotating")).await;
-    assert_eq!(kid(&user.access), "k1");
-    let old_link = app.verification_token(user.id).await;
+/// The three key secrets of one test, in moto: the signing seed, the (empty) public keys,
+/// the link key.
+struct KeySecrets {
+    signing: String,
+    public: String,
+    links: String,
+    client: aws_sdk_secretsmanager::Client,
+}
 
-    // Rotate: k2 signs from now on, k1 still verifies.
-    let rotate = |value: serde_json::Value| {
-        let secrets = secrets.clone();
-        let name = name.clone();
-        async move {
-            secrets.put_secret_value().secret_id(name).secret_string(value.to_string()).send().await.unwrap();
-            // The cache lives a second.
-            tokio::time::sleep(Duration::from_millis(1200)).await;
+impl KeySecrets {
+    async fn create(probe: &TestApp, signing: serde_json::Value) -> KeySecrets {
+        let client = probe.state.aws.secrets.clone();
+        let name = |what: &str| format!("{}-{what}", probe.schema);
+        let keys = KeySecrets { signing: name("signing"), public: name("public"), links: name("links"), client };
+        for (id, value) in [
+            (&keys.signing, signing),
+            (&keys.public, serde_json::json!({ "keys": [] })),
+            (&keys.links, serde_json::json!({ "kid": "l1", "key": key() })),
+        ] {
+            keys.client.create_secret().name(id).secret_string(value.to_string()).send().await.unwrap();
         }
-    };
-    rotate(serde_json::json!({ "kid": "k2", "key": k2, "previousKid": "k1", "previousKey": k1 })).await;
-    assert_eq!(app.profile(&user.access).await.status, StatusCode::OK, "a k1 token still verifies");
-    let r = app.refresh(&user.refresh).await;
+        keys
+    }
+
+    /// The settings of a process that reads them; `issuer` whether it is told the signing key.
+    fn settings<'a>(&'a self, issuer: bool, database_url: Option<&'a str>) -> Vec<(&'a str, &'a str)> {
+        let mut vars = vec![
+            ("TOKEN_SIGNING_KEY_ID", if issuer { self.signing.as_str() } else { "" }),
+            ("TOKEN_PUBLIC_KEYS_ID", self.public.as_str()),
+            ("LINK_KEY_ID", self.links.as_str()),
+            ("JWT_ACCESS_SECRET", ""),
+            ("JWT_REFRESH_SECRET", ""),
+            ("GROWSTACK_ENV", "production"),
+            ("SECRETS_CACHE_SECONDS", "1"),
+        ];
+        vars.extend(database_url.map(|url| ("DATABASE_URL", url)));
+        vars
+    }
+
+    async fn public_kids(&self) -> Vec<String> {
+        let value = self.client.get_secret_value().secret_id(&self.public).send().await.unwrap();
+        let value: serde_json::Value = serde_json::from_str(value.secret_string().unwrap()).unwrap();
+        value["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect()
+    }
+
+    /// Rotates the signing key, then waits out the one-second cache.
+    async fn rotate(&self, value: serde_json::Value) {
+        self.client.put_secret_value().secret_id(&self.signing).secret_string(value.to_string()).send().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+    }
+}
+
+/// Tokens are signed with Ed25519 keys whose seed only an issuer reads; a process given the
+/// public keys alone checks them, and cannot sign (the finding: every function could mint an
+/// admin's token). The issuer lists its public keys itself; a rotation reaches everyone
+/// within the cache's lifetime and signs nobody out; dropping a generation stops its tokens.
+#[tokio::test]
+async fn tokens_are_signed_by_issuers_alone_and_rotate_without_a_restart_or_a_sign_out() {
+    let probe = TestApp::spawn().await;
+    let (k1, k2, k3) = (key(), key(), key());
+    let keys = KeySecrets::create(&probe, serde_json::json!({ "kid": "k1", "key": k1 })).await;
+    let issuer = TestApp::spawn_with(&keys.settings(true, None)).await;
+    assert!(issuer.state.config.jwt_access_secret.is_none(), "no key in the environment");
+    let database_url = issuer.vars["DATABASE_URL"].clone();
+    let verifier = TestApp::spawn_with(&keys.settings(false, Some(&database_url))).await;
+
+    assert!(keys.public_kids().await.is_empty(), "nothing listed before the first sign-in");
+    let user = issuer.unverified_user(&issuer.email("rotating")).await;
+    assert_eq!(kid(&user.access), "k1");
+    assert_eq!(keys.public_kids().await, ["k1"], "the issuer listed its key before signing with it");
+    assert_eq!(verifier.profile(&user.access).await.status, StatusCode::OK, "the public keys check it");
+    let r = verifier.register(TestApp::registration(&verifier.email("no-signing-key"))).await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "a process without the seed mints nothing: {}", r.body);
+    let old_link = issuer.verification_token(user.id).await;
+
+    // Rotate: k2 signs from now on, k1 still verifies, everywhere.
+    keys.rotate(serde_json::json!({ "kid": "k2", "key": k2, "previousKid": "k1", "previousKey": k1 })).await;
+    let r = issuer.refresh(&user.refresh).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let access = r.data()["accessToken"].as_str().unwrap().to_owned();
     assert_eq!(kid(&access), "k2", "new tokens are signed with the new key");
-    assert_eq!(app.verify_email(&old_link).await.status, StatusCode::OK, "a link mailed before still works");
+    assert_eq!(keys.public_kids().await, ["k2", "k1"]);
+    for app in [&issuer, &verifier] {
+        assert_eq!(app.profile(&user.access).await.status, StatusCode::OK, "a k1 token still verifies");
+        assert_eq!(app.profile(&access).await.status, StatusCode::OK, "a k2 token verifies at once");
+    }
+    assert_eq!(verifier.verify_email(&old_link).await.status, StatusCode::OK, "a link mailed before still works");
 
-    // Drop k1: what it signed stops working; k2's tokens carry on.
-    let k1_token = user.access.clone();
-    rotate(serde_json::json!({ "kid": "k3", "key": k3, "previousKid": "k2", "previousKey": k2 })).await;
-    assert_eq!(app.profile(&k1_token).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.profile(&access).await.status, StatusCode::OK);
+    // Rotate at once, naming no previous key (a leaked key): what k1 and k2 signed stops.
+    keys.rotate(serde_json::json!({ "kid": "k3", "key": k3 })).await;
+    let fresh = issuer.login(&user.email, &user.password).await;
+    assert_eq!(fresh.status, StatusCode::OK, "{}", fresh.body);
+    let k3_token = fresh.data()["accessToken"].as_str().unwrap().to_owned();
+    assert_eq!(keys.public_kids().await, ["k3"]);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    for app in [&issuer, &verifier] {
+        assert_eq!(app.profile(&user.access).await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(app.profile(&access).await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(app.profile(&k3_token).await.status, StatusCode::OK);
+    }
 }
 
 #[tokio::test]
 async fn an_unreadable_key_secret_is_a_503_not_a_500() {
     let app = TestApp::spawn_with(&[
-        ("JWT_SECRET_ID", "no-such-secret"),
+        ("TOKEN_SIGNING_KEY_ID", "no-such-secret"),
+        ("TOKEN_PUBLIC_KEYS_ID", "no-such-secret"),
+        ("LINK_KEY_ID", "no-such-secret"),
         ("JWT_ACCESS_SECRET", ""),
         ("JWT_REFRESH_SECRET", ""),
         ("GROWSTACK_ENV", "production"),

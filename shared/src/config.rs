@@ -33,6 +33,17 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// The Secrets Manager ids of the keys, in AWS (see [`crate::auth::token`]).
+#[derive(Clone, Debug)]
+pub struct ManagedKeys {
+    /// The tokens' private keys: set where tokens are issued (IAM lets nothing else read it).
+    pub signing: Option<String>,
+    /// The tokens' public keys.
+    pub public: String,
+    /// The key of the links we mail.
+    pub links: String,
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Writer endpoint (RDS Proxy's default endpoint in AWS).
@@ -80,8 +91,8 @@ pub struct Config {
     /// The JWT keys from the environment (a local run, the tests)…
     pub jwt_access_secret: Option<Secret>,
     pub jwt_refresh_secret: Option<Secret>,
-    /// …or from Secrets Manager (in AWS): the secret's id or ARN. Either is required.
-    pub jwt_secret_id: Option<String>,
+    /// …or from Secrets Manager (in AWS). Either is required.
+    pub managed_keys: Option<ManagedKeys>,
     /// How long a secret read from Secrets Manager is used before it is read again.
     pub secrets_cache_ttl: Duration,
     pub access_token_ttl: Duration,
@@ -200,14 +211,20 @@ impl Config {
                 None => Ok(default),
             }
         };
-        let jwt_secret_id = get("JWT_SECRET_ID");
+        let managed_keys = match (get("TOKEN_PUBLIC_KEYS_ID"), get("LINK_KEY_ID")) {
+            (Some(public), Some(links)) => Some(ManagedKeys { signing: get("TOKEN_SIGNING_KEY_ID"), public, links }),
+            (None, None) if get("TOKEN_SIGNING_KEY_ID").is_none() => None,
+            _ => bail!(
+                "set TOKEN_PUBLIC_KEYS_ID and LINK_KEY_ID together (and TOKEN_SIGNING_KEY_ID where tokens are issued)"
+            ),
+        };
         let secret = |key: &str| -> anyhow::Result<Option<Secret>> {
             match get(key) {
                 Some(v) if v.len() < 32 => bail!("{key} must be at least 32 characters"),
                 Some(v) => Ok(Some(Secret(v))),
-                None if jwt_secret_id.is_some() => Ok(None),
+                None if managed_keys.is_some() => Ok(None),
                 None if local => Ok(Some(Secret(random_secret()))),
-                None => bail!("{key} is not set: set it to a random string of at least 32 characters, or JWT_SECRET_ID to a Secrets Manager secret (or GROWSTACK_ENV=local for a run on this machine)"),
+                None => bail!("{key} is not set: set it to a random string of at least 32 characters, or TOKEN_PUBLIC_KEYS_ID and LINK_KEY_ID to Secrets Manager secrets (or GROWSTACK_ENV=local for a run on this machine)"),
             }
         };
 
@@ -252,7 +269,7 @@ impl Config {
             local,
             jwt_access_secret: secret("JWT_ACCESS_SECRET")?,
             jwt_refresh_secret: secret("JWT_REFRESH_SECRET")?,
-            jwt_secret_id: jwt_secret_id.clone(),
+            managed_keys: managed_keys.clone(),
             secrets_cache_ttl: Duration::from_secs(number("SECRETS_CACHE_SECONDS", 300)?),
             access_token_ttl: Duration::from_secs(number("JWT_ACCESS_TTL_SECONDS", 3600)?),
             refresh_token_ttl: Duration::from_secs(number("JWT_REFRESH_TTL_SECONDS", 7 * 24 * 3600)?),
@@ -321,9 +338,9 @@ impl Config {
                 bail!("JWT_ACCESS_SECRET and JWT_REFRESH_SECRET must differ");
             }
         }
-        if config.jwt_secret_id.is_none() && (config.jwt_access_secret.is_none() || config.jwt_refresh_secret.is_none())
+        if config.managed_keys.is_none() && (config.jwt_access_secret.is_none() || config.jwt_refresh_secret.is_none())
         {
-            bail!("set both JWT_ACCESS_SECRET and JWT_REFRESH_SECRET, or JWT_SECRET_ID");
+            bail!("set both JWT_ACCESS_SECRET and JWT_REFRESH_SECRET, or TOKEN_PUBLIC_KEYS_ID and LINK_KEY_ID");
         }
         if config.database_pool_size == 0
             || config.auth_rate_limit_max == 0
@@ -365,8 +382,16 @@ mod tests {
         assert_ne!(access(&a), access(&b));
         assert!(access(&a).len() >= 32);
         // From Secrets Manager instead: no secrets in the environment at all.
-        let managed = Config::from_lookup(|k| (k == "JWT_SECRET_ID").then(|| "growstack/jwt".to_owned())).unwrap();
-        assert!(managed.jwt_access_secret.is_none() && managed.jwt_secret_id.is_some());
+        let managed = Config::from_lookup(|k| match k {
+            "TOKEN_PUBLIC_KEYS_ID" => Some("growstack/public".to_owned()),
+            "LINK_KEY_ID" => Some("growstack/links".to_owned()),
+            _ => None,
+        })
+        .unwrap();
+        assert!(managed.jwt_access_secret.is_none());
+        assert_eq!(managed.managed_keys.map(|k| (k.signing, k.public)), Some((None, "growstack/public".to_owned())));
+        let half = Config::from_lookup(|k| (k == "TOKEN_PUBLIC_KEYS_ID").then(|| "growstack/public".to_owned()));
+        assert!(half.is_err(), "public keys without a link key");
         let (x, y) = ("x".repeat(32), "y".repeat(32));
         let given = Config::from_lookup(|k| match k {
             "JWT_ACCESS_SECRET" => Some(x.clone()),

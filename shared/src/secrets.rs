@@ -26,12 +26,18 @@ impl SecretStore {
 
     /// The secret's current string value.
     pub async fn get(&self, id: &str) -> anyhow::Result<Arc<str>> {
-        let cached = self.cached(id);
-        if let Some((at, value)) = &cached {
+        if let Some((at, value)) = self.cached(id) {
             if at.elapsed() < self.ttl {
-                return Ok(value.clone());
+                return Ok(value);
             }
         }
+        self.get_fresh(id).await
+    }
+
+    /// The secret's value as Secrets Manager has it now, whatever the cache holds (which it
+    /// then holds); the cached value if the read fails.
+    pub async fn get_fresh(&self, id: &str) -> anyhow::Result<Arc<str>> {
+        let cached = self.cached(id);
         // Boxed: the SDK's future is deep, and every caller's future would carry its layout.
         let fetched = Box::pin(self.client.get_secret_value().secret_id(id).send())
             .await
@@ -51,5 +57,18 @@ impl SecretStore {
             }
             (Err(e), None) => Err(e),
         }
+    }
+
+    /// Writes a new value of the secret, and caches it. The request token is the value's
+    /// hash, so that two processes writing the same value at once make one version.
+    pub async fn put(&self, id: &str, value: &str) -> anyhow::Result<()> {
+        let token = hex::encode(crate::signing::sha256(value.as_bytes()));
+        Box::pin(self.client.put_secret_value().secret_id(id).secret_string(value).client_request_token(token).send())
+            .await
+            .context("Secrets Manager PutSecretValue")?;
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(id.to_owned(), (Instant::now(), value.into()));
+        }
+        Ok(())
     }
 }

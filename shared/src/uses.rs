@@ -21,9 +21,15 @@ pub enum Resource {
     SesSend,
     /// `firehose:PutRecordBatch` on the events delivery stream.
     EventsStream,
-    /// `secretsmanager:GetSecretValue` on the JWT keys: anything that signs or checks a
-    /// token or a mailed link.
-    JwtKeys,
+    /// `secretsmanager:GetSecretValue` on the tokens' private keys: only what signs people in.
+    TokenSigningKey,
+    /// `secretsmanager:GetSecretValue` on the tokens' public keys: anything that checks a token.
+    TokenPublicKeys,
+    /// `secretsmanager:PutSecretValue` on the tokens' public keys: what signs tokens lists
+    /// its keys' public halves there.
+    TokenPublicKeysWrite,
+    /// `secretsmanager:GetSecretValue` on the key of the links we mail: what makes or checks one.
+    LinkKey,
     /// `secretsmanager:GetSecretValue` on the database login (the DML-only application
     /// role): anything that uses Postgres.
     DatabaseSecret,
@@ -46,7 +52,7 @@ pub struct Background {
 pub const BACKGROUND: &[Background] = &[
     Background {
         function: "email-worker",
-        uses: &[Resource::IdempotencyTable, Resource::SesSend, Resource::JwtKeys, Resource::DatabaseSecret],
+        uses: &[Resource::IdempotencyTable, Resource::SesSend, Resource::LinkKey, Resource::DatabaseSecret],
     },
     Background {
         function: "notification-worker",

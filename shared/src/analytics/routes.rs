@@ -23,7 +23,7 @@ use crate::openapi::{self, Ok};
 use crate::users::{OnboardingStep, Role, Status};
 use crate::uses::Resource;
 
-const USES: &[Resource] = &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret];
+const USES: &[Resource] = &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret];
 
 pub const ONBOARDING: Endpoint = Endpoint {
     function: "analytics-onboarding",

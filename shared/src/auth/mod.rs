@@ -17,4 +17,4 @@ pub use routes::{
     verification_link, Session, LOGIN, LOGOUT, LOGOUT_ALL, REFRESH_TOKEN, REGISTER, RESEND_VERIFICATION, VERIFY_EMAIL,
 };
 pub use sessions::{purge_expired, start as start_session};
-pub use token::{Claims, KeyRing, Subject, TokenPair, TokenType, Tokens};
+pub use token::{Claims, LinkKeys, Subject, TokenPair, TokenType, Tokens};

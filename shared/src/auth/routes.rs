@@ -38,7 +38,10 @@ pub const REGISTER: Endpoint = Endpoint {
     uses: &[
         Resource::NotificationQueue,
         Resource::EmailQueue,
-        Resource::JwtKeys,
+        Resource::TokenSigningKey,
+        Resource::TokenPublicKeys,
+        Resource::TokenPublicKeysWrite,
+        Resource::LinkKey,
         Resource::DatabaseSecret,
         Resource::RedisSecret,
     ],
@@ -49,7 +52,13 @@ pub const LOGIN: Endpoint = Endpoint {
     path: "/api/auth/login",
     route: || post(login),
     doc: openapi::describe::<__path_login>,
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[
+        Resource::TokenSigningKey,
+        Resource::TokenPublicKeys,
+        Resource::TokenPublicKeysWrite,
+        Resource::DatabaseSecret,
+        Resource::RedisSecret,
+    ],
 };
 pub const REFRESH_TOKEN: Endpoint = Endpoint {
     function: "auth-refresh-token",
@@ -57,7 +66,13 @@ pub const REFRESH_TOKEN: Endpoint = Endpoint {
     path: "/api/auth/refresh-token",
     route: || post(refresh_token),
     doc: openapi::describe::<__path_refresh_token>,
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[
+        Resource::TokenSigningKey,
+        Resource::TokenPublicKeys,
+        Resource::TokenPublicKeysWrite,
+        Resource::DatabaseSecret,
+        Resource::RedisSecret,
+    ],
 };
 pub const LOGOUT: Endpoint = Endpoint {
     function: "auth-logout",
@@ -65,7 +80,7 @@ pub const LOGOUT: Endpoint = Endpoint {
     path: "/api/auth/logout",
     route: || post(logout),
     doc: openapi::describe::<__path_logout>,
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const LOGOUT_ALL: Endpoint = Endpoint {
     function: "auth-logout-all",
@@ -73,7 +88,7 @@ pub const LOGOUT_ALL: Endpoint = Endpoint {
     path: "/api/auth/logout-all",
     route: || post(logout_all),
     doc: openapi::describe::<__path_logout_all>,
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const VERIFY_EMAIL: Endpoint = Endpoint {
     function: "auth-verify-email",
@@ -81,7 +96,7 @@ pub const VERIFY_EMAIL: Endpoint = Endpoint {
     path: "/api/auth/verify-email",
     route: || post(verify_email),
     doc: openapi::describe::<__path_verify_email>,
-    uses: &[Resource::NotificationQueue, Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::NotificationQueue, Resource::LinkKey, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const RESEND_VERIFICATION: Endpoint = Endpoint {
     function: "auth-resend-verification",
@@ -89,7 +104,13 @@ pub const RESEND_VERIFICATION: Endpoint = Endpoint {
     path: "/api/auth/resend-verification",
     route: || post(resend_verification),
     doc: openapi::describe::<__path_resend_verification>,
-    uses: &[Resource::EmailQueue, Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[
+        Resource::EmailQueue,
+        Resource::TokenPublicKeys,
+        Resource::LinkKey,
+        Resource::DatabaseSecret,
+        Resource::RedisSecret,
+    ],
 };
 
 /// How long an email verification link works.
@@ -256,7 +277,7 @@ const VERIFY_EMAIL_PURPOSE: &str = "verify-email";
 /// The link that proves `user` owns their address: signed, for 24 hours, and useless once
 /// the address is verified.
 pub async fn verification_link(state: &AppState, user: &User) -> Result<String> {
-    let keys = state.tokens.keys().await?;
+    let keys = state.tokens.links().await?;
     let token = keys.link_signer(VERIFY_EMAIL_PURPOSE).sign(&(user.id, &user.email), VERIFICATION_TTL_SECS);
     Ok(format!("{}/verify-email?token={token}", state.config.app_base_url.trim_end_matches('/')))
 }
@@ -485,7 +506,7 @@ async fn verify_email(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<VerifyBody>,
 ) -> Result<Response> {
-    let keys = state.tokens.keys().await?;
+    let keys = state.tokens.links().await?;
     let (user, email): (Uuid, String) =
         verify_any(&keys.link_signers(VERIFY_EMAIL_PURPOSE), &body.token).map_err(|e| match e {
             LinkError::Expired => Error::invalid_field("token", "the link has expired; ask for a new one"),

@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::suppressions::{self, Category, Reason};
 use crate::app::{AppState, Endpoint};
-use crate::auth::KeyRing;
+use crate::auth::LinkKeys;
 use crate::error::{Error, Result};
 use crate::http::{ok, QueryParams};
 use crate::openapi::{self, Ok};
@@ -24,7 +24,7 @@ pub const UNSUBSCRIBE: Endpoint = Endpoint {
     path: "/api/notifications/unsubscribe",
     route: || post(unsubscribe),
     doc: openapi::describe::<__path_unsubscribe>,
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::LinkKey, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const UNSUBSCRIBE_PAGE: Endpoint = Endpoint {
     function: "notifications-unsubscribe-page",
@@ -32,7 +32,7 @@ pub const UNSUBSCRIBE_PAGE: Endpoint = Endpoint {
     path: "/api/notifications/unsubscribe",
     route: || get(unsubscribe_page),
     doc: openapi::describe::<__path_unsubscribe_page>,
-    uses: &[Resource::JwtKeys],
+    uses: &[Resource::LinkKey],
 };
 
 /// An unsubscribe link works for a year: mail is kept, and read, long after it is sent.
@@ -47,7 +47,7 @@ struct Opt {
 const PURPOSE: &str = "unsubscribe";
 
 /// The one-click unsubscribe URL for `email` and `category`.
-pub fn unsubscribe_url(api_base_url: &str, keys: &KeyRing, email: &str, category: Category) -> String {
+pub fn unsubscribe_url(api_base_url: &str, keys: &LinkKeys, email: &str, category: Category) -> String {
     let token = keys.link_signer(PURPOSE).sign(&Opt { email: email.to_lowercase(), category }, LINK_TTL_SECS);
     format!("{}/api/notifications/unsubscribe?token={token}", api_base_url.trim_end_matches('/'))
 }
@@ -70,7 +70,7 @@ async fn verify(state: &AppState, token: Option<&str>) -> Result<Opt> {
     if token.chars().count() > MAX_TOKEN_CHARS {
         return Err(Error::invalid_field("token", "token must be at most 2048 characters"));
     }
-    let keys = state.tokens.keys().await?;
+    let keys = state.tokens.links().await?;
     let opt: Opt = verify_any(&keys.link_signers(PURPOSE), token).map_err(|e| match e {
         LinkError::Expired => Error::invalid_field("token", "the link has expired"),
         LinkError::Invalid => Error::invalid_field("token", "the link is not valid"),

@@ -93,7 +93,7 @@ impl EmailWorker {
         }
         let unsubscribe = match category {
             Some(c) => {
-                let keys = self.tokens.keys().await.map_err(|e| JobError::Transient(anyhow::Error::new(e)))?;
+                let keys = self.tokens.links().await.map_err(|e| JobError::Transient(anyhow::Error::new(e)))?;
                 Some(unsubscribe_url(&self.api_base_url, &keys, to.as_str(), c))
             }
             None => None,

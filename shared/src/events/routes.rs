@@ -31,7 +31,7 @@ pub const TRACK: Endpoint = Endpoint {
     path: "/api/events/track",
     route: || post(track),
     doc: openapi::describe::<__path_track>,
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const BATCH: Endpoint = Endpoint {
     function: "events-batch",
@@ -39,7 +39,7 @@ pub const BATCH: Endpoint = Endpoint {
     path: "/api/events/batch",
     route: || post(batch),
     doc: openapi::describe::<__path_batch>,
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const LIST: Endpoint = Endpoint {
     function: "events-list",
@@ -47,7 +47,7 @@ pub const LIST: Endpoint = Endpoint {
     path: "/api/events",
     route: || get(list),
     doc: openapi::describe::<__path_list>,
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const STATS: Endpoint = Endpoint {
     function: "events-stats",
@@ -55,7 +55,7 @@ pub const STATS: Endpoint = Endpoint {
     path: "/api/events/stats",
     route: || get(stats),
     doc: openapi::describe::<__path_stats>,
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 
 /// Most events one batch may carry.

@@ -24,7 +24,7 @@ use crate::http::{created, ok, DateRange, JsonBody, PageInfo, Paging, PathParams
 use crate::openapi::{self, Ok};
 use crate::uses::Resource;
 
-const USES: &[Resource] = &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret];
+const USES: &[Resource] = &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret];
 
 pub const CREATE: Endpoint = Endpoint {
     function: "experiments-create",

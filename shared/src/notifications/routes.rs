@@ -28,7 +28,7 @@ pub const LIST: Endpoint = Endpoint {
     path: "/api/notifications",
     route: || get(list),
     doc: openapi::describe::<__path_list>,
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const MARK_READ: Endpoint = Endpoint {
     function: "notifications-mark-read",
@@ -36,7 +36,7 @@ pub const MARK_READ: Endpoint = Endpoint {
     path: "/api/notifications/{id}/read",
     route: || put(mark_read),
     doc: openapi::describe::<__path_mark_read>,
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const SEND: Endpoint = Endpoint {
     function: "notifications-send",
@@ -44,7 +44,7 @@ pub const SEND: Endpoint = Endpoint {
     path: "/api/notifications/send",
     route: || post(send),
     doc: openapi::describe::<__path_send>,
-    uses: &[Resource::NotificationQueue, Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::NotificationQueue, Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const BATCH: Endpoint = Endpoint {
     function: "notifications-batch",
@@ -52,7 +52,7 @@ pub const BATCH: Endpoint = Endpoint {
     path: "/api/notifications/batch",
     route: || post(batch),
     doc: openapi::describe::<__path_batch>,
-    uses: &[Resource::NotificationQueue, Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::NotificationQueue, Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const INACTIVITY_NUDGE: Endpoint = Endpoint {
     function: "notifications-inactivity-nudge",
@@ -60,7 +60,7 @@ pub const INACTIVITY_NUDGE: Endpoint = Endpoint {
     path: "/api/notifications/inactivity-nudge/{userId}",
     route: || post(inactivity_nudge),
     doc: openapi::describe::<__path_inactivity_nudge>,
-    uses: &[Resource::NotificationQueue, Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::NotificationQueue, Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const KYC_REMINDER: Endpoint = Endpoint {
     function: "notifications-kyc-reminder",
@@ -68,7 +68,7 @@ pub const KYC_REMINDER: Endpoint = Endpoint {
     path: "/api/notifications/kyc-reminder/{userId}",
     route: || post(kyc_reminder),
     doc: openapi::describe::<__path_kyc_reminder>,
-    uses: &[Resource::NotificationQueue, Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::NotificationQueue, Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 
 /// Most users one batch request may address.

@@ -23,7 +23,7 @@ pub const STEP: Endpoint = Endpoint {
     path: "/api/onboarding/step",
     route: || post(step),
     doc: openapi::describe::<__path_step>,
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const STATS: Endpoint = Endpoint {
     function: "onboarding-stats",
@@ -31,7 +31,7 @@ pub const STATS: Endpoint = Endpoint {
     path: "/api/onboarding/stats",
     route: || get(stats),
     doc: openapi::describe::<__path_stats>,
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const TIME_STATS: Endpoint = Endpoint {
     function: "onboarding-time-stats",
@@ -39,7 +39,7 @@ pub const TIME_STATS: Endpoint = Endpoint {
     path: "/api/onboarding/time-stats",
     route: || get(time_stats),
     doc: openapi::describe::<__path_time_stats>,
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 
 #[derive(Deserialize, ToSchema)]

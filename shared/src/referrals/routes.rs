@@ -33,7 +33,7 @@ pub const CODE: Endpoint = Endpoint {
     path: "/api/referrals/code",
     route: || get(code),
     doc: openapi::describe::<__path_code>,
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const LINK: Endpoint = Endpoint {
     function: "referrals-link",
@@ -41,7 +41,7 @@ pub const LINK: Endpoint = Endpoint {
     path: "/api/referrals/link",
     route: || get(link),
     doc: openapi::describe::<__path_link>,
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const LIST: Endpoint = Endpoint {
     function: "referrals-list",
@@ -49,7 +49,7 @@ pub const LIST: Endpoint = Endpoint {
     path: "/api/referrals",
     route: || get(list),
     doc: openapi::describe::<__path_list>,
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const INVITE: Endpoint = Endpoint {
     function: "referrals-invite",
@@ -57,7 +57,7 @@ pub const INVITE: Endpoint = Endpoint {
     path: "/api/referrals",
     route: || post(invite),
     doc: openapi::describe::<__path_invite>,
-    uses: &[Resource::EmailQueue, Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::EmailQueue, Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const CLAIM_REWARD: Endpoint = Endpoint {
     function: "referrals-claim-reward",
@@ -68,7 +68,7 @@ pub const CLAIM_REWARD: Endpoint = Endpoint {
     uses: &[
         Resource::NotificationQueue,
         Resource::IdempotencyTable,
-        Resource::JwtKeys,
+        Resource::TokenPublicKeys,
         Resource::DatabaseSecret,
         Resource::RedisSecret,
     ],
@@ -79,7 +79,7 @@ pub const STATS: Endpoint = Endpoint {
     path: "/api/referrals/stats",
     route: || get(stats),
     doc: openapi::describe::<__path_stats>,
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const ADMIN_UPDATE: Endpoint = Endpoint {
     function: "admin-referrals-update",
@@ -87,7 +87,7 @@ pub const ADMIN_UPDATE: Endpoint = Endpoint {
     path: "/api/admin/referrals/{id}",
     route: || patch(admin_update),
     doc: openapi::describe::<__path_admin_update>,
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const TREE: Endpoint = Endpoint {
     function: "referrals-tree",
@@ -95,7 +95,7 @@ pub const TREE: Endpoint = Endpoint {
     path: "/api/referrals/tree",
     route: || get(tree),
     doc: openapi::describe::<__path_tree>,
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 
 fn link_for(state: &AppState, code: &str) -> String {

@@ -32,7 +32,7 @@ pub const ADMIN_LIST: Endpoint = Endpoint {
     path: "/api/admin/rewards",
     route: || get(list),
     doc: openapi::describe::<__path_list>,
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const ADMIN_UPDATE: Endpoint = Endpoint {
     function: "admin-rewards-update",
@@ -40,7 +40,7 @@ pub const ADMIN_UPDATE: Endpoint = Endpoint {
     path: "/api/admin/rewards/{id}",
     route: || patch(update),
     doc: openapi::describe::<__path_update>,
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 
 /// Rows per statement while streaming the CSV export.

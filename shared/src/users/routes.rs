@@ -24,7 +24,7 @@ pub const PROFILE_GET: Endpoint = Endpoint {
     path: "/api/users/profile",
     route: || get(profile),
     doc: openapi::describe::<__path_profile>,
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const PROFILE_UPDATE: Endpoint = Endpoint {
     function: "users-profile-update",
@@ -32,7 +32,7 @@ pub const PROFILE_UPDATE: Endpoint = Endpoint {
     path: "/api/users/profile",
     route: || put(update_profile),
     doc: openapi::describe::<__path_update_profile>,
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const LIST: Endpoint = Endpoint {
     function: "users-list",
@@ -40,7 +40,7 @@ pub const LIST: Endpoint = Endpoint {
     path: "/api/users",
     route: || get(list),
     doc: openapi::describe::<__path_list>,
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const GET: Endpoint = Endpoint {
     function: "users-get",
@@ -48,7 +48,7 @@ pub const GET: Endpoint = Endpoint {
     path: "/api/users/{id}",
     route: || get(by_id),
     doc: openapi::describe::<__path_by_id>,
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const BLOCK: Endpoint = Endpoint {
     function: "users-block",
@@ -56,7 +56,7 @@ pub const BLOCK: Endpoint = Endpoint {
     path: "/api/users/{id}/block",
     route: || patch(block),
     doc: openapi::describe::<__path_block>,
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const ROLE: Endpoint = Endpoint {
     function: "users-role",
@@ -64,7 +64,7 @@ pub const ROLE: Endpoint = Endpoint {
     path: "/api/users/{id}/role",
     route: || patch(role),
     doc: openapi::describe::<__path_role>,
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const PASSWORD: Endpoint = Endpoint {
     function: "users-password",
@@ -72,7 +72,13 @@ pub const PASSWORD: Endpoint = Endpoint {
     path: "/api/users/password",
     route: || put(change_password),
     doc: openapi::describe::<__path_change_password>,
-    uses: &[Resource::JwtKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[
+        Resource::TokenSigningKey,
+        Resource::TokenPublicKeys,
+        Resource::TokenPublicKeysWrite,
+        Resource::DatabaseSecret,
+        Resource::RedisSecret,
+    ],
 };
 
 #[utoipa::path(get, path = "/api/users/profile", security(("bearer" = [])),
