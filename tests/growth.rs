@@ -178,6 +178,10 @@ async fn self_referral_is_refused() {
     for (email, extra) in [
         (app.email("same-device"), json!({ "deviceFingerprint": "device-ada" })),
         (app.email("same-phone"), json!({ "phone": phone })),
+        // The same number as typed without `+`, and in its national form (the finding: these
+        // passed the self-referral check).
+        (app.email("same-phone-digits"), json!({ "phone": phone.trim_start_matches('+') })),
+        (app.email("same-phone-national"), json!({ "phone": format!("0{}", &phone[4..]) })),
         (plus_address, json!({})),
     ] {
         let r = register_referred(&app, &email, &code, extra.clone()).await;

@@ -11,7 +11,7 @@ use serde_json::json;
 async fn register_and_login_answer_the_tokens_where_node_clients_read_them() {
     let app = TestApp::spawn().await;
     let email = app.email("node");
-    let body = json!({ "email": email, "password": "securepassword", "firstName": "John", "lastName": "Doe", "phone": "+1234567890" });
+    let body = json!({ "email": email, "password": "securepassword", "firstName": "John", "lastName": "Doe", "phone": "+12025550123" });
     let r = app.json(Method::POST, "/api/auth/register", None, body).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(r.body["success"], true);
@@ -53,7 +53,7 @@ async fn every_documented_call_answers_as_the_documentation_says_under_both_moun
         // Register User: 201, the user and the token.
         let email = app.email(&format!("node-doc-{n}"));
         let body = json!({ "email": email, "password": "securepassword", "firstName": "John", "lastName": "Doe",
-            "phone": format!("+123456789{n}") });
+            "phone": format!("+1202555014{n}") });
         let r = app.json(Method::POST, &format!("{base}/auth/register"), None, body).await;
         assert_eq!(r.status, StatusCode::CREATED, "{base}: {}", r.body);
         let user = &r.data()["user"];
@@ -86,7 +86,7 @@ async fn every_documented_call_answers_as_the_documentation_says_under_both_moun
         assert!(r.data().as_object().unwrap().contains_key("referredBy"));
 
         // Update User Profile.
-        let phone = format!("+123456780{n}");
+        let phone = format!("+1202555015{n}");
         let body = json!({ "firstName": "Jane", "lastName": "Doe", "phone": phone });
         let r = app.json(Method::PUT, &format!("{base}/users/profile"), Some(&token), body).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);

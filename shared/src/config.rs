@@ -93,6 +93,8 @@ pub struct Config {
     pub jwt_refresh_secret: Option<Secret>,
     /// …or from Secrets Manager (in AWS). Either is required.
     pub managed_keys: Option<ManagedKeys>,
+    /// Where a phone number typed without its country code is read (`PHONE_DEFAULT_REGION`).
+    pub phone_region: crate::users::PhoneRegion,
     /// How long a secret read from Secrets Manager is used before it is read again.
     pub secrets_cache_ttl: Duration,
     pub access_token_ttl: Duration,
@@ -270,6 +272,10 @@ impl Config {
             jwt_access_secret: secret("JWT_ACCESS_SECRET")?,
             jwt_refresh_secret: secret("JWT_REFRESH_SECRET")?,
             managed_keys: managed_keys.clone(),
+            phone_region: match get("PHONE_DEFAULT_REGION") {
+                Some(code) => crate::users::PhoneRegion::parse(&code).context("PHONE_DEFAULT_REGION")?,
+                None => crate::users::PhoneRegion::default(),
+            },
             secrets_cache_ttl: Duration::from_secs(number("SECRETS_CACHE_SECONDS", 300)?),
             access_token_ttl: Duration::from_secs(number("JWT_ACCESS_TTL_SECONDS", 3600)?),
             refresh_token_ttl: Duration::from_secs(number("JWT_REFRESH_TTL_SECONDS", 7 * 24 * 3600)?),

@@ -43,6 +43,8 @@ pub struct Db {
     /// With `APP_DATABASE_SECRET_ID` (the migration only): the application's login role,
     /// which migrating creates and grants DML alone.
     app_login: Option<AppLogin>,
+    /// How the migration reads phone numbers stored without their country code.
+    phone_region: crate::users::PhoneRegion,
 }
 
 #[derive(Clone)]
@@ -156,6 +158,7 @@ impl Db {
             statements: Arc::default(),
             credentials,
             app_login: None,
+            phone_region: config.phone_region,
         })
     }
 
@@ -200,6 +203,7 @@ impl Db {
                 .await
                 .context("create events partitions")?;
         }
+        crate::users::normalise_phones(client, self.phone_region).await.context("normalise stored phone numbers")?;
         if let Some(app) = &self.app_login {
             let raw = app.store.get(&app.id).await.context("read the application's database secret")?;
             let secret: DatabaseSecret = serde_json::from_str(&raw).context("the application's database secret")?;

@@ -207,8 +207,18 @@ impl TestApp {
             "password": "correct-horse-battery",
             "firstName": "Ada",
             "lastName": "Lovelace",
-            "phone": format!("+234{}", 1_000_000_000 + rand_digits()),
+            "phone": TestApp::phone(),
         })
+    }
+
+    /// A valid Nigerian mobile number, different each time.
+    pub fn phone() -> String {
+        const PREFIXES: [&str; 24] = [
+            "701", "703", "705", "706", "708", "802", "803", "805", "806", "807", "808", "810", "811", "812", "813",
+            "814", "815", "816", "901", "902", "903", "905", "906", "907",
+        ];
+        let n = rand_digits();
+        format!("+234{}{:07}", PREFIXES[(n % 24) as usize], (n / 24) % 10_000_000)
     }
 
     pub async fn register(&self, body: Value) -> TestResponse {

@@ -25,7 +25,7 @@ use crate::outbox::{self, Destination};
 use crate::referrals::{self, Referee, ReferralCode, ReferralStatus, Rules};
 use crate::signing::{verify_any, LinkError};
 use crate::users::{
-    self, AccountChange, DeviceFingerprint, Email, NewReferral, NewUser, PersonName, Phone, User, Verified,
+    self, AccountChange, DeviceFingerprint, Email, NewReferral, NewUser, PersonName, Phone, PhoneRegion, User, Verified,
 };
 use crate::uses::Resource;
 
@@ -152,14 +152,13 @@ struct Registration {
     referral_code: Option<ReferralCode>,
 }
 
-impl TryFrom<RegisterBody> for Registration {
-    type Error = Error;
-
-    fn try_from(body: RegisterBody) -> Result<Self> {
+impl Registration {
+    /// Checks a sign-up; a phone number without its country code is read in `region`.
+    fn parse(body: RegisterBody, region: PhoneRegion) -> Result<Self> {
         Ok(Registration {
             user: NewUser {
                 email: Email::parse(&body.email)?,
-                phone: Phone::parse(&body.phone)?,
+                phone: Phone::parse(&body.phone, region)?,
                 first_name: PersonName::parse("firstName", &body.first_name)?,
                 last_name: PersonName::parse("lastName", &body.last_name)?,
                 device_fingerprint: body.device_fingerprint.as_deref().map(DeviceFingerprint::parse).transpose()?,
@@ -239,7 +238,7 @@ async fn register(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<RegisterBody>,
 ) -> Result<Response> {
-    let registration = Registration::try_from(body)?;
+    let registration = Registration::parse(body, state.config.phone_region)?;
     let referral = match &registration.referral_code {
         Some(code) => Some(screen(&state, &state.db.writer().await?, &registration.user, code, &client).await?),
         None => None,

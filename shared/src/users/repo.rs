@@ -1,8 +1,9 @@
 //! All of the users' SQL and cache keys.
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::types::{Email, NewUser, ProfileUpdate, Role, User};
+use super::types::{Email, NewUser, Phone, PhoneRegion, ProfileUpdate, Role, User};
 use crate::cache::Cache;
 use crate::db::Conn;
 use crate::error::{unique_violation, Error, Result};
@@ -305,4 +306,87 @@ pub fn list_cache_key(cache: &Cache, limit: i64, offset: i64) -> String {
 /// Drops every cached page of the admin list; called after any write to users or referrals.
 pub async fn invalidate_lists(cache: &Cache) {
     cache.invalidate(&cache.key(LIST_CACHE_FAMILY)).await;
+}
+
+/// What [`normalise_phones`] found.
+#[derive(Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PhoneReport {
+    pub checked: u64,
+    pub rewritten: u64,
+    pub invalid: u64,
+    pub duplicates: u64,
+}
+
+const PHONE_FIX: &str = "phones_e164";
+
+/// Rewrites, once, the phone numbers stored before they were parsed into E.164 (see
+/// migration V15), reading each as sign-up now does (`region` for numbers without their
+/// country code). A number libphonenumber refuses, or one another account already holds,
+/// is emptied and listed in `phone_conflicts`; accounts are taken oldest first, so of two
+/// spellings of one number the older account keeps it, unless a newer one already held it
+/// in E.164. `None` when it had been done.
+pub async fn normalise_phones(client: &tokio_postgres::Client, region: PhoneRegion) -> Result<Option<PhoneReport>> {
+    if client.query_opt("SELECT 1 FROM data_fixes WHERE name = $1", &[&PHONE_FIX]).await?.is_some() {
+        return Ok(None);
+    }
+    let mut report = PhoneReport::default();
+    let mut after: Option<(DateTime<Utc>, Uuid)> = None;
+    loop {
+        let rows = client
+            .query(
+                "SELECT id, phone, created_at FROM users
+                 WHERE phone IS NOT NULL AND ($1::timestamptz IS NULL OR (created_at, id) > ($1, $2))
+                 ORDER BY created_at, id LIMIT 2000",
+                &[&after.map(|a| a.0), &after.map(|a| a.1)],
+            )
+            .await?;
+        let Some(last) = rows.last() else { break };
+        after = Some((last.get("created_at"), last.get("id")));
+        for row in &rows {
+            let (id, stored): (Uuid, String) = (row.get("id"), row.get("phone"));
+            report.checked += 1;
+            let normalised = match Phone::parse(&stored, region) {
+                Ok(phone) if phone.as_str() == stored => continue,
+                Ok(phone) => Some(phone),
+                Err(_) => None,
+            };
+            let kept: bool = client
+                .query_one(
+                    "WITH taken AS (
+                        SELECT id FROM users WHERE phone = $2 AND id <> $1 ORDER BY created_at LIMIT 1
+                     ), fixed AS (
+                        UPDATE users SET phone = $2, updated_at = now()
+                        WHERE id = $1 AND $2 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM taken)
+                        RETURNING id
+                     ), emptied AS (
+                        UPDATE users SET phone = NULL, updated_at = now()
+                        WHERE id = $1 AND ($2 IS NULL OR EXISTS (SELECT 1 FROM taken))
+                        RETURNING id
+                     ), listed AS (
+                        INSERT INTO phone_conflicts (user_id, stored, normalised, held_by, reason)
+                        SELECT $1, $3, $2, (SELECT id FROM taken), CASE WHEN $2 IS NULL THEN 'invalid' ELSE 'duplicate' END
+                        FROM emptied
+                        ON CONFLICT (user_id) DO NOTHING
+                     )
+                     SELECT EXISTS (SELECT 1 FROM fixed)",
+                    &[&id, &normalised.as_ref().map(Phone::as_str), &stored],
+                )
+                .await?
+                .get(0);
+            match (kept, &normalised) {
+                (true, _) => report.rewritten += 1,
+                (false, None) => report.invalid += 1,
+                (false, Some(_)) => report.duplicates += 1,
+            }
+            if !kept {
+                tracing::warn!(user_id = %id, invalid = normalised.is_none(), "a stored phone number could not be kept; see phone_conflicts");
+            }
+        }
+    }
+    let json = serde_json::to_value(&report).map_err(anyhow::Error::new)?;
+    client
+        .execute("INSERT INTO data_fixes (name, report) VALUES ($1, $2) ON CONFLICT DO NOTHING", &[&PHONE_FIX, &json])
+        .await?;
+    tracing::info!(?report, "stored phone numbers normalised to E.164");
+    Ok(Some(report))
 }

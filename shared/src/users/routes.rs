@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::repo::{self, AccountChange};
-use super::types::{DeviceFingerprint, PersonName, Phone, ProfileUpdate, Role, StaffView, User};
+use super::types::{DeviceFingerprint, PersonName, Phone, PhoneRegion, ProfileUpdate, Role, StaffView, User};
 use crate::app::{AppState, Endpoint};
 use crate::auth::{self, ActingAdmin, AdminUser, AuthUser, Password};
 use crate::error::{Error, Result};
@@ -103,14 +103,13 @@ struct ProfileBody {
     device_fingerprint: Option<String>,
 }
 
-impl TryFrom<ProfileBody> for ProfileUpdate {
-    type Error = Error;
-
-    fn try_from(body: ProfileBody) -> Result<Self> {
+impl ProfileUpdate {
+    /// Checks a profile change; a phone number without its country code is read in `region`.
+    fn parse(body: ProfileBody, region: PhoneRegion) -> Result<Self> {
         let update = ProfileUpdate {
             first_name: body.first_name.as_deref().map(|v| PersonName::parse("firstName", v)).transpose()?,
             last_name: body.last_name.as_deref().map(|v| PersonName::parse("lastName", v)).transpose()?,
-            phone: body.phone.as_deref().map(Phone::parse).transpose()?,
+            phone: body.phone.as_deref().map(|p| Phone::parse(p, region)).transpose()?,
             device_fingerprint: body.device_fingerprint.as_deref().map(DeviceFingerprint::parse).transpose()?,
         };
         if update.first_name.is_none()
@@ -133,7 +132,7 @@ async fn update_profile(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<ProfileBody>,
 ) -> Result<Response> {
-    let update = ProfileUpdate::try_from(body)?;
+    let update = ProfileUpdate::parse(body, state.config.phone_region)?;
     caller.load(&state).await?;
     let conn = state.db.writer().await?;
     let user = repo::update_profile(&conn, caller.id, &update).await?.ok_or(Error::NotFound("user not found"))?;

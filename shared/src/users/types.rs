@@ -61,23 +61,54 @@ impl Email {
     }
 }
 
-/// A phone number in E.164 shape: an optional `+`, then 7 to 15 digits. Spaces, dashes,
-/// dots and brackets people type are dropped.
+/// The region a phone number without its country code is read in (`PHONE_DEFAULT_REGION`,
+/// an ISO 3166 code; NG by default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PhoneRegion(rlibphonenumber::enums::Region);
+
+impl PhoneRegion {
+    pub fn parse(code: &str) -> anyhow::Result<Self> {
+        // Any two letters make a `Region`; only those with metadata are regions.
+        rlibphonenumber::enums::Region::from_code(code.trim())
+            .ok()
+            .filter(|r| rlibphonenumber::PHONE_NUMBER_UTIL.get_country_code_for_region(*r).is_some())
+            .map(PhoneRegion)
+            .ok_or_else(|| anyhow::anyhow!("not a region libphonenumber knows: {code:?}"))
+    }
+}
+
+impl Default for PhoneRegion {
+    fn default() -> Self {
+        PhoneRegion(rlibphonenumber::enums::Region::NG)
+    }
+}
+
+/// A phone number in E.164 (`+2348012345678`), read with libphonenumber's rules and
+/// metadata (the `rlibphonenumber` port): the national form (`0801 234 5678`), the country
+/// code without `+` (`2348012345678`) and the international dialling prefix (`009234…`) of
+/// the default region all give the same number, so that one number is one number to the
+/// unique constraint and the self-referral check. A number the metadata does not know as
+/// valid for its country is refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Phone(String);
 
 impl Phone {
-    pub fn parse(raw: &str) -> Result<Self> {
-        let bad = || Error::invalid_field("phone", "phone must be 7 to 15 digits, optionally starting with +");
-        if raw.len() > 32 {
+    pub fn parse(raw: &str, region: PhoneRegion) -> Result<Self> {
+        use rlibphonenumber::{PhoneNumberFormat, PHONE_NUMBER_UTIL};
+        let bad = || {
+            Error::invalid_field(
+                "phone",
+                "phone must be a valid phone number: +<country code><number>, or a national number",
+            )
+        };
+        if raw.len() > 32 || raw.chars().any(char::is_control) {
             return Err(bad());
         }
-        let kept: String = raw.trim().chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect();
-        let digits = kept.strip_prefix('+').unwrap_or(&kept);
-        if !(7..=15).contains(&digits.len()) || !digits.chars().all(|c| c.is_ascii_digit()) {
+        let number = PHONE_NUMBER_UTIL.parse(raw, Some(region.0)).map_err(|_| bad())?;
+        if !number.is_valid() {
             return Err(bad());
         }
-        Ok(Phone(kept))
+        Ok(Phone(number.format_as(PhoneNumberFormat::E164).to_string()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -276,10 +307,34 @@ mod tests {
     }
 
     #[test]
-    fn phones() {
-        assert_eq!(Phone::parse("+234 801-234-5678").unwrap().as_str(), "+2348012345678");
-        for bad in ["", "12345", "+1234567890123456", "phone-number", "++2348012345678"] {
-            assert!(Phone::parse(bad).is_err(), "{bad:?}");
+    fn phones_are_one_number_however_typed() {
+        let ng = PhoneRegion::default();
+        // The finding: three spellings of one number passed as three.
+        for typed in ["+2348006649584", "2348006649584", "08006649584", "+234 800 664 9584", "009 234 800 664 9584"] {
+            assert_eq!(Phone::parse(typed, ng).unwrap().as_str(), "+2348006649584", "{typed:?}");
+        }
+        for typed in ["+234 801-234-5678", "0801 234 5678", "++2348012345678", "(0801) 234.5678"] {
+            assert_eq!(Phone::parse(typed, ng).unwrap().as_str(), "+2348012345678", "{typed:?}");
+        }
+        assert_eq!(Phone::parse("+1 (202) 555-0123", ng).unwrap().as_str(), "+12025550123");
+        let gb = PhoneRegion::parse("gb").unwrap();
+        assert_eq!(Phone::parse("07911 123456", gb).unwrap().as_str(), "+447911123456");
+        assert_eq!(Phone::parse("07911 123456", ng).ok(), None, "a British mobile is not a Nigerian number");
+        for bad in [
+            "",
+            "12345",
+            "+1234567890123456",
+            "phone-number",
+            "002348006649584",
+            "+2341000000001",
+            "+1234567890",
+            "+234801234567\n",
+            "<svg/onload=alert(1)>",
+        ] {
+            assert!(Phone::parse(bad, ng).is_err(), "{bad:?}");
+        }
+        for unknown in ["XX", "ZZ", "N", "NGA", "001"] {
+            assert!(PhoneRegion::parse(unknown).is_err(), "{unknown:?}");
         }
     }
 
