@@ -198,7 +198,8 @@ wrk.method = "POST"
 wrk.headers["content-type"] = "application/json"
 wrk.body = '{"email":"bench@growstack.dev","password":"bench-password-1"}'
 LUA
-  # Every sign-up a new address and phone number: the run, the wrk thread and a counter.
+  # Every sign-up a new address and phone number (a valid Nigerian mobile: the wrk thread,
+  # the run and a counter).
   run_id=$(( $(date +%s) % 1000 ))
   cat >/tmp/growstack-bench-register.lua <<LUA
 local threads = 0
@@ -206,7 +207,7 @@ function setup(thread) threads = threads + 1; thread:set("tid", threads) end
 local n = 0
 request = function()
   n = n + 1
-  local body = string.format('{"email":"r$run_id-%d-%d@bench.test","password":"bench-password-1","firstName":"Bench","lastName":"Register","phone":"+1%03d%d%06d"}', tid, n, $run_id, tid, n)
+  local body = string.format('{"email":"r$run_id-%d-%d@bench.test","password":"bench-password-1","firstName":"Bench","lastName":"Register","phone":"+23480%d%d%06d"}', tid, n, tid, $run_id % 10, n)
   return wrk.format("POST", "/api/auth/register", { ["content-type"] = "application/json" }, body)
 end
 LUA
