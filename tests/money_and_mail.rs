@@ -35,7 +35,7 @@ async fn referral_status(app: &TestApp) -> String {
 
 fn callback(user: Uuid, event_id: &str, status: &str) -> String {
     json!({ "eventId": event_id, "userId": user, "status": status, "reference": "ref-1",
-            "occurredAt": chrono::Utc::now().to_rfc3339() })
+            "occurredAt": chrono::Utc::now().to_rfc3339(), "identityRef": format!("bvn-sha256:{user}") })
     .to_string()
 }
 
@@ -559,4 +559,109 @@ async fn a_scheduled_notification_is_dispatched_at_most_five_times() {
     let row = pg.query_one("SELECT status, dispatch_attempts, failure_reason FROM notifications", &[]).await.unwrap();
     assert_eq!((row.get::<_, String>(0), row.get::<_, i32>(1)), ("failed".into(), 5));
     assert!(row.get::<_, String>(2).contains("5 dispatch attempts"));
+}
+
+/// The finding: one verified person (one BVN) completed KYC on several accounts and each
+/// referral paid. Now the first account verified with an identity holds it; another
+/// verified with the same one — even at the same moment — is its duplicate, and that
+/// referral fails before any reward is written, with the reason where staff look.
+#[tokio::test]
+async fn one_identity_verifies_one_account_and_earns_one_referral() {
+    let app = TestApp::spawn_with(&[("REFERRED_REWARD_AMOUNT", "500")]).await;
+    let ada = app.user(&app.email("ada")).await;
+    let code = app.call(Method::GET, "/api/referrals/code", Some(&ada.access), None).await.data()["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut friends = Vec::new();
+    for name in ["farm-1", "farm-2", "honest"] {
+        let mut body = TestApp::registration(&app.email(name));
+        body["referralCode"] = json!(code);
+        let r = app.register(body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let id: Uuid = r.data()["user"]["id"].as_str().unwrap().parse().unwrap();
+        app.verify(id).await;
+        friends.push(id);
+    }
+    let signed = |user: Uuid, identity: Option<&str>| {
+        let mut body = json!({ "eventId": format!("evt_{}", Uuid::now_v7().simple()), "userId": user,
+            "status": "successful", "reference": "ref", "occurredAt": chrono::Utc::now().to_rfc3339() });
+        if let Some(identity) = identity {
+            body["identityRef"] = json!(identity);
+        }
+        body.to_string()
+    };
+    // A success that does not say whom it verified is refused, and changes nothing.
+    let r = app.kyc_callback(&signed(friends[0], None), KYC_SECRET, chrono::Utc::now().timestamp()).await;
+    assert_eq!((r.status, &r.body["error"]["details"]["field"]), (StatusCode::BAD_REQUEST, &json!("identityRef")));
+    assert_eq!(app.count("kyc_events").await, 0);
+
+    // The same person on two accounts at once, and another person.
+    let now = chrono::Utc::now().timestamp();
+    let (a, b, c) = (
+        signed(friends[0], Some("bvn:22212345678")),
+        signed(friends[1], Some("bvn:22212345678")),
+        signed(friends[2], Some("bvn:22298765432")),
+    );
+    let (a, b, c) = tokio::join!(
+        app.kyc_callback(&a, KYC_SECRET, now),
+        app.kyc_callback(&b, KYC_SECRET, now),
+        app.kyc_callback(&c, KYC_SECRET, now)
+    );
+    for r in [&a, &b, &c] {
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    let pg = app.pg().await;
+    let referral = |user: Uuid| {
+        let pg = &pg;
+        async move {
+            let row = pg
+                .query_one(
+                    "SELECT id, status, metadata->>'failReason' FROM referrals WHERE referred_user_id = $1",
+                    &[&user],
+                )
+                .await
+                .unwrap();
+            (row.get::<_, Uuid>(0), row.get::<_, String>(1), row.get::<_, Option<String>>(2))
+        }
+    };
+    let (first, second) = (referral(friends[0]).await, referral(friends[1]).await);
+    let (holder, duplicate, failed) = match (first.1.as_str(), second.1.as_str()) {
+        ("completed", "failed") => (friends[0], friends[1], second),
+        ("failed", "completed") => (friends[1], friends[0], first),
+        other => panic!("one of the two must complete and the other fail: {other:?}"),
+    };
+    assert_eq!(failed.2.as_deref(), Some("duplicate_identity"));
+    assert_eq!(referral(friends[2]).await.1, "completed", "another person's referral is untouched");
+    let rewards: i64 =
+        pg.query_one("SELECT count(*) FROM rewards WHERE referral_id = $1", &[&failed.0]).await.unwrap().get(0);
+    assert_eq!(rewards, 0, "no reward for the duplicate's referral");
+    assert_eq!(app.count("rewards").await, 2, "the two people's referred rewards");
+    let audited: i64 = pg
+        .query_one(
+            "SELECT count(*) FROM audit_log WHERE entity_id = $1 AND action = 'failed' AND actor_id IS NULL",
+            &[&failed.0],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(audited, 1);
+
+    // Staff see why; the referrer cannot claim it; a later success changes nothing.
+    let admin = app.admin().await;
+    let looked_up = app.get_user(&admin.access, &duplicate.to_string()).await;
+    assert_eq!(looked_up.data()["duplicateOf"], json!(holder.to_string()));
+    assert_eq!(app.get_user(&admin.access, &holder.to_string()).await.data()["duplicateOf"], Value::Null);
+    let tree =
+        app.call(Method::GET, &format!("/api/referrals/tree?userId={}", ada.id), Some(&admin.access), None).await;
+    let nodes = tree.data()["tree"]["referrals"].as_array().unwrap().clone();
+    let node = nodes.iter().find(|n| n["id"] == json!(duplicate.to_string())).unwrap();
+    assert_eq!(node["failReason"], "duplicate_identity");
+    let own = app.get_user(&admin.access, &holder.to_string()).await;
+    assert_eq!(own.status, StatusCode::OK);
+    assert_eq!(claim(&app, &ada.access, failed.0).await.status, StatusCode::CONFLICT);
+    let again = app.kyc_callback(&signed(duplicate, Some("bvn:22212345678")), KYC_SECRET, now).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(referral(duplicate).await.1, "failed");
+    assert_eq!(app.count("kyc_identities").await, 2);
 }

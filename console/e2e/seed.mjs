@@ -38,7 +38,7 @@ const track = (user, eventName, at) => call("POST", "/api/events/track", { token
 
 /** The provider's signed callback: KYC passed. */
 async function kycPassed(user) {
-  const body = JSON.stringify({ eventId: `evt_${user.id}`, userId: user.id, status: "successful", reference: `ref-${user.id}`, occurredAt: new Date().toISOString() });
+  const body = JSON.stringify({ eventId: `evt_${user.id}`, userId: user.id, status: "successful", reference: `ref-${user.id}`, occurredAt: new Date().toISOString(), identityRef: `bvn-sha256:${user.id}` });
   const t = Math.floor(Date.now() / 1000);
   const sig = createHmac("sha256", process.env.KYC_WEBHOOK_SECRET).update(`${t}.${body}`).digest("hex");
   await call("POST", "/api/webhooks/kyc", { body, headers: { "x-growstack-signature": `t=${t},v1=${sig}` } });

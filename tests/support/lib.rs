@@ -301,6 +301,7 @@ impl TestApp {
             "status": status,
             "reference": "kyc-ref-1",
             "occurredAt": chrono::Utc::now().to_rfc3339(),
+            "identityRef": format!("bvn-sha256:{user}"),
         });
         let r = self.kyc_callback(&body.to_string(), KYC_SECRET, chrono::Utc::now().timestamp()).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);

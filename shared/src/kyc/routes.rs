@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{repo, signature};
+use super::repo::{self, Applied};
+use super::signature;
 use crate::app::{AppState, Endpoint};
 use crate::error::{Error, Result};
 use crate::http::{ok, parse_json, BODY_LIMIT};
@@ -54,6 +55,13 @@ pub struct KycCallback {
     pub reference: String,
     /// When the provider reached the verdict.
     pub occurred_at: DateTime<Utc>,
+    /// The provider's reference for the person verified, the same whichever account they
+    /// verify: a hash of their BVN or NIN, or the provider's person id (never the BVN
+    /// itself). Required with `successful`; 1 to 256 bytes. Kept only as its SHA-256. The
+    /// first account verified with an identity holds it; a later one is a duplicate of it,
+    /// and its referral fails (`duplicate_identity`) before any reward is written.
+    #[schema(min_length = 1, max_length = 256, pattern = "\\S", example = "bvn-sha256:9f86d081884c7d65")]
+    pub identity_ref: Option<String>,
 }
 
 impl KycCallback {
@@ -63,7 +71,15 @@ impl KycCallback {
                 return Err(Error::invalid_field(field, format!("{field} must be 1 to 128 characters")));
             }
         }
-        Ok(self)
+        match &self.identity_ref {
+            Some(r) if r.trim().is_empty() || r.len() > 256 => {
+                Err(Error::invalid_field("identityRef", "identityRef must be 1 to 256 characters"))
+            }
+            None if self.status == KycOutcome::Successful => {
+                Err(Error::invalid_field("identityRef", "identityRef is required with a successful verdict"))
+            }
+            _ => Ok(self),
+        }
     }
 }
 
@@ -148,12 +164,19 @@ async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     if repo::seen(&conn, &callback.event_id).await? {
         return Ok(ok(Receipt { received: true, duplicate: true, applied: None }));
     }
-    let applied = repo::apply(&conn, &callback).await?;
-    if !applied {
-        tracing::warn!(user_id = %callback.user_id, "KYC callback for an unknown user");
-    } else if callback.status == KycOutcome::Successful {
-        referrals::complete_if_ready(&state, &conn, callback.user_id).await?;
+    let applied = conn.atomically(async |conn| repo::apply(conn, &callback).await).await?;
+    match applied {
+        Applied::UnknownUser => tracing::warn!(user_id = %callback.user_id, "KYC callback for an unknown user"),
+        Applied::Verdict if callback.status == KycOutcome::Successful => {
+            referrals::complete_if_ready(&state, &conn, callback.user_id).await?
+        }
+        Applied::Verdict => {}
+        Applied::DuplicateOf(holder) => {
+            tracing::warn!(user_id = %callback.user_id, %holder, "KYC verified an identity another account holds");
+            referrals::fail_duplicate_identity(&conn, callback.user_id).await?;
+        }
     }
+    let applied = applied != Applied::UnknownUser;
     repo::record(&conn, &callback, applied).await?;
     crate::users::invalidate_lists(&state.cache).await;
     tracing::info!(user_id = %callback.user_id, status = callback.status.as_str(), applied, "KYC callback applied");

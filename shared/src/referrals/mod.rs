@@ -8,5 +8,8 @@ mod routes;
 
 pub use code::ReferralCode;
 pub use fraud::{assess, ensure_not_self, is_disposable, Assessment, History, Referee, Referrer, Rules};
-pub use repo::{history, referrer_by_code, Completed, Payout, Referral, ReferralStatus, Stats};
+pub use repo::{
+    fail_duplicate_identity, history, referrer_by_code, Completed, Payout, Referral, ReferralStatus, Stats,
+    DUPLICATE_IDENTITY,
+};
 pub use routes::{complete_if_ready, payout, ADMIN_UPDATE, CLAIM_REWARD, CODE, INVITE, LINK, LIST, STATS, TREE};

@@ -232,7 +232,7 @@ pub async fn complete_if_ready(conn: &Conn, user: Uuid, payout: &Payout) -> Resu
         "WITH ready AS (
                 SELECT id, first_name FROM users
                 WHERE id = $1 AND kyc_status = 'successful' AND email_verified_at IS NOT NULL
-                  AND NOT blocked AND status = 'active'
+                  AND NOT blocked AND status = 'active' AND duplicate_of IS NULL
              ), completed AS (
                 UPDATE referrals r SET status = 'completed', completed_at = now(), updated_at = now()
                 FROM ready WHERE r.referred_user_id = ready.id AND r.status = 'pending'
@@ -274,7 +274,8 @@ pub async fn claim(conn: &Conn, referrer: Uuid, referral: Uuid, payout: &Payout)
                     WHERE r.id = $1 AND r.referrer_id = $2 AND r.status = 'completed'
                       AND r.completed_at <= now() - make_interval(hours => $5::int)
                       AND EXISTS (SELECT 1 FROM users u WHERE u.id = r.referred_user_id AND NOT u.blocked
-                                  AND u.status = 'active' AND u.email_verified_at IS NOT NULL)
+                                  AND u.status = 'active' AND u.email_verified_at IS NOT NULL
+                                  AND u.duplicate_of IS NULL)
                     RETURNING {COLUMNS}
                  ), paid AS (
                     INSERT INTO rewards (id, referral_id, user_id, side, amount, currency, status, available_at)
@@ -340,11 +341,11 @@ pub enum FailOutcome {
     NotFound,
 }
 
-/// Fails a referral (an admin's fraud finding), voids its rewards not yet paid out, and
-/// audits the referral and every voided reward: one statement. Refused once a reward of
-/// the referral has been paid out.
+/// Fails a referral (an admin's fraud finding, or GrowStack's own when `actor` is `None`),
+/// voids its rewards not yet paid out, and audits the referral and every voided reward: one
+/// statement. Refused once a reward of the referral has been paid out.
 #[tracing::instrument(skip_all, fields(referral_id = %referral))]
-pub async fn fail(conn: &Conn, referral: Uuid, actor: Uuid, reason: &str) -> Result<FailOutcome> {
+pub async fn fail(conn: &Conn, referral: Uuid, actor: Option<Uuid>, reason: &str) -> Result<FailOutcome> {
     let row = conn
         .query_one(
             &format!(
@@ -378,7 +379,7 @@ pub async fn fail(conn: &Conn, referral: Uuid, actor: Uuid, reason: &str) -> Res
                  FROM (SELECT 1) one LEFT JOIN failed f ON true",
                 cols = COLUMNS.replace(", ", ", f.")
             ),
-            &[&referral, &actor.to_string(), &reason, &Uuid::now_v7(), &actor],
+            &[&referral, &actor.map_or("system".to_owned(), |a| a.to_string()), &reason, &Uuid::now_v7(), &actor],
         )
         .await?;
     let found: Option<String> = row.get("found");
@@ -390,6 +391,28 @@ pub async fn fail(conn: &Conn, referral: Uuid, actor: Uuid, reason: &str) -> Res
         (Some(_), None) if row.get::<_, bool>("paid") => FailOutcome::Paid,
         (Some(_), None) => FailOutcome::AlreadyFailed,
     })
+}
+
+/// Why a referral failed when the referred account turned out to be a second account of a
+/// person already verified on another.
+pub const DUPLICATE_IDENTITY: &str = "duplicate_identity";
+
+/// Fails the referral that brought `user`, a duplicate of an account verified with the same
+/// identity, as [`fail`] does for staff. Nothing to fail, or a reward already paid out (too
+/// late: logged for staff), leaves it as it is.
+#[tracing::instrument(skip_all, fields(user_id = %user))]
+pub async fn fail_duplicate_identity(conn: &Conn, user: Uuid) -> Result<()> {
+    let Some(row) = conn.query_opt("SELECT id FROM referrals WHERE referred_user_id = $1", &[&user]).await? else {
+        return Ok(());
+    };
+    match fail(conn, row.get(0), None, DUPLICATE_IDENTITY).await? {
+        FailOutcome::Failed(referral, voided) => {
+            tracing::info!(referral_id = %referral.id, voided, "referral failed: duplicate identity")
+        }
+        FailOutcome::Paid => tracing::warn!("a duplicate identity's referral was already paid out"),
+        FailOutcome::AlreadyFailed | FailOutcome::NotFound => {}
+    }
+    Ok(())
 }
 
 /// A referrer's referrals counted by status, and their rewards.
@@ -455,6 +478,7 @@ pub struct TreeRow {
     /// The referral's fraud score and the signals that fired (staff only).
     pub fraud_score: Option<i32>,
     pub fraud_reasons: Option<Value>,
+    pub fail_reason: Option<String>,
     pub joined_at: DateTime<Utc>,
 }
 
@@ -470,7 +494,7 @@ pub async fn tree(conn: &Conn, root: Uuid, depth: i32) -> Result<Vec<TreeRow>> {
                 WHERE t.depth < $2
              )
              SELECT t.id, t.parent, t.depth, u.email, u.first_name, u.last_name, r.status, u.created_at,
-                    r.fraud_score, r.metadata->'fraud'->'reasons'
+                    r.fraud_score, r.metadata->'fraud'->'reasons', r.metadata->>'failReason'
              FROM tree t JOIN users u ON u.id = t.id
              LEFT JOIN referrals r ON r.referred_user_id = t.id
              ORDER BY t.depth, u.created_at, t.id",
@@ -490,6 +514,7 @@ pub async fn tree(conn: &Conn, root: Uuid, depth: i32) -> Result<Vec<TreeRow>> {
             joined_at: r.get(7),
             fraud_score: r.get(8),
             fraud_reasons: r.get(9),
+            fail_reason: r.get(10),
         })
         .collect())
 }

@@ -432,7 +432,7 @@ async fn admin_update(
     if reason.is_empty() || reason.chars().count() > 500 || reason.chars().any(char::is_control) {
         return Err(Error::invalid_field("reason", "reason must be 1 to 500 characters"));
     }
-    match repo::fail(&state.db.writer().await?, path.id, admin.id, reason).await? {
+    match repo::fail(&state.db.writer().await?, path.id, Some(admin.id), reason).await? {
         FailOutcome::Failed(referral, voided) => {
             tracing::info!(admin_id = %admin.id, voided, "referral failed by an admin");
             users::invalidate_lists(&state.cache).await;
@@ -518,6 +518,9 @@ struct ReferralTreeNode {
     /// The fraud signals that fired at sign-up, e.g. `same_ip_as_referrer`.
     #[schema(value_type = Option<Vec<String>>)]
     fraud_reasons: Option<Value>,
+    /// Why that referral failed: the reason staff gave, or `duplicate_identity` when KYC
+    /// verified a person already verified on another account.
+    fail_reason: Option<String>,
     joined_at: DateTime<Utc>,
     #[schema(no_recursion)]
     referrals: Vec<ReferralTreeNode>,
@@ -560,6 +563,7 @@ fn nest(rows: &[TreeRow]) -> Option<ReferralTreeNode> {
             referral_status: row.referral_status.clone(),
             fraud_score: row.fraud_score,
             fraud_reasons: row.fraud_reasons.clone(),
+            fail_reason: row.fail_reason.clone(),
             joined_at: row.joined_at,
             referrals,
         }

@@ -12,7 +12,7 @@ use crate::referrals::{ReferralCode, ReferralStatus};
 
 const COLUMNS: &str = "id, email, phone, password_hash, first_name, last_name, role, status, onboarding_step, \
      kyc_status, referral_code, referred_by, device_fingerprint, last_active_at, fraud_score, blocked, \
-     email_verified_at, token_version, created_at, updated_at";
+     email_verified_at, token_version, duplicate_of, created_at, updated_at";
 
 /// The cache family holding every cached page of the admin user list.
 pub const LIST_CACHE_FAMILY: &str = "{users-list}:keys";

@@ -199,6 +199,9 @@ pub struct User {
     /// Stamped into access tokens; bumped to revoke them all.
     #[serde(skip)]
     pub token_version: i32,
+    /// Staff only: the account first verified with the identity this one's KYC verified.
+    #[serde(skip)]
+    pub duplicate_of: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -211,11 +214,14 @@ pub struct StaffView<'a> {
     #[schema(value_type = User)]
     pub user: &'a User,
     pub fraud_score: i32,
+    /// The account the KYC provider verified the same person on first, when this one is a
+    /// second account: its referral failed as `duplicate_identity`.
+    pub duplicate_of: Option<Uuid>,
 }
 
 impl<'a> From<&'a User> for StaffView<'a> {
     fn from(user: &'a User) -> Self {
-        StaffView { user, fraud_score: user.fraud_score }
+        StaffView { user, fraud_score: user.fraud_score, duplicate_of: user.duplicate_of }
     }
 }
 
@@ -244,6 +250,7 @@ impl User {
             blocked: row.try_get("blocked").map_err(anyhow::Error::new)?,
             email_verified_at: row.try_get("email_verified_at").map_err(anyhow::Error::new)?,
             token_version: row.try_get("token_version").map_err(anyhow::Error::new)?,
+            duplicate_of: row.try_get("duplicate_of").map_err(anyhow::Error::new)?,
             created_at: row.try_get("created_at").map_err(anyhow::Error::new)?,
             updated_at: row.try_get("updated_at").map_err(anyhow::Error::new)?,
         })
