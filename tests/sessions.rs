@@ -487,3 +487,59 @@ async fn a_referral_completes_only_once_the_referred_address_is_verified() {
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
+
+/// The console's session: asked for with `X-GrowStack-Session: cookie`, the refresh token is
+/// an HttpOnly cookie and never in a body a script could read; refresh and sign-out read the
+/// cookie only when the header comes with it (a cross-site form sends the cookie alone).
+#[tokio::test]
+async fn a_cookie_session_keeps_the_refresh_token_out_of_every_body() {
+    let app = TestApp::spawn().await;
+    let user = app.user(&app.email("console")).await;
+    let send = |path: &'static str, body: serde_json::Value, cookie: Option<String>, header: bool| {
+        let app = &app;
+        async move {
+            let mut request = http::Request::post(path).header("content-type", "application/json");
+            if header {
+                request = request.header("x-growstack-session", "cookie");
+            }
+            if let Some(cookie) = cookie {
+                request = request.header("cookie", format!("theme=dark; growstack_refresh={cookie}"));
+            }
+            app.send(request.body(axum::body::Body::from(body.to_string())).unwrap()).await
+        }
+    };
+    let cookie_of = |r: &TestResponse| -> String {
+        let set = r.headers.get("set-cookie").expect("a cookie").to_str().unwrap().to_owned();
+        assert!(set.ends_with("; Path=/api/auth; Max-Age=604800; HttpOnly; Secure; SameSite=Strict"), "{set}");
+        set.trim_start_matches("growstack_refresh=").split(';').next().unwrap().to_owned()
+    };
+    let login = send("/api/auth/login", json!({ "email": user.email, "password": user.password }), None, true).await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    assert!(!login.body.to_string().contains("refreshToken"), "{}", login.body);
+    let first = cookie_of(&login);
+    assert!(login.data()["accessToken"].is_string());
+
+    // The cookie without the header is no session: a cross-site form carries exactly that.
+    let forged = send("/api/auth/refresh-token", json!({}), Some(first.clone()), false).await;
+    assert_eq!(
+        (forged.status, &forged.body["error"]["details"]["field"]),
+        (StatusCode::BAD_REQUEST, &json!("refreshToken"))
+    );
+    let refreshed = send("/api/auth/refresh-token", json!({}), Some(first.clone()), true).await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+    assert!(!refreshed.body.to_string().contains("refreshToken"));
+    let second = cookie_of(&refreshed);
+    assert_ne!(second, first);
+    assert_eq!(app.profile(refreshed.data()["accessToken"].as_str().unwrap()).await.status, StatusCode::OK);
+
+    let out = send("/api/auth/logout", json!({}), Some(second.clone()), true).await;
+    assert_eq!(out.status, StatusCode::OK, "{}", out.body);
+    let cleared = out.headers.get("set-cookie").unwrap().to_str().unwrap();
+    assert!(cleared.starts_with("growstack_refresh=; Path=/api/auth; Max-Age=0;"), "{cleared}");
+    let after = send("/api/auth/refresh-token", json!({}), Some(second), true).await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+    // Without the header, a body token works as it always has, and sets no cookie.
+    let plain = app.login(&user.email, &user.password).await;
+    assert!(plain.headers.get("set-cookie").is_none());
+    assert!(plain.data()["refreshToken"].is_string() && plain.data()["tokens"]["refreshToken"].is_string());
+}

@@ -221,7 +221,17 @@ test("an admin voids a reward, sees the total drop, and downloads the ledger as 
   const page = await newPage();
   await signedIn(page, ADMIN.email, ADMIN.password);
 
-  // An access token the server refuses is refreshed once, and the page still loads.
+  // The refresh token is out of script's reach: not in storage, not in document.cookie, but
+  // an HttpOnly, Secure, SameSite=Strict cookie only the session calls are sent.
+  assert.doesNotMatch(await page.evaluate(() => JSON.stringify(localStorage) + document.cookie), /refresh/i);
+  const [cookie, ...others] = await page.context().cookies();
+  assert.equal(others.length, 0);
+  assert.deepEqual(
+    { name: cookie.name, path: cookie.path, httpOnly: cookie.httpOnly, secure: cookie.secure, sameSite: cookie.sameSite },
+    { name: "growstack_refresh", path: "/api/auth", httpOnly: true, secure: true, sameSite: "Strict" },
+  );
+
+  // An access token the server refuses is refreshed once (with the cookie), and the page still loads.
   await page.evaluate(() => {
     const key = "growstack.console.session";
     const s = JSON.parse(localStorage.getItem(key));
@@ -232,6 +242,8 @@ test("an admin voids a reward, sees the total drop, and downloads the ledger as 
   const total = page.locator('[data-testid="reward-totals"] [data-currency="NGN"]');
   await total.waitFor();
   assert.notEqual(await page.evaluate(() => JSON.parse(localStorage.getItem("growstack.console.session")).accessToken), "expired");
+  const [rotated] = await page.context().cookies();
+  assert.notEqual(rotated.value, cookie.value, "the refresh rotated the cookie");
   assert.equal(await total.getAttribute("data-amount"), "1250.00");
   assert.deepEqual((await page.locator('[data-testid="rewards"] tbody tr').evaluateAll((rs) => rs.map((r) => r.dataset.amount))).sort(), ["250.00", "250.00", "250.00", "500.00"]);
   await shot(page, "rewards");
@@ -296,8 +308,18 @@ test("an admin's other pages: users, a profile, the referral tree, notifications
   assert.match(await page.getByTestId("time-to-kyc").innerText(), /Completed KYC\s+3/);
   await shot(page, "onboarding-admin");
 
+  // Signing out ends the session the cookie held, and clears it.
+  const [held] = await page.context().cookies();
+  assert.equal(held.name, "growstack_refresh");
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByRole("button", { name: "Sign in" }).waitFor();
   assert.equal(await page.evaluate(() => localStorage.length), 0);
+  assert.deepEqual(await page.context().cookies(), [], "signing out clears the cookie");
+  const again = await fetch(`${BASE}/api/auth/refresh-token`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-growstack-session": "cookie", cookie: `growstack_refresh=${held.value}` },
+    body: "{}",
+  });
+  assert.equal(again.status, 401);
   await page.context().close();
 });

@@ -1,6 +1,8 @@
 // The one way the console talks to the API: same origin, bearer token, the envelope
 // unwrapped. A 401 refreshes the access token once (one refresh at a time, shared by every
-// request waiting on it) and retries; errors come back as ApiError in plain words.
+// request waiting on it) and retries; errors come back as ApiError in plain words. The
+// session's refresh token lives in an HttpOnly cookie (`X-GrowStack-Session: cookie`), so
+// no script on the page can read it.
 
 import type { Session } from "./types";
 
@@ -13,7 +15,12 @@ let current: Session | null = load();
 function load(): Session | null {
   try {
     const raw = localStorage.getItem(STORAGE_KEY);
-    return raw ? (JSON.parse(raw) as Session) : null;
+    if (!raw) return null;
+    // A session stored before the cookie kept a refresh token here: drop it.
+    const { accessToken, user } = JSON.parse(raw) as Session & { refreshToken?: string };
+    const session = { accessToken, user };
+    localStorage.setItem(STORAGE_KEY, JSON.stringify(session));
+    return session;
   } catch {
     return null;
   }
@@ -92,6 +99,8 @@ interface RequestOptions {
   body?: unknown;
   /** No bearer token and no refresh: sign-in and the token calls themselves. */
   anonymous?: boolean;
+  /** The session calls: the refresh token travels in the HttpOnly cookie. */
+  cookieSession?: boolean;
 }
 
 function url(path: string, query?: Query): string {
@@ -107,6 +116,7 @@ async function send(method: string, path: string, opts: RequestOptions, token?: 
   const headers: Record<string, string> = { accept: "application/json" };
   if (opts.body !== undefined) headers["content-type"] = "application/json";
   if (token) headers.authorization = `Bearer ${token}`;
+  if (opts.cookieSession) headers["x-growstack-session"] = "cookie";
   try {
     return await fetch(url(path, opts.query), {
       method,
@@ -127,9 +137,9 @@ function refresh(): Promise<boolean> {
       const s = current;
       if (!s) return false;
       try {
-        const res = await send("POST", "/api/auth/refresh-token", { body: { refreshToken: s.refreshToken } });
-        const data = await unwrap<{ accessToken: string; refreshToken: string; user: Session["user"] }>(res);
-        setSession({ accessToken: data.accessToken, refreshToken: data.refreshToken, user: data.user });
+        const res = await send("POST", "/api/auth/refresh-token", { body: {}, cookieSession: true });
+        const data = await unwrap<Session>(res);
+        setSession({ accessToken: data.accessToken, user: data.user });
         return true;
       } catch {
         setSession(null);

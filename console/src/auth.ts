@@ -10,19 +10,24 @@ export class NotStaffError extends Error {
 }
 
 export async function signIn(email: string, password: string): Promise<Session> {
-  const data = await request<Session>("POST", "/api/auth/login", { body: { email, password }, anonymous: true });
-  const next: Session = { accessToken: data.accessToken, refreshToken: data.refreshToken, user: data.user };
+  const data = await request<Session>("POST", "/api/auth/login", {
+    body: { email, password },
+    anonymous: true,
+    cookieSession: true,
+  });
+  const next: Session = { accessToken: data.accessToken, user: data.user };
   if (!STAFF.includes(next.user.role)) {
-    await endSession(next.refreshToken);
+    await endSession();
     throw new NotStaffError();
   }
   setSession(next);
   return next;
 }
 
-async function endSession(refreshToken: string): Promise<void> {
+/** Ends the session whose refresh token is in the cookie, and clears the cookie. */
+async function endSession(): Promise<void> {
   try {
-    await request("POST", "/api/auth/logout", { body: { refreshToken }, anonymous: true });
+    await request("POST", "/api/auth/logout", { body: {}, anonymous: true, cookieSession: true });
   } catch (e) {
     // Signing out locally still happens; the token expires on its own.
     if (!(e instanceof ApiError)) throw e;
@@ -32,5 +37,5 @@ async function endSession(refreshToken: string): Promise<void> {
 export async function signOut(): Promise<void> {
   const s = session();
   setSession(null);
-  if (s) await endSession(s.refreshToken);
+  if (s) await endSession();
 }

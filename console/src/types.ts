@@ -24,9 +24,10 @@ export interface User {
   fraudScore?: number;
 }
 
+/** What the console keeps in the browser: the refresh token is not here but in an HttpOnly
+ * cookie the server sets, out of reach of any script on the page. */
 export interface Session {
   accessToken: string;
-  refreshToken: string;
   user: User;
 }
 

@@ -2,7 +2,7 @@
 //! `/verify-email` and `/resend-verification`.
 
 use axum::extract::State;
-use axum::http::Method;
+use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use axum::routing::post;
 use serde::{Deserialize, Serialize};
@@ -10,6 +10,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::cookie;
 use super::extract::AuthUser;
 use super::limits::{admit_password_check, IpLimited, Login, Refresh, Register, VerifyEmail};
 use super::password::{self, Password};
@@ -208,6 +209,8 @@ impl utoipa::ToSchema for Session {
 #[serde(rename_all = "camelCase")]
 struct NodeTokens<'a> {
     access_token: &'a str,
+    /// Absent when the session is kept in a cookie.
+    #[serde(skip_serializing_if = "str::is_empty")]
     refresh_token: &'a str,
 }
 
@@ -354,6 +357,7 @@ struct LoginBody {
 }
 
 #[utoipa::path(post, path = "/api/auth/login", request_body = LoginBody,
+    params(("x-growstack-session" = Option<String>, Header, description = SESSION_HEADER_DOC)),
     responses((status = 200, description = "Signed in on a new session: the user and their tokens.", body = Ok<Session>),
         (status = 401, description = "Wrong email or password."),
         (status = 403, description = "The account is blocked or not active."),
@@ -365,6 +369,7 @@ async fn login(
     _: IpLimited<Login>,
     client: ClientInfo,
     State(state): State<AppState>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<LoginBody>,
 ) -> Result<Response> {
     const WRONG: Error = Error::Unauthorized("invalid email or password");
@@ -401,20 +406,49 @@ async fn login(
     }
     let user = users::touch_last_active(&conn, user.id, &client.ip).await?.ok_or(WRONG)?;
     let tokens = sessions::start(&conn, &state.tokens, &user).await?;
-    Ok(ok(Session { user, tokens }))
+    Ok(answer(&state, &headers, Session { user, tokens }))
+}
+
+/// A session's answer: the refresh token in the body, or in the cookie when the request asked
+/// for a cookie session (see [`cookie`]).
+fn answer(state: &AppState, headers: &HeaderMap, mut session: Session) -> Response {
+    if !cookie::wanted(headers) {
+        return ok(session);
+    }
+    let token = std::mem::take(&mut session.tokens.refresh_token);
+    let mut response = ok(session);
+    cookie::set(&mut response, Some(&token), state.tokens.refresh_ttl());
+    response
+}
+
+/// The presented refresh token: the body's, else the cookie of a cookie session.
+fn presented(headers: &HeaderMap, body: RefreshBody) -> Result<String> {
+    body.refresh_token
+        .filter(|t| !t.is_empty())
+        .or_else(|| cookie::token(headers))
+        .ok_or_else(|| Error::invalid_field("refreshToken", "refreshToken is required"))
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = RefreshTokenRequest)]
 struct RefreshBody {
-    /// The refresh token from sign-up, sign-in or the last refresh.
-    refresh_token: String,
+    /// The refresh token from sign-up, sign-in or the last refresh; required unless the
+    /// session is kept in the cookie (`X-GrowStack-Session: cookie`).
+    #[serde(default)]
+    refresh_token: Option<String>,
 }
 
+/// The header that keeps a session's refresh token in an HttpOnly cookie instead of the body.
+const SESSION_HEADER_DOC: &str = "`cookie`: keep the refresh token in an HttpOnly, Secure, SameSite=Strict cookie \
+    scoped to `/api/auth` (`growstack_refresh`) rather than in the body, as the console does. Refresh and \
+    sign-out read the cookie only when they are sent this header too.";
+
 #[utoipa::path(post, path = "/api/auth/refresh-token", request_body = RefreshBody,
+    params(("x-growstack-session" = Option<String>, Header, description = SESSION_HEADER_DOC)),
     responses((status = 200, description = "The session's next tokens; the presented refresh token is used up.",
             body = Ok<Session>),
+        (status = 400, description = "No refresh token: neither in the body nor in a cookie session."),
         (status = 401, description = "The refresh token is invalid, expired, revoked or already used; a reused \
             token also ends its whole session."),
         (status = 403, description = "The account is blocked or not active."),
@@ -426,10 +460,12 @@ struct RefreshBody {
 async fn refresh_token(
     _: IpLimited<Refresh>,
     State(state): State<AppState>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<RefreshBody>,
 ) -> Result<Response> {
-    let (user, tokens) = sessions::rotate(&state.db.writer().await?, &state.tokens, &body.refresh_token).await?;
-    Ok(ok(Session { user, tokens }))
+    let presented = presented(&headers, body)?;
+    let (user, tokens) = sessions::rotate(&state.db.writer().await?, &state.tokens, &presented).await?;
+    Ok(answer(&state, &headers, Session { user, tokens }))
 }
 
 /// `{"loggedOut": true}`.
@@ -441,7 +477,9 @@ struct LoggedOut {
 }
 
 #[utoipa::path(post, path = "/api/auth/logout", request_body = RefreshBody,
+    params(("x-growstack-session" = Option<String>, Header, description = SESSION_HEADER_DOC)),
     responses((status = 200, description = "The session is over: its refresh tokens no longer work.", body = Ok<LoggedOut>),
+        (status = 400, description = "No refresh token: neither in the body nor in a cookie session."),
         (status = 401, description = "The refresh token is invalid or expired."),
         (status = 429, description = "Too many requests from this address; retry after `Retry-After` seconds.")))]
 /// Signs out of one session: the one the refresh token belongs to.
@@ -453,12 +491,17 @@ struct LoggedOut {
 async fn logout(
     _: IpLimited<Refresh>,
     State(state): State<AppState>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<RefreshBody>,
 ) -> Result<Response> {
-    let claims = state.tokens.verify(&body.refresh_token, TokenType::Refresh).await?;
+    let claims = state.tokens.verify(&presented(&headers, body)?, TokenType::Refresh).await?;
     let family = sessions::family_of(&claims)?;
     sessions::end_family(&state.db.writer().await?, claims.sub, family).await?;
-    Ok(ok(LoggedOut { logged_out: true }))
+    let mut response = ok(LoggedOut { logged_out: true });
+    if cookie::wanted(&headers) {
+        cookie::set(&mut response, None, state.tokens.refresh_ttl());
+    }
+    Ok(response)
 }
 
 #[utoipa::path(post, path = "/api/auth/logout-all", security(("bearer" = [])),

@@ -62,6 +62,8 @@ pub struct Claims {
 #[serde(rename_all = "camelCase")]
 pub struct TokenPair {
     pub access_token: String,
+    /// Absent when the session is kept in a cookie (`X-GrowStack-Session: cookie`).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub refresh_token: String,
     pub token_type: &'static str,
     /// Seconds until the access token expires.
