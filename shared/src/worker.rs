@@ -24,7 +24,9 @@ pub trait SqsWorker: Clone + Send + Sync + 'static {
     fn handle(&self, event: SqsEvent) -> impl Future<Output = SqsBatchResponse> + Send;
 }
 
-/// Runs `handle` on every message body, at most `concurrency` at once.
+/// Runs `handle` on every message body, at most `concurrency` at once. The same body twice
+/// in one batch (a redelivery beside its original) is handled once, and its copies share the
+/// outcome: they would otherwise race each other for the idempotency claim.
 pub async fn process_batch<F, Fut>(
     event: SqsEvent,
     concurrency: usize,
@@ -37,28 +39,39 @@ where
     Fut: Future<Output = Result<(), JobError>>,
 {
     let started = std::time::Instant::now();
-    let outcomes: Vec<(String, Result<(), JobError>)> = stream::iter(event.records)
-        .map(|record| {
-            let id = record.message_id.unwrap_or_default();
-            let body = record.body.unwrap_or_default();
+    let total = event.records.len();
+    let mut distinct: Vec<(String, Vec<String>)> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for record in event.records {
+        let (id, body) = (record.message_id.unwrap_or_default(), record.body.unwrap_or_default());
+        match index.get(&body) {
+            Some(&i) => distinct[i].1.push(id),
+            None => {
+                index.insert(body.clone(), distinct.len());
+                distinct.push((body, vec![id]));
+            }
+        }
+    }
+    let outcomes: Vec<(Vec<String>, Result<(), JobError>)> = stream::iter(distinct)
+        .map(|(body, ids)| {
             let fut = handle(body);
-            async move { (id, fut.await) }
+            async move { (ids, fut.await) }
         })
         .buffer_unordered(concurrency.max(1))
         .collect()
         .await;
     let mut response = SqsBatchResponse::default();
-    let total = outcomes.len();
-    for (message_id, outcome) in outcomes {
+    for (ids, outcome) in outcomes {
+        let message_id = ids.join(",");
         match outcome {
             Ok(()) => tracing::debug!(queue, message_id, "message processed"),
             Err(JobError::Poison(reason)) => {
                 tracing::error!(queue, message_id, reason, "poison message; it will reach the DLQ");
-                response.add_failure(message_id);
+                ids.into_iter().for_each(|id| response.add_failure(id));
             }
             Err(JobError::Transient(e)) => {
                 tracing::warn!(queue, message_id, error = format!("{e:#}"), "message failed; it will be retried");
-                response.add_failure(message_id);
+                ids.into_iter().for_each(|id| response.add_failure(id));
             }
         }
     }
@@ -149,5 +162,49 @@ where
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use aws_lambda_events::sqs::SqsMessage;
+
+    use super::*;
+
+    fn event(bodies: &[&str]) -> SqsEvent {
+        let mut event = SqsEvent::default();
+        for (i, body) in bodies.iter().enumerate() {
+            let mut m = SqsMessage::default();
+            m.message_id = Some(format!("m{i}"));
+            m.body = Some((*body).to_owned());
+            event.records.push(m);
+        }
+        event
+    }
+
+    /// A message delivered twice in one batch is handled once, whatever the idempotency
+    /// store does with two claims at the same instant; its copies share the outcome.
+    #[tokio::test]
+    async fn copies_in_one_batch_are_handled_once_and_share_the_outcome() {
+        let metrics = Metrics::with_sink("Test", Arc::new(|_| {}));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let handle = |body: String| {
+            let calls = calls.clone();
+            async move {
+                calls.fetch_add(1, Ordering::SeqCst);
+                match body.as_str() {
+                    "bad" => Err(JobError::Poison("bad".into())),
+                    _ => Ok(()),
+                }
+            }
+        };
+        let response = process_batch(event(&["a", "a", "b", "bad", "a", "bad"]), 10, "test", &metrics, handle).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        let mut failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+        failed.sort();
+        assert_eq!(failed, ["m3", "m5"]);
     }
 }
