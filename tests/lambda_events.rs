@@ -86,6 +86,7 @@ async fn every_event_runs_through_its_function() {
     assert_eq!(status, 403, "{body}");
     let (status, body, _) = invoke(&app, "users-list", &[("Bearer REPLACE_WITH_ACCESS_TOKEN", "")]).await;
     assert_eq!(status, 401, "{body}");
+    app.assert_keys_used_as_declared();
 }
 
 #[tokio::test]
@@ -107,6 +108,36 @@ async fn the_migrate_function_applies_migrations_and_is_idempotent() {
     }
     let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap().count() as i64;
     assert_eq!(app.count("refinery_schema_history").await, files);
+}
+
+/// A release rolled back after its migration ran leaves the schema one migration ahead of
+/// the code: the rollback's migrate step succeeds (refinery's default refuses a database that
+/// knows a migration the code does not, and the stack ended in UPDATE_ROLLBACK_FAILED), and
+/// the code runs on the schema, since a migration only adds.
+#[tokio::test]
+async fn code_a_release_behind_migrates_and_runs_on_a_schema_one_migration_ahead() {
+    let app = TestApp::spawn().await;
+    app.pg()
+        .await
+        .batch_execute(
+            "ALTER TABLE users ADD COLUMN next_release_note text NOT NULL DEFAULT '';
+             ALTER TABLE events ADD COLUMN next_release_weight int;
+             CREATE TABLE next_release_things (id uuid PRIMARY KEY);
+             INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+             VALUES (9999, 'next_release', '2026-12-07T12:00:00Z', '1234567890');",
+        )
+        .await
+        .unwrap();
+    let payload = event("migrate", &[]);
+    let event = lambda_runtime::LambdaEvent::new(payload, lambda_runtime::Context::default());
+    let out = growstack::lambda::migrate_handler(&app.state.db, event).await.unwrap();
+    assert_eq!(out["migrated"], true);
+    let user = app.user(&app.email("behind")).await;
+    assert_eq!(app.profile(&user.access).await.status, http::StatusCode::OK);
+    let r = app
+        .json(http::Method::POST, "/api/events/track", Some(&user.access), serde_json::json!({ "eventName": "tap" }))
+        .await;
+    assert_eq!(r.status, http::StatusCode::CREATED, "{}", r.body);
 }
 
 #[tokio::test]
@@ -135,6 +166,7 @@ async fn notification_events_run_through_their_functions() {
         invoke(&app, "notifications-mark-read", &[as_user[0], ("REPLACE_WITH_NOTIFICATION_ID", id)]).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["read"], true);
+    app.assert_keys_used_as_declared();
 }
 
 #[tokio::test]
@@ -274,6 +306,7 @@ async fn referral_and_onboarding_events_run_through_their_functions() {
         let (status, body, _) = invoke(&app, function, &as_admin).await;
         assert_eq!(status, 200, "{function}: {body}");
     }
+    app.assert_keys_used_as_declared();
 }
 
 #[tokio::test]
@@ -313,6 +346,7 @@ async fn session_and_account_events_run_through_their_functions() {
     let (status, body, _) = invoke(&app, "auth-logout-all", &[("REPLACE_WITH_ACCESS_TOKEN", &access)]).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(app.profile(&access).await.status, http::StatusCode::UNAUTHORIZED);
+    app.assert_keys_used_as_declared();
 }
 
 #[tokio::test]
@@ -370,6 +404,7 @@ async fn ledger_and_unsubscribe_events_run_through_their_functions() {
         .await;
     assert_eq!(response["statusCode"], 200, "{response}");
     assert!(response["body"].as_str().unwrap().contains("Unsubscribe</button>"));
+    app.assert_keys_used_as_declared();
 }
 
 /// An endpoint whose handler sends to the email queue but declares nothing.
@@ -416,6 +451,7 @@ async fn event_tracking_events_run_through_their_functions() {
     let (status, body, _) = invoke(&app, "events-stats", &[as_user]).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["stats"]["total"], 2);
+    app.assert_keys_used_as_declared();
 }
 
 #[tokio::test]
@@ -445,6 +481,7 @@ async fn analytics_events_run_through_their_functions() {
     assert_eq!(body["data"]["totalUsers"], 2, "{body}");
     let (_, body, _) = invoke(&app, "analytics-funnels", &as_admin).await;
     assert_eq!(body["data"]["groups"]["organic"]["steps"].as_array().unwrap().len(), 3, "{body}");
+    app.assert_keys_used_as_declared();
 }
 
 #[tokio::test]
@@ -487,4 +524,5 @@ async fn experiment_events_run_through_their_functions() {
     assert_eq!(body["data"]["results"]["totalParticipants"], 1, "{body}");
     let (status, _, _) = invoke(&app, "experiments-results", &[as_user, ("REPLACE_WITH_EXPERIMENT_ID", &id)]).await;
     assert_eq!(status, 403);
+    app.assert_keys_used_as_declared();
 }

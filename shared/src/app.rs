@@ -343,6 +343,8 @@ where
                 None => crate::uses::recording(run).await,
             };
             let response = response?;
+            // An enclosing recording (a test's) sees what the request used too.
+            used.iter().for_each(|r| crate::uses::record(*r));
             let undeclared = crate::uses::undeclared(&used, declared);
             if undeclared.is_empty() {
                 return Ok(response);

@@ -4,7 +4,7 @@
 
 pub mod runtime_api;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -64,6 +64,8 @@ pub struct TestApp {
     pub vars: HashMap<String, String>,
     pub state: AppState,
     pub router: Router,
+    /// What each function invoked through [`TestApp::invoke`] used.
+    pub invoked: Arc<Mutex<BTreeMap<&'static str, BTreeSet<growstack::uses::Resource>>>>,
 }
 
 /// A registered user and their tokens.
@@ -158,7 +160,7 @@ impl TestApp {
         ));
         let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
         let state = AppState::with_metrics(config, metrics).await.unwrap();
-        TestApp { emf, schema, aws, vars, router: router(state.clone()), state }
+        TestApp { emf, schema, aws, vars, router: router(state.clone()), state, invoked: Arc::default() }
     }
 
     /// A plain client on this test's schema, for checking what was written.
@@ -361,8 +363,22 @@ impl TestApp {
             serde_json::from_value(event).expect("a valid API Gateway event");
         let mut adapter = lambda_http::Adapter::from(router_for([endpoint], self.state.clone()));
         let event = lambda_http::LambdaEvent::new(request, lambda_http::Context::default());
-        let response = adapter.ready().await.unwrap().call(event).await.unwrap();
-        serde_json::to_value(response).unwrap()
+        let (response, used) = growstack::uses::recording(adapter.ready().await.unwrap().call(event)).await;
+        self.invoked.lock().unwrap().entry(endpoint.function).or_default().extend(used);
+        serde_json::to_value(response.unwrap()).unwrap()
+    }
+
+    /// Checks that each function invoked here used the keys its endpoint declares, so that
+    /// the grants derived from the declarations (tests/consistency.rs) are no wider than what
+    /// the code does: the tokens' private keys, and the link key, above all.
+    pub fn assert_keys_used_as_declared(&self) {
+        use growstack::uses::Resource::{LinkKey, TokenPublicKeysWrite, TokenSigningKey};
+        for (function, used) in self.invoked.lock().unwrap().iter() {
+            let declared = growstack::app::ENDPOINTS.iter().find(|e| e.function == *function).unwrap().uses;
+            for key in [TokenSigningKey, TokenPublicKeysWrite, LinkKey] {
+                assert_eq!(used.contains(&key), declared.contains(&key), "{function} and {key:?}: used {used:?}");
+            }
+        }
     }
 }
 

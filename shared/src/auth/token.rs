@@ -404,6 +404,8 @@ impl Tokens {
     /// The keys that sign, published before first use.
     async fn signing(&self) -> Result<Arc<SigningKeys>> {
         record(Resource::TokenSigningKey);
+        // Whatever signs may have to list its keys: in AWS the first use of a key does.
+        record(Resource::TokenPublicKeysWrite);
         let keys = self.signing.load(&self.store, false, SigningKeys::parse).await?;
         let published = self.published.lock().ok().and_then(|p| p.clone());
         if !published.is_some_and(|p| Arc::ptr_eq(&p, &keys)) {
@@ -422,7 +424,6 @@ impl Tokens {
     async fn publish(&self, keys: &SigningKeys) -> Result<()> {
         let Some(id) = &self.public_id else { return Ok(()) };
         record(Resource::TokenPublicKeys);
-        record(Resource::TokenPublicKeysWrite);
         let listed = self.store.get_fresh(id).await.map_err(Error::Unavailable)?;
         let listed: Option<PublicDocument> = serde_json::from_str(&listed).ok();
         if listed.is_some_and(|d| d.keys.contains(&keys.current.public)) {
