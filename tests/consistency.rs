@@ -288,10 +288,8 @@ fn granted(id: &str, function: &Value) -> BTreeSet<Resource> {
                 Some("KycWebhookSecretValue") => Resource::KycSecret,
                 other => panic!("{id}: GetSecretValue on unknown secret {other:?}"),
             },
-            "DynamoDBCrudPolicy" => match target(&body["TableName"]).as_deref() {
-                Some("IdempotencyTable") => Resource::IdempotencyTable,
-                other => panic!("{id}: DynamoDBCrudPolicy on unknown table {other:?}"),
-            },
+            // SAM's DynamoDBCrudPolicy grants Scan, Query and Batch* too, which nothing calls.
+            "DynamoDBCrudPolicy" => panic!("{id}: DynamoDBCrudPolicy grants more than the code uses"),
             "Statement" => {
                 let actions: Vec<String> = body
                     .as_sequence()
@@ -306,6 +304,12 @@ fn granted(id: &str, function: &Value) -> BTreeSet<Resource> {
                     body.as_sequence().into_iter().flatten().map(|s| target(&s["Resource"])).collect();
                 match (actions.as_slice(), resources.as_slice()) {
                     ([ses], _) if ses == "ses:SendEmail" => Resource::SesSend,
+                    // What shared/src/idempotency.rs calls, and nothing else.
+                    (calls, [Some(table)])
+                        if table == "IdempotencyTable" && calls == growstack::idempotency::DYNAMODB_ACTIONS =>
+                    {
+                        Resource::IdempotencyTable
+                    }
                     ([put], [Some(secret)])
                         if put == "secretsmanager:PutSecretValue" && secret == "TokenPublicKeysSecret" =>
                     {
@@ -385,4 +389,42 @@ fn the_consoles_security_headers_in_aws_are_the_servers() {
     let behavior =
         &template["Resources"]["ConsoleDistribution"]["Properties"]["DistributionConfig"]["DefaultCacheBehavior"];
     assert!(!behavior["ResponseHeadersPolicyId"].is_null(), "the console's files get the policy");
+}
+
+/// SES publishes bounces and complaints to the feedback topic only if the topic's KMS key lets
+/// it (the AWS managed `alias/aws/sns` cannot be opened to SES): every SNS topic an SES event
+/// destination publishes to is encrypted with a key of the template whose policy grants
+/// `ses.amazonaws.com` what publishing to an encrypted topic needs, from this account only.
+#[test]
+fn ses_can_publish_to_its_encrypted_feedback_topic() {
+    let template = template();
+    let resources = &template["Resources"];
+    let mut checked = 0;
+    for (id, r) in resources.as_mapping().unwrap() {
+        if r["Type"].as_str() != Some("AWS::SES::ConfigurationSetEventDestination") {
+            continue;
+        }
+        let id = id.as_str().unwrap();
+        let topic =
+            target(&r["Properties"]["EventDestination"]["SnsDestination"]["TopicARN"]).expect("a topic of ours");
+        let key = target(&resources[topic.as_str()]["Properties"]["KmsMasterKeyId"]).unwrap_or_else(|| {
+            panic!("{id}: topic {topic} must be encrypted with a key of the template, not an AWS managed one")
+        });
+        let key = &resources[key.as_str()];
+        assert_eq!(key["Type"].as_str(), Some("AWS::KMS::Key"));
+        let admits_ses = key["Properties"]["KeyPolicy"]["Statement"].as_sequence().unwrap().iter().any(|s| {
+            let actions: Vec<&str> = match &s["Action"] {
+                Value::Sequence(list) => list.iter().filter_map(Value::as_str).collect(),
+                other => other.as_str().into_iter().collect(),
+            };
+            s["Effect"].as_str() == Some("Allow")
+                && s["Principal"]["Service"].as_str() == Some("ses.amazonaws.com")
+                && actions.iter().any(|a| *a == "kms:GenerateDataKey*" || *a == "kms:GenerateDataKey")
+                && actions.contains(&"kms:Decrypt")
+                && !s["Condition"]["StringEquals"]["aws:SourceAccount"].is_null()
+        });
+        assert!(admits_ses, "{id}: the key of topic {topic} must let SES (from this account) publish");
+        checked += 1;
+    }
+    assert!(checked >= 1, "no SES event destination found");
 }

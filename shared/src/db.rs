@@ -191,7 +191,14 @@ impl Db {
         self.ready().await?;
         let mut conn = self.write.get().await.context("connect for migrations")?;
         let client: &mut tokio_postgres::Client = &mut conn;
-        let report = embedded::migrations::runner().run_async(client).await.context("apply migrations")?;
+        // A schema ahead of this code (a release rolled back after its migration ran) is not
+        // an error: migrations only add, so the code before them still runs on it, and the
+        // rollback's own migrate step must not fail the stack into UPDATE_ROLLBACK_FAILED.
+        let report = embedded::migrations::runner()
+            .set_abort_missing(false)
+            .run_async(client)
+            .await
+            .context("apply migrations")?;
         for migration in report.applied_migrations() {
             tracing::info!(migration = %migration, "applied migration");
         }

@@ -19,6 +19,10 @@ use std::future::Future;
 
 use crate::jobs::JobError;
 
+/// The DynamoDB calls this module makes (a put, a get, a delete): what its IAM statement
+/// grants, and all it grants (tests/consistency.rs).
+pub const DYNAMODB_ACTIONS: [&str; 3] = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"];
+
 tokio::task_local! {
     /// The deadline of the Lambda invocation the current work belongs to, if any.
     static DEADLINE: SystemTime;

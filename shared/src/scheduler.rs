@@ -101,6 +101,8 @@ pub struct Report {
     pub bitmaps_written: u64,
     pub partitions_ensured: usize,
     pub partitions_dropped: Vec<String>,
+    /// Past retention, but holding events the archive export has not passed.
+    pub partitions_kept_unexported: Vec<String>,
     pub outbox: crate::outbox::Relayed,
 }
 
@@ -157,8 +159,12 @@ impl Scheduler {
                     report.partitions_ensured = events::partitions::ensure(&self.db.writer().await?).await?
                 }
                 Task::EventsRetention => {
-                    report.partitions_dropped =
-                        events::partitions::drop_expired(&self.db.writer().await?, self.events_retention_days).await?
+                    let export = self.events_export.as_ref().map(|_| events::export::WATERMARK);
+                    let done =
+                        events::partitions::drop_expired(&self.db.writer().await?, self.events_retention_days, export)
+                            .await?;
+                    report.partitions_dropped = done.dropped;
+                    report.partitions_kept_unexported = done.kept_unexported;
                 }
                 Task::OutboxRelay => {
                     report.outbox = self.outbox.run().await?;

@@ -16,7 +16,7 @@ pub const MAX_RECORDS: usize = 500;
 pub const MAX_BYTES: usize = 4 * 1024 * 1024;
 /// Sends of the records a call refused before the run gives up (and the next run retries).
 const ATTEMPTS: usize = 3;
-const WATERMARK: &str = "events-firehose";
+pub const WATERMARK: &str = "events-firehose";
 
 /// Where records go: one PutRecordBatch, answering which records were accepted.
 pub trait Sink: Send + Sync {

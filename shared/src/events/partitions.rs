@@ -61,10 +61,23 @@ pub async fn ensure(conn: &Conn) -> Result<usize> {
     Ok(needed.len())
 }
 
-/// Drops the partitions whose whole month ended more than `retention_days` ago. Returns
-/// their names.
-pub async fn drop_expired(conn: &Conn, retention_days: i64) -> Result<Vec<String>> {
+/// What retention did: the partitions dropped, and those past retention kept because the
+/// archive export has not passed every event in them.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Dropped {
+    pub dropped: Vec<String>,
+    pub kept_unexported: Vec<String>,
+}
+
+/// Drops the partitions whose whole month ended more than `retention_days` ago. With the
+/// export on (`export` names its watermark), a partition holding an event the export has not
+/// passed stays until it has: the archive is the only copy once the partition is gone.
+pub async fn drop_expired(conn: &Conn, retention_days: i64, export: Option<&str>) -> Result<Dropped> {
     let cutoff = Utc::now().date_naive() - Duration::days(retention_days);
+    let mark = match export {
+        Some(name) => Some(super::repo::watermark(conn, name).await?),
+        None => None,
+    };
     let rows = conn
         .query(
             "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
@@ -72,16 +85,30 @@ pub async fn drop_expired(conn: &Conn, retention_days: i64) -> Result<Vec<String
             &[],
         )
         .await?;
-    let mut dropped = Vec::new();
+    let mut done = Dropped::default();
     for row in rows {
         let partition: String = row.get(0);
-        if month_of(&partition).is_some_and(|month| next_month(month) <= cutoff) {
-            conn.execute("SELECT growstack_drop_events_partition($1)", &[&partition]).await?;
-            tracing::info!(partition, "events partition past retention dropped");
-            dropped.push(partition);
+        let Some(month) = month_of(&partition).filter(|month| next_month(*month) <= cutoff) else { continue };
+        if let Some((tx, id)) = mark {
+            let unexported: bool = conn
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM events WHERE occurred_at >= $1::date AND occurred_at < $2::date
+                                                        AND (tx, id) > ($3, $4))",
+                    &[&month, &next_month(month), &tx, &id],
+                )
+                .await?
+                .get(0);
+            if unexported {
+                tracing::warn!(partition, "events partition past retention kept: the archive export has not passed it");
+                done.kept_unexported.push(partition);
+                continue;
+            }
         }
+        conn.execute("SELECT growstack_drop_events_partition($1)", &[&partition]).await?;
+        tracing::info!(partition, "events partition past retention dropped");
+        done.dropped.push(partition);
     }
-    Ok(dropped)
+    Ok(done)
 }
 
 #[cfg(test)]
