@@ -355,3 +355,21 @@ async fn a_statement_that_loses_a_deadlock_runs_again() {
     theirs.expect("the other session gets its lock once ours is aborted, and commits");
     assert_eq!(ours.expect("ours ran again").get::<_, i32>(2), 7);
 }
+
+/// The finding: a reader failover meant minutes of 503 on every read. While the reader
+/// cannot be reached, reads go to the writer (for `READER_FALLBACK`, then the reader is
+/// tried again), and every read answers.
+#[tokio::test]
+async fn reads_fall_back_to_the_writer_while_the_reader_is_unreachable() {
+    let nowhere = format!("postgres://postgres@127.0.0.1:{}/postgres", free_port());
+    let app = TestApp::spawn_with(&[("DATABASE_READ_URL", &nowhere)]).await;
+    assert!(!app.state.db.reading_from_writer());
+    let admin = app.admin().await;
+    let r = app.get_user(&admin.access, &admin.id.to_string()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(app.state.db.reading_from_writer(), "the failed reader is set aside");
+    for _ in 0..3 {
+        assert_eq!(app.get_user(&admin.access, &admin.id.to_string()).await.status, StatusCode::OK);
+    }
+    assert_eq!(app.list_users(&admin.access, "").await.status, StatusCode::OK);
+}

@@ -45,7 +45,14 @@ pub struct Db {
     app_login: Option<AppLogin>,
     /// How the migration reads phone numbers stored without their country code.
     phone_region: crate::users::PhoneRegion,
+    /// Until when reads go to the writer, the reader having failed to connect.
+    reader_down_until: Arc<Mutex<Option<std::time::Instant>>>,
 }
+
+/// How long reads stay on the writer after the reader fails to connect, before the reader is
+/// tried again: a failover of the reader takes about this long, and a read that waits each
+/// time for a connect timeout would turn it into minutes of slow answers or 503s.
+pub const READER_FALLBACK: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
 struct AppLogin {
@@ -159,6 +166,7 @@ impl Db {
             credentials,
             app_login: None,
             phone_region: config.phone_region,
+            reader_down_until: Arc::default(),
         })
     }
 
@@ -175,10 +183,29 @@ impl Db {
         Ok(Conn::new(self.write.get().await?, self.write.clone(), self.statements.clone()))
     }
 
-    /// A connection to the reader; it may lag the writer by a moment.
+    /// A connection to the reader; it may lag the writer by a moment. When the reader cannot
+    /// be reached, the writer serves reads for [`READER_FALLBACK`] before the reader is tried
+    /// again.
     pub async fn reader(&self) -> Result<Conn> {
+        if self.reading_from_writer() {
+            return self.writer().await;
+        }
         self.ready().await?;
-        Ok(Conn::new(self.read.get().await?, self.read.clone(), self.statements.clone()))
+        match self.read.get().await {
+            Ok(client) => Ok(Conn::new(client, self.read.clone(), self.statements.clone())),
+            Err(error) => {
+                tracing::warn!(%error, "the reader is unreachable; reads go to the writer for a while");
+                if let Ok(mut until) = self.reader_down_until.lock() {
+                    *until = Some(std::time::Instant::now() + READER_FALLBACK);
+                }
+                self.writer().await
+            }
+        }
+    }
+
+    /// Whether reads are on the writer now, the reader having failed.
+    pub fn reading_from_writer(&self) -> bool {
+        self.reader_down_until.lock().ok().and_then(|u| *u).is_some_and(|until| std::time::Instant::now() < until)
     }
 
     /// Statements run through this handle (and its clones) so far.
