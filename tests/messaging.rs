@@ -503,3 +503,37 @@ async fn a_worker_killed_after_the_send_and_before_its_completion_sends_one_emai
     while app.drain_email_once().await > 0 {}
     assert_eq!(emails_to(&job.to).await.len(), 2);
 }
+
+/// The finding: 80 sends in flight against SES's 14 a second, and a nudge wave in the DLQ.
+/// Two workers at once (two Lambda instances) share one budget per second: what they sent
+/// never outruns it, the rest goes back to the queue and is sent on a later delivery.
+#[tokio::test]
+async fn sends_keep_to_the_accounts_ses_rate_across_workers() {
+    let app = TestApp::spawn_with(&[("SES_MAX_SEND_RATE", "1")]).await;
+    let bodies: Vec<String> = (0..4).map(|i| encode(&email_job(&app.email(&format!("paced{i}"))))).collect();
+    let addresses: Vec<String> = (0..4).map(|i| app.email(&format!("paced{i}"))).collect();
+    let sent = || async {
+        let mut n = 0;
+        for a in &addresses {
+            n += emails_to(a).await.len();
+        }
+        n
+    };
+    let (a, b) = (app.state.email_worker(), app.state.email_worker());
+    let started = std::time::Instant::now();
+    let ((first, _), (second, _)) = (sqs_event(&bodies[..2]), sqs_event(&bodies[2..]));
+    let (r1, r2) = tokio::join!(a.handle(first), b.handle(second));
+    let elapsed = started.elapsed();
+    let (so_far, refused) = (sent().await, r1.batch_item_failures.len() + r2.batch_item_failures.len());
+    // Fixed one-second windows: `elapsed` touches at most its whole seconds and two more.
+    assert!(so_far as u64 <= elapsed.as_secs() + 2, "{so_far} sends in {elapsed:?} at one a second");
+    assert_eq!(so_far + refused, 4);
+    for _ in 0..20 {
+        if sent().await == 4 {
+            break;
+        }
+        let (event, _) = sqs_event(&bodies);
+        a.handle(event).await;
+    }
+    assert_eq!(sent().await, 4, "every mail goes in the end, once");
+}

@@ -140,6 +140,7 @@ impl AppState {
             links: Links { app_base_url: self.config.app_base_url.clone() },
             concurrency: self.config.worker_concurrency,
             metrics: self.metrics.clone(),
+            pace: crate::email::SendPace { cache: self.cache.clone(), per_second: self.config.ses_max_send_rate },
         }
     }
 

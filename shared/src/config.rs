@@ -128,6 +128,9 @@ pub struct Config {
     /// The verified SES identity emails come from.
     pub email_from: String,
     pub ses_configuration_set: Option<String>,
+    /// Sends per second to SES across every email worker (`SES_MAX_SEND_RATE`): the account's
+    /// sending rate.
+    pub ses_max_send_rate: u64,
     /// The app's web address, for links in emails.
     pub app_base_url: String,
     /// Messages a worker handles at once.
@@ -326,6 +329,7 @@ impl Config {
             idempotency_table: get("IDEMPOTENCY_TABLE").unwrap_or_else(|| "growstack-idempotency".to_owned()),
             email_from: get("EMAIL_FROM").unwrap_or_else(|| "noreply@growstack.dev".to_owned()),
             ses_configuration_set: get("SES_CONFIGURATION_SET"),
+            ses_max_send_rate: number("SES_MAX_SEND_RATE", 14)?.max(1),
             app_base_url: get("APP_BASE_URL").unwrap_or_else(|| "http://localhost:3000".to_owned()),
             worker_concurrency: number("WORKER_CONCURRENCY", 8)? as usize,
             events_firehose_stream: get("EVENTS_FIREHOSE_STREAM"),

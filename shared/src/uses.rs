@@ -52,7 +52,13 @@ pub struct Background {
 pub const BACKGROUND: &[Background] = &[
     Background {
         function: "email-worker",
-        uses: &[Resource::IdempotencyTable, Resource::SesSend, Resource::LinkKey, Resource::DatabaseSecret],
+        uses: &[
+            Resource::IdempotencyTable,
+            Resource::SesSend,
+            Resource::LinkKey,
+            Resource::DatabaseSecret,
+            Resource::RedisSecret,
+        ],
     },
     Background {
         function: "notification-worker",

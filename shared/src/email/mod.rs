@@ -13,4 +13,4 @@ pub use routes::{unsubscribe_url, UNSUBSCRIBE, UNSUBSCRIBE_PAGE};
 pub use sends::prune as prune_sends;
 pub use suppressions::{is_suppressed, suppress, Category, Reason};
 pub use templates::{category, render, Links, Rendered};
-pub use worker::EmailWorker;
+pub use worker::{EmailWorker, SendPace};

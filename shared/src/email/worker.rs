@@ -29,6 +29,34 @@ pub struct EmailWorker {
     pub links: Links,
     pub concurrency: usize,
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    pub pace: SendPace,
+}
+
+/// SES's sending rate belongs to the account, not to a worker: every send takes its turn from
+/// one budget per second (`SES_MAX_SEND_RATE`; 14 is SES's usual starting rate), kept in
+/// Redis for every worker at once (in each process alone while Redis is away). A send that
+/// finds the second spent waits for the next, a few times, and then goes back to the queue
+/// rather than to SES's throttling and, three throttlings later, the dead-letter queue.
+#[derive(Clone)]
+pub struct SendPace {
+    pub cache: crate::cache::Cache,
+    pub per_second: u64,
+}
+
+impl SendPace {
+    const TRIES: u32 = 8;
+
+    pub async fn wait(&self) -> Result<(), JobError> {
+        for attempt in 0..Self::TRIES {
+            let spent = self.cache.take("ses-send-rate", 1, self.per_second, std::time::Duration::from_secs(1)).await;
+            if spent.is_none() {
+                return Ok(());
+            }
+            // Spread the waiters over the next second instead of all at its start.
+            tokio::time::sleep(std::time::Duration::from_millis(100 + 40 * u64::from(attempt))).await;
+        }
+        Err(JobError::Transient(anyhow::anyhow!("the SES send rate of this second is spent; the queue retries it")))
+    }
 }
 
 fn content(text: &str) -> anyhow::Result<Content> {
@@ -115,6 +143,7 @@ impl EmailWorker {
                         .context("header")?,
                 );
         }
+        self.pace.wait().await?;
         crate::uses::record(crate::uses::Resource::SesSend);
         let output = self
             .ses
