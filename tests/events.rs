@@ -535,3 +535,32 @@ async fn an_event_older_than_every_partition_is_a_400() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     assert_eq!(r.body["error"]["details"]["field"], "timestamp");
 }
+
+/// Each export run reports how long the first event it has not sent has waited (the EMF
+/// metric `EventsExportLagSeconds`, which an alarm watches): a transaction left open holds the
+/// export back (it sends only what every running transaction can see), and the lag shows it.
+#[tokio::test]
+async fn the_export_reports_its_lag() {
+    let app = TestApp::spawn().await;
+    let pg = app.pg().await;
+    let blocker = app.pg().await;
+    blocker.batch_execute("BEGIN; SELECT txid_current();").await.unwrap();
+    pg.execute(
+        "INSERT INTO events (id, user_id, event_name, occurred_at, received_at, source, activity)
+         VALUES (gen_random_uuid(), gen_random_uuid(), 'waiting', now(), now() - interval '2 hours', 'client', true)",
+        &[],
+    )
+    .await
+    .unwrap();
+    let report = app.state.scheduler().run(&[Task::EventsExport]).await.unwrap();
+    assert_eq!(report.events_exported, 0, "held back by the open transaction");
+    assert!(report.events_export_lag_seconds >= 7190.0, "{}", report.events_export_lag_seconds);
+    let lag_line = app.emf.lock().unwrap().iter().rev().find(|l| l.contains("EventsExportLagSeconds")).cloned();
+    let lag_line: Value = serde_json::from_str(&lag_line.expect("an EMF line")).unwrap();
+    assert!(lag_line["EventsExportLagSeconds"].as_f64().unwrap() >= 7190.0);
+    assert_eq!(lag_line["Task"], "events-export");
+
+    blocker.batch_execute("COMMIT").await.unwrap();
+    let report = app.state.scheduler().run(&[Task::EventsExport]).await.unwrap();
+    assert_eq!((report.events_exported, report.events_export_lag_seconds), (1, 0.0));
+}

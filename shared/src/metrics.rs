@@ -270,6 +270,11 @@ impl Metrics {
         );
     }
 
+    /// How far behind the archive export is: the wait of the first event it has not sent.
+    pub fn events_export_lag(&self, seconds: f64) {
+        self.emf(&[("Task", "events-export")], &[("EventsExportLagSeconds", "Seconds", seconds)]);
+    }
+
     /// The Prometheus text exposition of everything recorded so far.
     pub fn prometheus_text(&self) -> String {
         let mut out = String::new();

@@ -83,7 +83,7 @@ impl Task {
     }
 }
 
-#[derive(Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     pub dispatched: usize,
@@ -97,6 +97,7 @@ pub struct Report {
     /// Events sent to the archive, and records it refused (resent by the next run).
     pub events_exported: usize,
     pub events_export_refused: usize,
+    pub events_export_lag_seconds: f64,
     pub rollup_rows: u64,
     pub bitmaps_written: u64,
     pub partitions_ensured: usize,
@@ -141,6 +142,8 @@ impl Scheduler {
                 Task::EventsExport => match &self.events_export {
                     Some(exporter) => {
                         let exported = exporter.run().await?;
+                        self.metrics.events_export_lag(exported.lag_seconds);
+                        report.events_export_lag_seconds = exported.lag_seconds;
                         report.events_exported = exported.sent;
                         report.events_export_refused = exported.refused;
                     }

@@ -86,12 +86,15 @@ pub fn calls(lines: &[Vec<u8>]) -> Vec<std::ops::Range<usize>> {
     calls
 }
 
-#[derive(Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Exported {
     pub sent: usize,
     /// Records Firehose still refused after the retries; the next run starts with them.
     pub refused: usize,
+    /// How long the first event the export has not passed has waited, after the run; 0 when
+    /// it has passed them all.
+    pub lag_seconds: f64,
 }
 
 #[derive(Clone)]
@@ -103,8 +106,15 @@ pub struct Exporter<S> {
 }
 
 impl<S: Sink> Exporter<S> {
-    /// Exports everything committed since the watermark.
+    /// Exports everything committed since the watermark, and measures what is left.
     pub async fn run(&self) -> anyhow::Result<Exported> {
+        let mut report = self.export().await?;
+        let conn = self.db.writer().await?;
+        report.lag_seconds = repo::export_lag(&conn, repo::watermark(&conn, WATERMARK).await?).await?;
+        Ok(report)
+    }
+
+    async fn export(&self) -> anyhow::Result<Exported> {
         let conn = self.db.writer().await?;
         let mut at = repo::watermark(&conn, WATERMARK).await?;
         let mut report = Exported::default();

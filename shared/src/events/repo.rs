@@ -331,6 +331,19 @@ pub async fn export_page(conn: &Conn, after: (i64, Uuid), limit: i64) -> Result<
     Ok(rows.iter().map(|r| (r.get("tx"), Event::from_row(r))).collect())
 }
 
+/// How long the first event after `after` in export order has waited since it arrived, in
+/// seconds; 0 when there is none.
+pub async fn export_lag(conn: &Conn, after: (i64, Uuid)) -> Result<f64> {
+    let row = conn
+        .query_one(
+            "SELECT COALESCE((SELECT extract(epoch FROM now() - received_at)::float8 FROM events
+                              WHERE (tx, id) > ($1, $2) ORDER BY tx, id LIMIT 1), 0)",
+            &[&after.0, &after.1],
+        )
+        .await?;
+    Ok(row.get::<_, f64>(0).max(0.0))
+}
+
 pub async fn watermark(conn: &Conn, name: &str) -> Result<(i64, Uuid)> {
     let row = conn.query_opt("SELECT tx, id FROM export_watermarks WHERE name = $1", &[&name]).await?;
     Ok(row.map_or((0, Uuid::nil()), |r| (r.get(0), r.get(1))))
