@@ -141,7 +141,9 @@ impl Scheduler {
                 }
                 Task::EventsExport => match &self.events_export {
                     Some(exporter) => {
-                        let exported = exporter.run().await?;
+                        // Boxed: the export's future is deep, and the scheduler's would carry its layout
+                        // (past the compiler's query depth in the scheduler binary).
+                        let exported = Box::pin(exporter.run()).await?;
                         self.metrics.events_export_lag(exported.lag_seconds);
                         report.events_export_lag_seconds = exported.lag_seconds;
                         report.events_exported = exported.sent;
