@@ -17,11 +17,44 @@ fn template() -> Value {
     serde_yaml_ng::from_str(&text).unwrap()
 }
 
-/// A function in template.yaml: logical id, binary, and its HttpApi (method, path) routes.
+/// A function in template.yaml: logical id, binary, and the (method, path) routes of the
+/// API that integrate with it.
 type TemplateFunction = (String, String, Vec<(String, String)>);
+
+/// Every (method, path, function logical id) of the API's routes: its OpenAPI body, each
+/// operation a Lambda proxy integration whose URI names the function's ARN.
+fn api_routes(template: &Value) -> Vec<(String, String, String)> {
+    let paths = template["Resources"]["GrowStackApi"]["Properties"]["DefinitionBody"]["paths"]
+        .as_mapping()
+        .expect("GrowStackApi's DefinitionBody has paths");
+    let mut routes = Vec::new();
+    for (path, methods) in paths {
+        for (method, operation) in methods.as_mapping().unwrap() {
+            let integration = &operation["x-amazon-apigateway-integration"];
+            assert_eq!(integration["type"].as_str(), Some("aws_proxy"), "{path:?} {method:?}");
+            assert_eq!(integration["payloadFormatVersion"].as_str(), Some("2.0"), "{path:?} {method:?}");
+            let uri = match &integration["uri"] {
+                Value::Tagged(tagged) => tagged.value.as_str().unwrap_or_default().to_owned(),
+                other => panic!("{path:?} {method:?}: uri {other:?} is not a !Sub"),
+            };
+            let function = uri
+                .split("${")
+                .nth(3)
+                .and_then(|s| s.strip_suffix(".Arn}/invocations"))
+                .unwrap_or_else(|| panic!("{path:?} {method:?}: {uri} does not invoke a function of the template"));
+            routes.push((
+                method.as_str().unwrap().to_uppercase(),
+                path.as_str().unwrap().to_owned(),
+                function.to_owned(),
+            ));
+        }
+    }
+    routes
+}
 
 fn template_functions() -> Vec<TemplateFunction> {
     let template = template();
+    let routes = api_routes(&template);
     let resources = template["Resources"].as_mapping().unwrap();
     resources
         .iter()
@@ -29,22 +62,17 @@ fn template_functions() -> Vec<TemplateFunction> {
         // Inline glue (the migration runner custom resource) is not one of our binaries.
         .filter(|(_, r)| r["Properties"].get("InlineCode").is_none())
         .map(|(id, r)| {
+            let id = id.as_str().unwrap();
             let binary =
                 r["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap_or_else(|| panic!("{id:?} has no Binary"));
-            let routes = r["Properties"]["Events"]
-                .as_mapping()
-                .map(|events| {
-                    events
-                        .values()
-                        .filter(|e| e["Type"].as_str() == Some("HttpApi"))
-                        .map(|e| {
-                            let p = &e["Properties"];
-                            (p["Method"].as_str().unwrap().to_uppercase(), p["Path"].as_str().unwrap().to_owned())
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            (id.as_str().unwrap().to_owned(), binary.to_owned(), routes)
+            assert!(
+                r["Properties"]["Events"]
+                    .as_mapping()
+                    .is_none_or(|events| events.values().all(|e| e["Type"].as_str() != Some("HttpApi"))),
+                "{id}: an HttpApi event adds a permission per route; routes are in GrowStackApi's DefinitionBody"
+            );
+            let mine = routes.iter().filter(|(_, _, f)| f == id).map(|(m, p, _)| (m.clone(), p.clone())).collect();
+            (id.to_owned(), binary.to_owned(), mine)
         })
         .collect()
 }
@@ -193,31 +221,36 @@ fn every_queue_has_a_dlq_and_alarms() {
 fn no_function_policy_grants_everything() {
     let template = template();
     for (id, r) in template["Resources"].as_mapping().unwrap() {
-        if r["Type"].as_str() != Some("AWS::Serverless::Function") {
-            continue;
-        }
-        for policy in r["Properties"]["Policies"].as_sequence().into_iter().flatten() {
-            for statement in policy["Statement"].as_sequence().into_iter().flatten() {
-                let resources = match &statement["Resource"] {
-                    Value::Sequence(list) => list.clone(),
-                    other => vec![other.clone()],
-                };
-                for resource in resources {
-                    assert_ne!(
-                        resource.as_str(),
-                        Some("*"),
-                        "{id:?} grants {:?} on every resource",
-                        statement["Action"]
-                    );
-                }
-                let actions = match &statement["Action"] {
-                    Value::Sequence(list) => list.clone(),
-                    other => vec![other.clone()],
-                };
-                for action in actions {
-                    let action = action.as_str().unwrap_or("");
-                    assert!(!action.ends_with(":*") && action != "*", "{id:?} grants {action}");
-                }
+        let statements: Vec<&Value> = match r["Type"].as_str() {
+            Some("AWS::Serverless::Function") => r["Properties"]["Policies"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .flat_map(|p| p["Statement"].as_sequence().into_iter().flatten())
+                .collect(),
+            Some("AWS::IAM::Role") => r["Properties"]["Policies"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .flat_map(|p| p["PolicyDocument"]["Statement"].as_sequence().into_iter().flatten())
+                .collect(),
+            _ => continue,
+        };
+        for statement in statements {
+            let resources = match &statement["Resource"] {
+                Value::Sequence(list) => list.clone(),
+                other => vec![other.clone()],
+            };
+            for resource in resources {
+                assert_ne!(resource.as_str(), Some("*"), "{id:?} grants {:?} on every resource", statement["Action"]);
+            }
+            let actions = match &statement["Action"] {
+                Value::Sequence(list) => list.clone(),
+                other => vec![other.clone()],
+            };
+            for action in actions {
+                let action = action.as_str().unwrap_or("");
+                assert!(!action.ends_with(":*") && action != "*", "{id:?} grants {action}");
             }
         }
     }
@@ -227,6 +260,11 @@ fn no_function_policy_grants_everything() {
 fn every_function_has_error_and_throttle_alarms() {
     let template = template();
     let alarms = alarms(&template);
+    for (id, r) in template["Resources"].as_mapping().unwrap() {
+        let metrics = r["Properties"]["Metrics"].as_sequence().into_iter().flatten();
+        let read = metrics.filter(|m| m.get("MetricStat").is_some()).count();
+        assert!(read <= 10, "{id:?} reads {read} metrics: CloudWatch allows a metric math alarm 10");
+    }
     for (id, r) in template["Resources"].as_mapping().unwrap() {
         if r["Type"].as_str() != Some("AWS::Serverless::Function") {
             continue;
@@ -262,65 +300,83 @@ fn shipped_profiles_unwind_and_hash_fast() {
     }
 }
 
-/// What a function's `Policies` in template.yaml grant, in terms of [`Resource`]. A policy
-/// this does not recognise fails the test: teach it here, and declare the use in the code.
-fn granted(id: &str, function: &Value) -> BTreeSet<Resource> {
+/// The secret a `!Ref` names, as the use it grants.
+fn secret_use(id: &str, secret: Option<&str>) -> Resource {
+    match secret {
+        Some("TokenSigningKeySecret") => Resource::TokenSigningKey,
+        Some("TokenPublicKeysSecret") => Resource::TokenPublicKeys,
+        Some("JwtKeysSecret") => Resource::LinkKey,
+        Some("AppDatabaseSecret") => Resource::DatabaseSecret,
+        Some("DatabaseSecret") => Resource::MasterDatabaseSecret,
+        Some("RedisAuthSecret") => Resource::RedisSecret,
+        Some("KycWebhookSecretValue") => Resource::KycSecret,
+        other => panic!("{id}: GetSecretValue on unknown secret {other:?}"),
+    }
+}
+
+/// What one IAM statement grants, in terms of [`Resource`]. A statement this does not
+/// recognise fails the test: teach it here, and declare the use in the code.
+fn statement_use(id: &str, statement: &Value) -> Resource {
+    assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{id}: {statement:?}");
+    let actions: Vec<String> = match &statement["Action"] {
+        Value::Sequence(list) => list.iter().filter_map(|a| a.as_str().map(str::to_owned)).collect(),
+        other => other.as_str().map(|a| vec![a.to_owned()]).unwrap_or_default(),
+    };
+    let on = target(&statement["Resource"]);
+    let actions: Vec<&str> = actions.iter().map(String::as_str).collect();
+    match (actions.as_slice(), on.as_deref()) {
+        (["secretsmanager:GetSecretValue"], secret) => secret_use(id, secret),
+        (["secretsmanager:PutSecretValue"], Some("TokenPublicKeysSecret")) => Resource::TokenPublicKeysWrite,
+        (["sqs:SendMessage"], Some("EmailQueue")) => Resource::EmailQueue,
+        (["sqs:SendMessage"], Some("NotificationQueue")) => Resource::NotificationQueue,
+        (["ses:SendEmail"], _) => Resource::SesSend,
+        (["firehose:PutRecord", "firehose:PutRecordBatch"], Some("EventsDeliveryStream")) => Resource::EventsStream,
+        // What shared/src/idempotency.rs calls, and nothing else.
+        (calls, Some("IdempotencyTable")) if calls == growstack::idempotency::DYNAMODB_ACTIONS => {
+            Resource::IdempotencyTable
+        }
+        _ => panic!("{id}: unrecognised statement {actions:?} on {on:?}"),
+    }
+}
+
+/// What a function may use, in terms of [`Resource`]: its `Role`'s policies (the HTTP
+/// functions share a role per set of uses) or the `Policies` SAM makes a role of. A policy
+/// this does not recognise fails the test.
+fn granted(template: &Value, id: &str, function: &Value) -> BTreeSet<Resource> {
     let mut granted = BTreeSet::new();
+    let mut grant = |resource: Resource| assert!(granted.insert(resource), "{id}: {resource:?} granted twice");
+    if let Some(role) = target(&function["Properties"]["Role"]) {
+        assert!(function["Properties"].get("Policies").is_none(), "{id}: a Role and Policies");
+        let role = &template["Resources"][role.as_str()];
+        assert_eq!(role["Type"].as_str(), Some("AWS::IAM::Role"), "{id}");
+        for policy in role["Properties"]["Policies"].as_sequence().into_iter().flatten() {
+            for statement in policy["PolicyDocument"]["Statement"].as_sequence().into_iter().flatten() {
+                grant(statement_use(id, statement));
+            }
+        }
+    }
     for policy in function["Properties"]["Policies"].as_sequence().into_iter().flatten() {
         let (name, body) = policy.as_mapping().and_then(|m| m.iter().next()).expect("a policy is a one-key map");
-        let resource = match name.as_str().unwrap() {
-            "SQSSendMessagePolicy" => match target(&body["QueueName"]).as_deref() {
+        match name.as_str().unwrap() {
+            "SQSSendMessagePolicy" => grant(match target(&body["QueueName"]).as_deref() {
                 Some("EmailQueue") => Resource::EmailQueue,
                 Some("NotificationQueue") => Resource::NotificationQueue,
                 other => panic!("{id}: SQSSendMessagePolicy on unknown queue {other:?}"),
-            },
-            "FirehoseWritePolicy" => match target(&body["DeliveryStreamName"]).as_deref() {
+            }),
+            "FirehoseWritePolicy" => grant(match target(&body["DeliveryStreamName"]).as_deref() {
                 Some("EventsDeliveryStream") => Resource::EventsStream,
                 other => panic!("{id}: FirehoseWritePolicy on unknown stream {other:?}"),
-            },
-            "AWSSecretsManagerGetSecretValuePolicy" => match target(&body["SecretArn"]).as_deref() {
-                Some("TokenSigningKeySecret") => Resource::TokenSigningKey,
-                Some("TokenPublicKeysSecret") => Resource::TokenPublicKeys,
-                Some("JwtKeysSecret") => Resource::LinkKey,
-                Some("AppDatabaseSecret") => Resource::DatabaseSecret,
-                Some("DatabaseSecret") => Resource::MasterDatabaseSecret,
-                Some("RedisAuthSecret") => Resource::RedisSecret,
-                Some("KycWebhookSecretValue") => Resource::KycSecret,
-                other => panic!("{id}: GetSecretValue on unknown secret {other:?}"),
-            },
+            }),
+            "AWSSecretsManagerGetSecretValuePolicy" => grant(secret_use(id, target(&body["SecretArn"]).as_deref())),
             // SAM's DynamoDBCrudPolicy grants Scan, Query and Batch* too, which nothing calls.
             "DynamoDBCrudPolicy" => panic!("{id}: DynamoDBCrudPolicy grants more than the code uses"),
             "Statement" => {
-                let actions: Vec<String> = body
-                    .as_sequence()
-                    .into_iter()
-                    .flatten()
-                    .flat_map(|s| match &s["Action"] {
-                        Value::Sequence(list) => list.iter().filter_map(|a| a.as_str().map(str::to_owned)).collect(),
-                        other => other.as_str().map(|a| vec![a.to_owned()]).unwrap_or_default(),
-                    })
-                    .collect();
-                let resources: Vec<Option<String>> =
-                    body.as_sequence().into_iter().flatten().map(|s| target(&s["Resource"])).collect();
-                match (actions.as_slice(), resources.as_slice()) {
-                    ([ses], _) if ses == "ses:SendEmail" => Resource::SesSend,
-                    // What shared/src/idempotency.rs calls, and nothing else.
-                    (calls, [Some(table)])
-                        if table == "IdempotencyTable" && calls == growstack::idempotency::DYNAMODB_ACTIONS =>
-                    {
-                        Resource::IdempotencyTable
-                    }
-                    ([put], [Some(secret)])
-                        if put == "secretsmanager:PutSecretValue" && secret == "TokenPublicKeysSecret" =>
-                    {
-                        Resource::TokenPublicKeysWrite
-                    }
-                    _ => panic!("{id}: unrecognised statement {actions:?} on {resources:?}"),
+                for statement in body.as_sequence().into_iter().flatten() {
+                    grant(statement_use(id, statement));
                 }
             }
             other => panic!("{id}: unrecognised policy {other}"),
-        };
-        assert!(granted.insert(resource), "{id}: {resource:?} granted twice");
+        }
     }
     granted
 }
@@ -348,7 +404,7 @@ fn every_function_is_granted_exactly_what_its_code_uses() {
             .iter()
             .copied()
             .collect();
-        let granted = granted(id, r);
+        let granted = granted(&template, id, r);
         if granted != declared {
             wrong.push(format!("{id} ({binary}): the code uses {declared:?}, the template grants {granted:?}"));
         }
@@ -427,4 +483,68 @@ fn ses_can_publish_to_its_encrypted_feedback_topic() {
         checked += 1;
     }
     assert!(checked >= 1, "no SES event destination found");
+}
+
+/// Whether `text` matches `pattern`, in which `*` stands for any run of characters (as in
+/// IAM's ArnLike).
+fn arn_like(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, tail)) => {
+            text.starts_with(head)
+                && (0..=text.len() - head.len()).any(|skip| arn_like(tail, &text[head.len() + skip..]))
+        }
+    }
+}
+
+/// SAM would add an invoke permission per route (two per function); each HTTP function has
+/// one, and it admits the function's routes on both mounts.
+#[test]
+fn one_invoke_permission_per_function_admits_both_mounts() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    for endpoint in ENDPOINTS {
+        let id = growstack::generate::function_id(endpoint.function);
+        let permissions: Vec<&Value> = resources
+            .values()
+            .filter(|r| r["Type"].as_str() == Some("AWS::Lambda::Permission"))
+            .filter(|r| target(&r["Properties"]["FunctionName"]).as_deref() == Some(id.as_str()))
+            .collect();
+        assert_eq!(permissions.len(), 1, "{id}: one invoke permission");
+        let p = &permissions[0]["Properties"];
+        assert_eq!(p["Principal"].as_str(), Some("apigateway.amazonaws.com"));
+        let arn = match &p["SourceArn"] {
+            Value::Tagged(tagged) => tagged.value.as_str().unwrap().to_owned(),
+            other => panic!("{id}: SourceArn {other:?}"),
+        };
+        let pattern = arn.split_once("${GrowStackApi}/").map(|(_, route)| route).expect("scoped to the API");
+        let concrete = endpoint
+            .path
+            .split('/')
+            .map(|s| if s.starts_with('{') { "0192f0c4" } else { s })
+            .collect::<Vec<_>>()
+            .join("/");
+        let mut mounts = vec![concrete.clone()];
+        mounts.extend(growstack::app::v1_path(&concrete));
+        for path in mounts {
+            let route = format!("$default/{}{path}", endpoint.method);
+            assert!(arn_like(pattern, &route), "{id}: {pattern} does not admit {route}");
+        }
+        let other = if endpoint.method == http::Method::GET { "POST" } else { "GET" };
+        assert!(!arn_like(pattern, &format!("$default/{other}{concrete}")), "{id}: {pattern} admits {other}");
+    }
+}
+
+/// What restates the endpoint declarations (template.yaml's routes, HTTP functions and
+/// domain alarms, the functions' mains, the events/ skeletons, docs/api.md's table) is what
+/// `growstack generate` writes from them now.
+#[test]
+fn the_generated_files_are_what_the_declarations_make() {
+    let stale: Vec<String> = growstack::generate::outputs(&root())
+        .unwrap()
+        .into_iter()
+        .filter(|output| std::fs::read_to_string(root().join(&output.path)).ok().as_deref() != Some(&output.text))
+        .map(|output| output.path)
+        .collect();
+    assert!(stale.is_empty(), "not what the declarations make: {stale:?}; run scripts/generate.sh and commit");
 }

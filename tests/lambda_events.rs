@@ -420,6 +420,7 @@ const UNDECLARED: Endpoint = Endpoint {
     },
     doc: growstack_tests::undocumented,
     uses: &[],
+    tier: growstack::app::Tier::Standard,
 };
 
 #[tokio::test]

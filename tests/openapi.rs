@@ -46,5 +46,7 @@ fn every_endpoint_has_one_operation_naming_its_function() {
         let operation = &document["paths"][endpoint.path][&method];
         assert_eq!(operation["operationId"], endpoint.function, "{} {}", endpoint.method, endpoint.path);
         assert!(operation["responses"].as_object().is_some_and(|r| !r.is_empty()));
+        // docs/api.md's endpoint table says what each does from it.
+        assert!(operation["summary"].as_str().is_some_and(|s| !s.is_empty()), "{}: a doc comment", endpoint.function);
     }
 }

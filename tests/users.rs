@@ -171,6 +171,7 @@ static PANICS: growstack::Endpoint = growstack::Endpoint {
     },
     doc: growstack_tests::undocumented,
     uses: &[],
+    tier: growstack::app::Tier::Standard,
 };
 
 #[tokio::test]

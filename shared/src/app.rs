@@ -195,6 +195,20 @@ pub struct Endpoint {
     pub doc: crate::openapi::Describe,
     /// What AWS it uses, which its function's IAM policy must grant (and nothing more).
     pub uses: &'static [Resource],
+    /// How its function is sized and how much traffic reaches it.
+    pub tier: Tier,
+}
+
+/// What sets an endpoint's function apart in the deployment (template.yaml is written from
+/// it: `growstack generate`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tier {
+    /// 256 MB, and the API's default throttling.
+    Standard,
+    /// It hashes a password: 1,024 MB for the CPU share Argon2 needs, its own (tighter)
+    /// API Gateway throttling on both mounts, and reserved concurrency when the stack asks
+    /// for it (`AuthReservedConcurrency`).
+    PasswordHashing,
 }
 
 /// Every endpoint, in the order of the API reference.
@@ -270,6 +284,34 @@ impl Endpoint {
     pub const fn served(&self) -> Served {
         Served { function: self.function, path: self.path, route: self.route, uses: self.uses }
     }
+}
+
+/// What serving the endpoint of `function` takes, looked up at compile time by a function's
+/// `main` (`const { served("users-list") }`): the lookup leaves only that endpoint's route
+/// in the binary. An unknown name fails the build.
+pub const fn served(function: &str) -> Served {
+    const fn same(a: &str, b: &str) -> bool {
+        let (a, b) = (a.as_bytes(), b.as_bytes());
+        if a.len() != b.len() {
+            return false;
+        }
+        let mut i = 0;
+        while i < a.len() {
+            if a[i] != b[i] {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+    let mut i = 0;
+    while i < ENDPOINTS.len() {
+        if same(ENDPOINTS[i].function, function) {
+            return ENDPOINTS[i].served();
+        }
+        i += 1;
+    }
+    panic!("no endpoint is served by a function of this name")
 }
 
 /// The router serving `endpoints`, with the middleware every request gets.

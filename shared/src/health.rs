@@ -13,7 +13,7 @@ use axum::routing::get;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::{AppState, Endpoint};
+use crate::app::{AppState, Endpoint, Tier};
 use crate::openapi::{self, ErrorBody, ErrorCode, ErrorDetail, Ok};
 use crate::uses::Resource;
 
@@ -23,6 +23,7 @@ pub const HEALTH: Endpoint = Endpoint {
     path: "/health",
     route: || get(health),
     doc: openapi::describe::<__path_health>,
+    tier: Tier::Standard,
     uses: &[Resource::DatabaseSecret, Resource::RedisSecret],
 };
 

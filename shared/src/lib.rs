@@ -61,6 +61,7 @@ pub mod email;
 pub mod error;
 pub mod events;
 pub mod experiments;
+pub mod generate;
 pub mod health;
 pub mod http;
 pub mod idempotency;

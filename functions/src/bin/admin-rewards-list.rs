@@ -1,5 +1,5 @@
-//! Lambda function `admin-rewards-list`: GET /api/admin/rewards.
+//! Lambda function `admin-rewards-list`: GET /api/admin/rewards. Written by `growstack generate` from its declaration.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(const { growstack::rewards::ADMIN_LIST.served() }).await
+    growstack::lambda::run_http(const { growstack::app::served("admin-rewards-list") }).await
 }

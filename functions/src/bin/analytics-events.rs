@@ -1,5 +1,5 @@
-//! Lambda function `analytics-events`: GET /api/analytics/events.
+//! Lambda function `analytics-events`: GET /api/analytics/events. Written by `growstack generate` from its declaration.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(const { growstack::analytics::EVENTS.served() }).await
+    growstack::lambda::run_http(const { growstack::app::served("analytics-events") }).await
 }

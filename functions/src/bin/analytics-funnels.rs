@@ -1,5 +1,5 @@
-//! Lambda function `analytics-funnels`: POST /api/analytics/funnels.
+//! Lambda function `analytics-funnels`: POST /api/analytics/funnels. Written by `growstack generate` from its declaration.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(const { growstack::analytics::FUNNELS.served() }).await
+    growstack::lambda::run_http(const { growstack::app::served("analytics-funnels") }).await
 }

@@ -1,5 +1,5 @@
-//! Lambda function `analytics-notifications`: GET /api/analytics/notifications.
+//! Lambda function `analytics-notifications`: GET /api/analytics/notifications. Written by `growstack generate` from its declaration.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(const { growstack::analytics::NOTIFICATIONS.served() }).await
+    growstack::lambda::run_http(const { growstack::app::served("analytics-notifications") }).await
 }

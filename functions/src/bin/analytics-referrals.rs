@@ -1,5 +1,5 @@
-//! Lambda function `analytics-referrals`: GET /api/analytics/referrals.
+//! Lambda function `analytics-referrals`: GET /api/analytics/referrals. Written by `growstack generate` from its declaration.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(const { growstack::analytics::REFERRALS.served() }).await
+    growstack::lambda::run_http(const { growstack::app::served("analytics-referrals") }).await
 }

@@ -1,5 +1,5 @@
-//! Lambda function `analytics-retention`: GET /api/analytics/retention.
+//! Lambda function `analytics-retention`: GET /api/analytics/retention. Written by `growstack generate` from its declaration.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(const { growstack::analytics::RETENTION.served() }).await
+    growstack::lambda::run_http(const { growstack::app::served("analytics-retention") }).await
 }

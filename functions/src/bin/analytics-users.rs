@@ -1,5 +1,5 @@
-//! Lambda function `analytics-users`: GET /api/analytics/users.
+//! Lambda function `analytics-users`: GET /api/analytics/users. Written by `growstack generate` from its declaration.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(const { growstack::analytics::USERS.served() }).await
+    growstack::lambda::run_http(const { growstack::app::served("analytics-users") }).await
 }

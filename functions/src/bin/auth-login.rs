@@ -1,5 +1,5 @@
-//! Lambda function `auth-login`: POST /api/auth/login.
+//! Lambda function `auth-login`: POST /api/auth/login. Written by `growstack generate` from its declaration.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(const { growstack::auth::LOGIN.served() }).await
+    growstack::lambda::run_http(const { growstack::app::served("auth-login") }).await
 }

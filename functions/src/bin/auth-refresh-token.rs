@@ -1,5 +1,5 @@
-//! Lambda function `auth-refresh-token`: POST /api/auth/refresh-token.
+//! Lambda function `auth-refresh-token`: POST /api/auth/refresh-token. Written by `growstack generate` from its declaration.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(const { growstack::auth::REFRESH_TOKEN.served() }).await
+    growstack::lambda::run_http(const { growstack::app::served("auth-refresh-token") }).await
 }

@@ -1,5 +1,5 @@
-//! Lambda function `events-batch`: POST /api/events/batch.
+//! Lambda function `events-batch`: POST /api/events/batch. Written by `growstack generate` from its declaration.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(const { growstack::events::BATCH.served() }).await
+    growstack::lambda::run_http(const { growstack::app::served("events-batch") }).await
 }

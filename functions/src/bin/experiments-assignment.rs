@@ -1,5 +1,5 @@
-//! Lambda function `experiments-assignment`: GET /api/experiments/{id}/assignment.
+//! Lambda function `experiments-assignment`: GET /api/experiments/{id}/assignment. Written by `growstack generate` from its declaration.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(const { growstack::experiments::ASSIGNMENT.served() }).await
+    growstack::lambda::run_http(const { growstack::app::served("experiments-assignment") }).await
 }

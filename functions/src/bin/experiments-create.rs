@@ -1,5 +1,5 @@
-//! Lambda function `experiments-create`: POST /api/experiments.
+//! Lambda function `experiments-create`: POST /api/experiments. Written by `growstack generate` from its declaration.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(const { growstack::experiments::CREATE.served() }).await
+    growstack::lambda::run_http(const { growstack::app::served("experiments-create") }).await
 }

@@ -1,5 +1,5 @@
-//! Lambda function `experiments-update`: PATCH /api/experiments/{id}.
+//! Lambda function `experiments-update`: PATCH /api/experiments/{id}. Written by `growstack generate` from its declaration.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(const { growstack::experiments::UPDATE.served() }).await
+    growstack::lambda::run_http(const { growstack::app::served("experiments-update") }).await
 }

@@ -34,14 +34,30 @@ enum Command {
     },
     /// Print the OpenAPI document (as committed in openapi.json).
     Openapi,
+    /// Write what restates the endpoint declarations (template.yaml's routes, HTTP functions
+    /// and domain alarms, the functions' mains, events/ skeletons, docs/api.md's table) in
+    /// the repository at `--root`.
+    Generate {
+        #[arg(long, default_value = ".")]
+        root: std::path::PathBuf,
+    },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let command = Cli::parse().command;
-    if let Command::Openapi = command {
-        print!("{}", growstack::openapi::document_json());
-        return Ok(());
+    match &command {
+        Command::Openapi => {
+            print!("{}", growstack::openapi::document_json());
+            return Ok(());
+        }
+        Command::Generate { root } => {
+            for path in growstack::generate::write(root)? {
+                println!("wrote {path}");
+            }
+            return Ok(());
+        }
+        _ => {}
     }
     growstack::telemetry::init();
     let config = Config::from_env()?;
@@ -73,6 +89,6 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", growstack::local::provision(&aws, &plan).await?.exports());
             Ok(())
         }
-        Command::Openapi => Ok(()),
+        Command::Openapi | Command::Generate { .. } => Ok(()),
     }
 }

@@ -1,5 +1,5 @@
-//! Lambda function `health`: GET /health.
+//! Lambda function `health`: GET /health. Written by `growstack generate` from its declaration.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(const { growstack::health::HEALTH.served() }).await
+    growstack::lambda::run_http(const { growstack::app::served("health") }).await
 }

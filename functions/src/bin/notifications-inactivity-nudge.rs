@@ -1,5 +1,5 @@
-//! Lambda function `notifications-inactivity-nudge`: POST /api/notifications/inactivity-nudge/{userId}.
+//! Lambda function `notifications-inactivity-nudge`: POST /api/notifications/inactivity-nudge/{userId}. Written by `growstack generate` from its declaration.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(const { growstack::notifications::INACTIVITY_NUDGE.served() }).await
+    growstack::lambda::run_http(const { growstack::app::served("notifications-inactivity-nudge") }).await
 }

@@ -1,5 +1,5 @@
-//! Lambda function `notifications-list`: GET /api/notifications.
+//! Lambda function `notifications-list`: GET /api/notifications. Written by `growstack generate` from its declaration.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(const { growstack::notifications::LIST.served() }).await
+    growstack::lambda::run_http(const { growstack::app::served("notifications-list") }).await
 }

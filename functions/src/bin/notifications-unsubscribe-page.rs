@@ -1,5 +1,5 @@
-//! Lambda function `notifications-unsubscribe-page`: GET /api/notifications/unsubscribe.
+//! Lambda function `notifications-unsubscribe-page`: GET /api/notifications/unsubscribe. Written by `growstack generate` from its declaration.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(const { growstack::email::UNSUBSCRIBE_PAGE.served() }).await
+    growstack::lambda::run_http(const { growstack::app::served("notifications-unsubscribe-page") }).await
 }

@@ -1,5 +1,5 @@
-//! Lambda function `onboarding-step`: POST /api/onboarding/step.
+//! Lambda function `onboarding-step`: POST /api/onboarding/step. Written by `growstack generate` from its declaration.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(const { growstack::onboarding::STEP.served() }).await
+    growstack::lambda::run_http(const { growstack::app::served("onboarding-step") }).await
 }

@@ -1,5 +1,5 @@
-//! Lambda function `onboarding-time-stats`: GET /api/onboarding/time-stats.
+//! Lambda function `onboarding-time-stats`: GET /api/onboarding/time-stats. Written by `growstack generate` from its declaration.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(const { growstack::onboarding::TIME_STATS.served() }).await
+    growstack::lambda::run_http(const { growstack::app::served("onboarding-time-stats") }).await
 }

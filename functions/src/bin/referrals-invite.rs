@@ -1,5 +1,5 @@
-//! Lambda function `referrals-invite`: POST /api/referrals.
+//! Lambda function `referrals-invite`: POST /api/referrals. Written by `growstack generate` from its declaration.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(const { growstack::referrals::INVITE.served() }).await
+    growstack::lambda::run_http(const { growstack::app::served("referrals-invite") }).await
 }

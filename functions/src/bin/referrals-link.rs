@@ -1,5 +1,5 @@
-//! Lambda function `referrals-link`: GET /api/referrals/link.
+//! Lambda function `referrals-link`: GET /api/referrals/link. Written by `growstack generate` from its declaration.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(const { growstack::referrals::LINK.served() }).await
+    growstack::lambda::run_http(const { growstack::app::served("referrals-link") }).await
 }

@@ -1,5 +1,5 @@
-//! Lambda function `referrals-tree`: GET /api/referrals/tree.
+//! Lambda function `referrals-tree`: GET /api/referrals/tree. Written by `growstack generate` from its declaration.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(const { growstack::referrals::TREE.served() }).await
+    growstack::lambda::run_http(const { growstack::app::served("referrals-tree") }).await
 }

@@ -1,5 +1,5 @@
-//! Lambda function `users-list`: GET /api/users.
+//! Lambda function `users-list`: GET /api/users. Written by `growstack generate` from its declaration.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(const { growstack::users::LIST.served() }).await
+    growstack::lambda::run_http(const { growstack::app::served("users-list") }).await
 }

@@ -1,5 +1,5 @@
-//! Lambda function `users-password`: PUT /api/users/password.
+//! Lambda function `users-password`: PUT /api/users/password. Written by `growstack generate` from its declaration.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(const { growstack::users::PASSWORD.served() }).await
+    growstack::lambda::run_http(const { growstack::app::served("users-password") }).await
 }

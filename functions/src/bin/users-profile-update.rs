@@ -1,5 +1,5 @@
-//! Lambda function `users-profile-update`: PUT /api/users/profile.
+//! Lambda function `users-profile-update`: PUT /api/users/profile. Written by `growstack generate` from its declaration.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(const { growstack::users::PROFILE_UPDATE.served() }).await
+    growstack::lambda::run_http(const { growstack::app::served("users-profile-update") }).await
 }

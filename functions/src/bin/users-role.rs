@@ -1,5 +1,5 @@
-//! Lambda function `users-role`: PATCH /api/users/{id}/role.
+//! Lambda function `users-role`: PATCH /api/users/{id}/role. Written by `growstack generate` from its declaration.
 #[tokio::main]
 async fn main() -> Result<(), growstack::lambda::Error> {
-    growstack::lambda::run_http(const { growstack::users::ROLE.served() }).await
+    growstack::lambda::run_http(const { growstack::app::served("users-role") }).await
 }

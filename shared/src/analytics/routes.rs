@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::repo::{self, FunnelStep};
-use crate::app::{AppState, Endpoint};
+use crate::app::{AppState, Endpoint, Tier};
 use crate::auth::AnalyticsReader;
 use crate::error::{Error, Result};
 use crate::events::EventName;
@@ -31,6 +31,7 @@ pub const ONBOARDING: Endpoint = Endpoint {
     path: "/api/analytics/onboarding",
     route: || get(onboarding),
     doc: openapi::describe::<__path_onboarding>,
+    tier: Tier::Standard,
     uses: USES,
 };
 pub const REFERRALS: Endpoint = Endpoint {
@@ -39,6 +40,7 @@ pub const REFERRALS: Endpoint = Endpoint {
     path: "/api/analytics/referrals",
     route: || get(referrals),
     doc: openapi::describe::<__path_referrals>,
+    tier: Tier::Standard,
     uses: USES,
 };
 pub const EVENTS: Endpoint = Endpoint {
@@ -47,6 +49,7 @@ pub const EVENTS: Endpoint = Endpoint {
     path: "/api/analytics/events",
     route: || get(events),
     doc: openapi::describe::<__path_events>,
+    tier: Tier::Standard,
     uses: USES,
 };
 pub const NOTIFICATIONS: Endpoint = Endpoint {
@@ -55,6 +58,7 @@ pub const NOTIFICATIONS: Endpoint = Endpoint {
     path: "/api/analytics/notifications",
     route: || get(notifications),
     doc: openapi::describe::<__path_notifications>,
+    tier: Tier::Standard,
     uses: USES,
 };
 pub const USERS: Endpoint = Endpoint {
@@ -63,6 +67,7 @@ pub const USERS: Endpoint = Endpoint {
     path: "/api/analytics/users",
     route: || get(users),
     doc: openapi::describe::<__path_users>,
+    tier: Tier::Standard,
     uses: USES,
 };
 pub const RETENTION: Endpoint = Endpoint {
@@ -71,6 +76,7 @@ pub const RETENTION: Endpoint = Endpoint {
     path: "/api/analytics/retention",
     route: || get(retention),
     doc: openapi::describe::<__path_retention>,
+    tier: Tier::Standard,
     uses: USES,
 };
 pub const FUNNELS: Endpoint = Endpoint {
@@ -79,6 +85,7 @@ pub const FUNNELS: Endpoint = Endpoint {
     path: "/api/analytics/funnels",
     route: || post(funnels),
     doc: openapi::describe::<__path_funnels>,
+    tier: Tier::Standard,
     uses: USES,
 };
 

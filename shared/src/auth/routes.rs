@@ -16,7 +16,7 @@ use super::limits::{admit_password_check, IpLimited, Login, Refresh, Register, V
 use super::password::{self, Password};
 use super::sessions;
 use super::token::{TokenPair, TokenType};
-use crate::app::{AppState, Endpoint};
+use crate::app::{AppState, Endpoint, Tier};
 use crate::db::Conn;
 use crate::error::{Error, Result};
 use crate::http::{created, ok, ClientInfo, JsonBody};
@@ -36,6 +36,7 @@ pub const REGISTER: Endpoint = Endpoint {
     path: "/api/auth/register",
     route: || post(register),
     doc: openapi::describe::<__path_register>,
+    tier: Tier::PasswordHashing,
     uses: &[
         Resource::NotificationQueue,
         Resource::EmailQueue,
@@ -53,6 +54,7 @@ pub const LOGIN: Endpoint = Endpoint {
     path: "/api/auth/login",
     route: || post(login),
     doc: openapi::describe::<__path_login>,
+    tier: Tier::PasswordHashing,
     uses: &[
         Resource::TokenSigningKey,
         Resource::TokenPublicKeys,
@@ -67,6 +69,7 @@ pub const REFRESH_TOKEN: Endpoint = Endpoint {
     path: "/api/auth/refresh-token",
     route: || post(refresh_token),
     doc: openapi::describe::<__path_refresh_token>,
+    tier: Tier::Standard,
     uses: &[
         Resource::TokenSigningKey,
         Resource::TokenPublicKeys,
@@ -81,6 +84,7 @@ pub const LOGOUT: Endpoint = Endpoint {
     path: "/api/auth/logout",
     route: || post(logout),
     doc: openapi::describe::<__path_logout>,
+    tier: Tier::Standard,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const LOGOUT_ALL: Endpoint = Endpoint {
@@ -89,6 +93,7 @@ pub const LOGOUT_ALL: Endpoint = Endpoint {
     path: "/api/auth/logout-all",
     route: || post(logout_all),
     doc: openapi::describe::<__path_logout_all>,
+    tier: Tier::Standard,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const VERIFY_EMAIL: Endpoint = Endpoint {
@@ -97,6 +102,7 @@ pub const VERIFY_EMAIL: Endpoint = Endpoint {
     path: "/api/auth/verify-email",
     route: || post(verify_email),
     doc: openapi::describe::<__path_verify_email>,
+    tier: Tier::Standard,
     uses: &[Resource::NotificationQueue, Resource::LinkKey, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const RESEND_VERIFICATION: Endpoint = Endpoint {
@@ -105,6 +111,7 @@ pub const RESEND_VERIFICATION: Endpoint = Endpoint {
     path: "/api/auth/resend-verification",
     route: || post(resend_verification),
     doc: openapi::describe::<__path_resend_verification>,
+    tier: Tier::Standard,
     uses: &[
         Resource::EmailQueue,
         Resource::TokenPublicKeys,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::suppressions::{self, Category, Reason};
-use crate::app::{AppState, Endpoint};
+use crate::app::{AppState, Endpoint, Tier};
 use crate::auth::LinkKeys;
 use crate::error::{Error, Result};
 use crate::http::{ok, QueryParams};
@@ -24,6 +24,7 @@ pub const UNSUBSCRIBE: Endpoint = Endpoint {
     path: "/api/notifications/unsubscribe",
     route: || post(unsubscribe),
     doc: openapi::describe::<__path_unsubscribe>,
+    tier: Tier::Standard,
     uses: &[Resource::LinkKey, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const UNSUBSCRIBE_PAGE: Endpoint = Endpoint {
@@ -32,6 +33,7 @@ pub const UNSUBSCRIBE_PAGE: Endpoint = Endpoint {
     path: "/api/notifications/unsubscribe",
     route: || get(unsubscribe_page),
     doc: openapi::describe::<__path_unsubscribe_page>,
+    tier: Tier::Standard,
     uses: &[Resource::LinkKey],
 };
 

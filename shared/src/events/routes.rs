@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::lifecycle::{self, Source};
 use super::repo::{self, Event, Filter, NewEvent, Stats};
 use super::types::{occurred_at, parse_properties, ClientEventId, EventName, MAX_PROPERTY_KEYS};
-use crate::app::{AppState, Endpoint};
+use crate::app::{AppState, Endpoint, Tier};
 use crate::auth::AuthUser;
 use crate::db::Conn;
 use crate::error::{Error, Result};
@@ -31,6 +31,7 @@ pub const TRACK: Endpoint = Endpoint {
     path: "/api/events/track",
     route: || post(track),
     doc: openapi::describe::<__path_track>,
+    tier: Tier::Standard,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const BATCH: Endpoint = Endpoint {
@@ -39,6 +40,7 @@ pub const BATCH: Endpoint = Endpoint {
     path: "/api/events/batch",
     route: || post(batch),
     doc: openapi::describe::<__path_batch>,
+    tier: Tier::Standard,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const LIST: Endpoint = Endpoint {
@@ -47,6 +49,7 @@ pub const LIST: Endpoint = Endpoint {
     path: "/api/events",
     route: || get(list),
     doc: openapi::describe::<__path_list>,
+    tier: Tier::Standard,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const STATS: Endpoint = Endpoint {
@@ -55,6 +58,7 @@ pub const STATS: Endpoint = Endpoint {
     path: "/api/events/stats",
     route: || get(stats),
     doc: openapi::describe::<__path_stats>,
+    tier: Tier::Standard,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::repo::{self, Experiment, NewExperiment};
 use super::stats::{self, Arm, SampleRatio};
 use super::types::{bucket, Key, Metric, Reference, Status, Targeting, Variant, Variants};
-use crate::app::{AppState, Endpoint};
+use crate::app::{AppState, Endpoint, Tier};
 use crate::auth::{ActingMarketer, AnalyticsReader, AuthUser};
 use crate::error::{Error, Result};
 use crate::http::{created, ok, DateRange, JsonBody, PageInfo, Paging, PathParams, QueryParams};
@@ -32,6 +32,7 @@ pub const CREATE: Endpoint = Endpoint {
     path: "/api/experiments",
     route: || post(create),
     doc: openapi::describe::<__path_create>,
+    tier: Tier::Standard,
     uses: USES,
 };
 pub const LIST: Endpoint = Endpoint {
@@ -40,6 +41,7 @@ pub const LIST: Endpoint = Endpoint {
     path: "/api/experiments",
     route: || get(list),
     doc: openapi::describe::<__path_list>,
+    tier: Tier::Standard,
     uses: USES,
 };
 pub const GET: Endpoint = Endpoint {
@@ -48,6 +50,7 @@ pub const GET: Endpoint = Endpoint {
     path: "/api/experiments/{id}",
     route: || get(by_id),
     doc: openapi::describe::<__path_by_id>,
+    tier: Tier::Standard,
     uses: USES,
 };
 pub const UPDATE: Endpoint = Endpoint {
@@ -56,6 +59,7 @@ pub const UPDATE: Endpoint = Endpoint {
     path: "/api/experiments/{id}",
     route: || patch(update),
     doc: openapi::describe::<__path_update>,
+    tier: Tier::Standard,
     uses: USES,
 };
 /// `{id}` takes the experiment's key too: apps know keys, not ids.
@@ -65,6 +69,7 @@ pub const ASSIGNMENT: Endpoint = Endpoint {
     path: "/api/experiments/{id}/assignment",
     route: || get(assignment),
     doc: openapi::describe::<__path_assignment>,
+    tier: Tier::Standard,
     uses: USES,
 };
 pub const RESULTS: Endpoint = Endpoint {
@@ -73,6 +78,7 @@ pub const RESULTS: Endpoint = Endpoint {
     path: "/api/experiments/{id}/results",
     route: || get(results),
     doc: openapi::describe::<__path_results>,
+    tier: Tier::Standard,
     uses: USES,
 };
 

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::repo::{self, Applied};
 use super::signature;
-use crate::app::{AppState, Endpoint};
+use crate::app::{AppState, Endpoint, Tier};
 use crate::error::{Error, Result};
 use crate::http::{ok, parse_json, BODY_LIMIT};
 use crate::openapi::{self, Ok};
@@ -25,6 +25,7 @@ pub const WEBHOOK: Endpoint = Endpoint {
     path: "/api/webhooks/kyc",
     route: || post(webhook),
     doc: openapi::describe::<__path_webhook>,
+    tier: Tier::Standard,
     uses: &[Resource::NotificationQueue, Resource::DatabaseSecret, Resource::RedisSecret, Resource::KycSecret],
 };
 

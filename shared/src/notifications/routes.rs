@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::repo::{self, Notification, NudgeKind};
-use crate::app::{AppState, Endpoint};
+use crate::app::{AppState, Endpoint, Tier};
 use crate::auth::{ActingAdmin, AuthUser};
 use crate::error::{Error, Result};
 use crate::http::{ok, JsonBody, PageInfo, Paging, PathParams, QueryParams};
@@ -28,6 +28,7 @@ pub const LIST: Endpoint = Endpoint {
     path: "/api/notifications",
     route: || get(list),
     doc: openapi::describe::<__path_list>,
+    tier: Tier::Standard,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const MARK_READ: Endpoint = Endpoint {
@@ -36,6 +37,7 @@ pub const MARK_READ: Endpoint = Endpoint {
     path: "/api/notifications/{id}/read",
     route: || put(mark_read),
     doc: openapi::describe::<__path_mark_read>,
+    tier: Tier::Standard,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const SEND: Endpoint = Endpoint {
@@ -44,6 +46,7 @@ pub const SEND: Endpoint = Endpoint {
     path: "/api/notifications/send",
     route: || post(send),
     doc: openapi::describe::<__path_send>,
+    tier: Tier::Standard,
     uses: &[Resource::NotificationQueue, Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const BATCH: Endpoint = Endpoint {
@@ -52,6 +55,7 @@ pub const BATCH: Endpoint = Endpoint {
     path: "/api/notifications/batch",
     route: || post(batch),
     doc: openapi::describe::<__path_batch>,
+    tier: Tier::Standard,
     uses: &[Resource::NotificationQueue, Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const INACTIVITY_NUDGE: Endpoint = Endpoint {
@@ -60,6 +64,7 @@ pub const INACTIVITY_NUDGE: Endpoint = Endpoint {
     path: "/api/notifications/inactivity-nudge/{userId}",
     route: || post(inactivity_nudge),
     doc: openapi::describe::<__path_inactivity_nudge>,
+    tier: Tier::Standard,
     uses: &[Resource::NotificationQueue, Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const KYC_REMINDER: Endpoint = Endpoint {
@@ -68,6 +73,7 @@ pub const KYC_REMINDER: Endpoint = Endpoint {
     path: "/api/notifications/kyc-reminder/{userId}",
     route: || post(kyc_reminder),
     doc: openapi::describe::<__path_kyc_reminder>,
+    tier: Tier::Standard,
     uses: &[Resource::NotificationQueue, Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 

@@ -9,7 +9,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::repo::{self, Moved, StepCount, TimeStats};
-use crate::app::{AppState, Endpoint};
+use crate::app::{AppState, Endpoint, Tier};
 use crate::auth::{AdminUser, AuthUser};
 use crate::error::{Error, Result};
 use crate::http::{ok, DateRange, JsonBody, QueryParams};
@@ -23,6 +23,7 @@ pub const STEP: Endpoint = Endpoint {
     path: "/api/onboarding/step",
     route: || post(step),
     doc: openapi::describe::<__path_step>,
+    tier: Tier::Standard,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const STATS: Endpoint = Endpoint {
@@ -31,6 +32,7 @@ pub const STATS: Endpoint = Endpoint {
     path: "/api/onboarding/stats",
     route: || get(stats),
     doc: openapi::describe::<__path_stats>,
+    tier: Tier::Standard,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const TIME_STATS: Endpoint = Endpoint {
@@ -39,6 +41,7 @@ pub const TIME_STATS: Endpoint = Endpoint {
     path: "/api/onboarding/time-stats",
     route: || get(time_stats),
     doc: openapi::describe::<__path_time_stats>,
+    tier: Tier::Standard,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 

@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::repo::{self, FailOutcome, Invited, Payout, Referral, ReferralStatus, Refusal, Stats, TreeRow};
-use crate::app::{AppState, Endpoint};
+use crate::app::{AppState, Endpoint, Tier};
 use crate::auth::{ActingAdmin, AdminUser, AuthUser};
 use crate::db::Conn;
 use crate::email;
@@ -33,6 +33,7 @@ pub const CODE: Endpoint = Endpoint {
     path: "/api/referrals/code",
     route: || get(code),
     doc: openapi::describe::<__path_code>,
+    tier: Tier::Standard,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const LINK: Endpoint = Endpoint {
@@ -41,6 +42,7 @@ pub const LINK: Endpoint = Endpoint {
     path: "/api/referrals/link",
     route: || get(link),
     doc: openapi::describe::<__path_link>,
+    tier: Tier::Standard,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const LIST: Endpoint = Endpoint {
@@ -49,6 +51,7 @@ pub const LIST: Endpoint = Endpoint {
     path: "/api/referrals",
     route: || get(list),
     doc: openapi::describe::<__path_list>,
+    tier: Tier::Standard,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const INVITE: Endpoint = Endpoint {
@@ -57,6 +60,7 @@ pub const INVITE: Endpoint = Endpoint {
     path: "/api/referrals",
     route: || post(invite),
     doc: openapi::describe::<__path_invite>,
+    tier: Tier::Standard,
     uses: &[Resource::EmailQueue, Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const CLAIM_REWARD: Endpoint = Endpoint {
@@ -65,6 +69,7 @@ pub const CLAIM_REWARD: Endpoint = Endpoint {
     path: "/api/referrals/claim-reward",
     route: || post(claim_reward),
     doc: openapi::describe::<__path_claim_reward>,
+    tier: Tier::Standard,
     uses: &[
         Resource::NotificationQueue,
         Resource::IdempotencyTable,
@@ -79,6 +84,7 @@ pub const STATS: Endpoint = Endpoint {
     path: "/api/referrals/stats",
     route: || get(stats),
     doc: openapi::describe::<__path_stats>,
+    tier: Tier::Standard,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const ADMIN_UPDATE: Endpoint = Endpoint {
@@ -87,6 +93,7 @@ pub const ADMIN_UPDATE: Endpoint = Endpoint {
     path: "/api/admin/referrals/{id}",
     route: || patch(admin_update),
     doc: openapi::describe::<__path_admin_update>,
+    tier: Tier::Standard,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const TREE: Endpoint = Endpoint {
@@ -95,6 +102,7 @@ pub const TREE: Endpoint = Endpoint {
     path: "/api/referrals/tree",
     route: || get(tree),
     doc: openapi::describe::<__path_tree>,
+    tier: Tier::Standard,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 

@@ -18,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::repo::{self, Decided, Decision, Filter, Reward, RewardStatus, CSV_HEADER};
-use crate::app::{AppState, Endpoint};
+use crate::app::{AppState, Endpoint, Tier};
 use crate::auth::{ActingAdmin, AdminUser};
 use crate::db::Conn;
 use crate::error::{Error, Result};
@@ -32,6 +32,7 @@ pub const ADMIN_LIST: Endpoint = Endpoint {
     path: "/api/admin/rewards",
     route: || get(list),
     doc: openapi::describe::<__path_list>,
+    tier: Tier::Standard,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const ADMIN_UPDATE: Endpoint = Endpoint {
@@ -40,6 +41,7 @@ pub const ADMIN_UPDATE: Endpoint = Endpoint {
     path: "/api/admin/rewards/{id}",
     route: || patch(update),
     doc: openapi::describe::<__path_update>,
+    tier: Tier::Standard,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 

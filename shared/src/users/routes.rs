@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::repo::{self, AccountChange};
 use super::types::{DeviceFingerprint, PersonName, Phone, PhoneRegion, ProfileUpdate, Role, StaffView, User};
-use crate::app::{AppState, Endpoint};
+use crate::app::{AppState, Endpoint, Tier};
 use crate::auth::{self, ActingAdmin, AdminUser, AuthUser, Password};
 use crate::error::{Error, Result};
 use crate::http::{envelope_bytes, json_bytes, ok, ClientInfo, JsonBody, PathParams, QueryParams};
@@ -24,6 +24,7 @@ pub const PROFILE_GET: Endpoint = Endpoint {
     path: "/api/users/profile",
     route: || get(profile),
     doc: openapi::describe::<__path_profile>,
+    tier: Tier::Standard,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const PROFILE_UPDATE: Endpoint = Endpoint {
@@ -32,6 +33,7 @@ pub const PROFILE_UPDATE: Endpoint = Endpoint {
     path: "/api/users/profile",
     route: || put(update_profile),
     doc: openapi::describe::<__path_update_profile>,
+    tier: Tier::Standard,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const LIST: Endpoint = Endpoint {
@@ -40,6 +42,7 @@ pub const LIST: Endpoint = Endpoint {
     path: "/api/users",
     route: || get(list),
     doc: openapi::describe::<__path_list>,
+    tier: Tier::Standard,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const GET: Endpoint = Endpoint {
@@ -48,6 +51,7 @@ pub const GET: Endpoint = Endpoint {
     path: "/api/users/{id}",
     route: || get(by_id),
     doc: openapi::describe::<__path_by_id>,
+    tier: Tier::Standard,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const BLOCK: Endpoint = Endpoint {
@@ -56,6 +60,7 @@ pub const BLOCK: Endpoint = Endpoint {
     path: "/api/users/{id}/block",
     route: || patch(block),
     doc: openapi::describe::<__path_block>,
+    tier: Tier::Standard,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const ROLE: Endpoint = Endpoint {
@@ -64,6 +69,7 @@ pub const ROLE: Endpoint = Endpoint {
     path: "/api/users/{id}/role",
     route: || patch(role),
     doc: openapi::describe::<__path_role>,
+    tier: Tier::Standard,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const PASSWORD: Endpoint = Endpoint {
@@ -72,6 +78,7 @@ pub const PASSWORD: Endpoint = Endpoint {
     path: "/api/users/password",
     route: || put(change_password),
     doc: openapi::describe::<__path_change_password>,
+    tier: Tier::PasswordHashing,
     uses: &[
         Resource::TokenSigningKey,
         Resource::TokenPublicKeys,
@@ -83,6 +90,7 @@ pub const PASSWORD: Endpoint = Endpoint {
 
 #[utoipa::path(get, path = "/api/users/profile", security(("bearer" = [])),
     responses((status = 200, description = "The caller's account.", body = Ok<User>)))]
+/// Gives the caller's own account.
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]
 async fn profile(caller: AuthUser, State(state): State<AppState>) -> Result<Response> {
     Ok(ok(caller.load(&state).await?))
@@ -126,6 +134,7 @@ impl ProfileUpdate {
 #[utoipa::path(put, path = "/api/users/profile", security(("bearer" = [])), request_body = ProfileBody,
     responses((status = 200, description = "The account as changed.", body = Ok<User>),
         (status = 409, description = "Another account has this phone number.")))]
+/// Changes the caller's name, phone number or device fingerprint.
 #[tracing::instrument(skip_all, fields(user_id = %caller.id))]
 async fn update_profile(
     caller: AuthUser,
