@@ -234,6 +234,7 @@ struct UserPath {
 #[utoipa::path(get, path = "/api/users/{id}", security(("bearer" = ["admin"])), params(UserPath),
     responses((status = 200, description = "The user, with their fraud score.", body = Ok<StaffView>),
         (status = 404, description = "No such user.")))]
+/// Gives one user's account, with the fraud signals staff review.
 #[tracing::instrument(skip_all, fields(user_id = %path.id))]
 async fn by_id(
     _: AdminUser,
@@ -274,6 +275,7 @@ async fn change_other(state: &AppState, admin: &ActingAdmin, id: Uuid, change: A
     request_body = BlockBody,
     responses((status = 200, description = "The user as changed; their sessions end.", body = Ok<StaffView>),
         (status = 404, description = "No such user.")))]
+/// Blocks or unblocks a user (not oneself); a blocked user's sessions end at once.
 #[tracing::instrument(skip_all, fields(user_id = %path.id))]
 async fn block(
     admin: ActingAdmin,
@@ -294,6 +296,7 @@ struct RoleBody {
     request_body = RoleBody,
     responses((status = 200, description = "The user as changed; their sessions end.", body = Ok<StaffView>),
         (status = 404, description = "No such user.")))]
+/// Changes a user's role (not one's own); their sessions end, so the new role applies at once.
 #[tracing::instrument(skip_all, fields(user_id = %path.id))]
 async fn role(
     admin: ActingAdmin,
