@@ -42,6 +42,18 @@ export SCHEDULER_INTERVAL_SECONDS="${SCHEDULER_INTERVAL_SECONDS:-10}"
 if [ -n "${GROWSTACK_ADMIN_EMAIL:-}" ] && [ -n "${GROWSTACK_ADMIN_PASSWORD:-}" ]; then
   target/debug/growstack create-admin --email "$GROWSTACK_ADMIN_EMAIL"
 fi
+# The same settings for any other shell (`. .local/env`): the operator commands, cargo
+# lambda invokes and the event helper then talk to this server's database, queues and keys.
+{
+  echo "# Written by scripts/run.sh: the running server's settings. Load with: . .local/env"
+  for name in DATABASE_URL PORT GROWSTACK_ENV JWT_ACCESS_SECRET JWT_REFRESH_SECRET KYC_WEBHOOK_SECRET \
+    AWS_ENDPOINT_URL AWS_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY EMAIL_QUEUE_URL NOTIFICATION_QUEUE_URL \
+    IDEMPOTENCY_TABLE EVENTS_FIREHOSE_STREAM CONSOLE_DIR SCHEDULER_INTERVAL_SECONDS; do
+    [ -n "${!name:-}" ] && printf 'export %s=%q\n' "$name" "${!name}"
+  done
+} >"$LOCAL/env"
+chmod 600 "$LOCAL/env"
+log "settings for a second shell: . .local/env"
 log "serving on http://localhost:$PORT (try: curl localhost:$PORT/health; the console: http://localhost:$PORT/console/, the API's reference: http://localhost:$PORT/api-docs/)"
 log "sent emails: curl -s localhost:$MOTO_PORT/moto-api/data.json | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)[\"ses\"][\"Message\"], indent=1))'"
 exec target/debug/growstack serve

@@ -153,7 +153,7 @@ async fn stored_numbers_are_normalised_once_and_the_conflicts_reported() {
         .unwrap();
     }
     pg.execute("DELETE FROM data_fixes WHERE name = 'phones_e164'", &[]).await.unwrap();
-    app.state.db.migrate().await.unwrap();
+    growstack::migrate::run(&app.state.db).await.unwrap();
     let phones: Vec<Option<String>> = {
         let mut out = Vec::new();
         for id in &ids {
@@ -188,7 +188,7 @@ async fn stored_numbers_are_normalised_once_and_the_conflicts_reported() {
     assert_eq!(report, json!({ "checked": 5, "rewritten": 1, "invalid": 1, "duplicates": 1 }));
     // Once: a number stored oddly after the fix is left alone by the next migration.
     pg.execute("UPDATE users SET phone = '08099999999' WHERE id = $1", &[&ids[0]]).await.unwrap();
-    app.state.db.migrate().await.unwrap();
+    growstack::migrate::run(&app.state.db).await.unwrap();
     let phone: Option<String> = pg.query_one("SELECT phone FROM users WHERE id = $1", &[&ids[0]]).await.unwrap().get(0);
     assert_eq!(phone.as_deref(), Some("08099999999"));
 }

@@ -96,7 +96,7 @@ fn every_route_has_one_function_one_binary_and_one_event() {
         let matching: Vec<_> = functions.iter().filter(|(_, binary, _)| binary == endpoint.function).collect();
         assert_eq!(matching.len(), 1, "{} must have exactly one function in template.yaml", endpoint.function);
         let mut routes = vec![(endpoint.method.to_string(), endpoint.path.to_owned())];
-        routes.extend(growstack::app::v1_path(endpoint.path).map(|v1| (endpoint.method.to_string(), v1)));
+        routes.extend(growstack::endpoint::v1_path(endpoint.path).map(|v1| (endpoint.method.to_string(), v1)));
         let mut in_template = matching[0].2.clone();
         in_template.sort();
         routes.sort();
@@ -424,7 +424,7 @@ fn route_throttling_covers_both_mounts() {
     for (key, value) in settings {
         let key = key.as_str().unwrap();
         let (method, path) = key.split_once(' ').unwrap();
-        if let Some(v1) = growstack::app::v1_path(path).filter(|_| !path.starts_with("/api/v1/")) {
+        if let Some(v1) = growstack::endpoint::v1_path(path).filter(|_| !path.starts_with("/api/v1/")) {
             let twin = settings.get(format!("{method} {v1}").as_str());
             assert_eq!(twin, Some(value), "{key} is throttled, {method} {v1} is not the same way");
         }
@@ -525,7 +525,7 @@ fn one_invoke_permission_per_function_admits_both_mounts() {
             .collect::<Vec<_>>()
             .join("/");
         let mut mounts = vec![concrete.clone()];
-        mounts.extend(growstack::app::v1_path(&concrete));
+        mounts.extend(growstack::endpoint::v1_path(&concrete));
         for path in mounts {
             let route = format!("$default/{}{path}", endpoint.method);
             assert!(arn_like(pattern, &route), "{id}: {pattern} does not admit {route}");
@@ -547,4 +547,69 @@ fn the_generated_files_are_what_the_declarations_make() {
         .map(|output| output.path)
         .collect();
     assert!(stale.is_empty(), "not what the declarations make: {stale:?}; run scripts/generate.sh and commit");
+}
+
+/// Every environment variable the code reads: those `Config` asks for (recorded by running
+/// it with a local, an AWS-managed-keys and a Lambda environment), and the few read directly
+/// (`env::var("…")`, clap's `env = "…"`) anywhere in shared/ and functions/.
+fn variables_read() -> BTreeSet<String> {
+    let asked = std::cell::RefCell::new(BTreeSet::new());
+    let scenarios: [&[(&str, &str)]; 3] = [
+        &[("GROWSTACK_ENV", "local")],
+        &[("TOKEN_PUBLIC_KEYS_ID", "p"), ("LINK_KEY_ID", "l"), ("TOKEN_SIGNING_KEY_ID", "s")],
+        &[("AWS_LAMBDA_FUNCTION_NAME", "f")],
+    ];
+    for vars in scenarios {
+        let _ = growstack::config::Config::from_lookup(|key| {
+            asked.borrow_mut().insert(key.to_owned());
+            vars.iter().find(|(k, _)| *k == key).map(|(_, v)| (*v).to_owned())
+        });
+    }
+    let mut read = asked.into_inner();
+    for dir in ["shared/src", "functions/src"] {
+        let mut stack = vec![root().join(dir)];
+        while let Some(path) = stack.pop() {
+            if path.is_dir() {
+                stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            for marker in ["env::var(\"", "env::var_os(\"", "env = \""] {
+                for rest in text.split(marker).skip(1) {
+                    let name: String = rest
+                        .chars()
+                        .take_while(|c| c.is_ascii_uppercase() || *c == '_' || c.is_ascii_digit())
+                        .collect();
+                    if !name.is_empty() {
+                        read.insert(name);
+                    }
+                }
+            }
+        }
+    }
+    read
+}
+
+/// docs/configuration.md's table names every variable the code reads, and nothing that
+/// neither the code nor the scripts read.
+#[test]
+fn the_configuration_table_is_what_the_code_reads() {
+    let doc = std::fs::read_to_string(root().join("docs/configuration.md")).unwrap();
+    let documented: BTreeSet<String> = doc
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|rest| rest.split('`').next())
+        .filter(|name| name.chars().all(|c| c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit()))
+        .map(str::to_owned)
+        .collect();
+    let read = variables_read();
+    let missing: Vec<&String> = read.difference(&documented).collect();
+    assert!(missing.is_empty(), "read by the code, not in docs/configuration.md: {missing:?}");
+    let scripts: String = std::fs::read_dir(root().join("scripts"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+        .collect();
+    let unknown: Vec<&String> =
+        documented.iter().filter(|name| !read.contains(*name) && !scripts.contains(name.as_str())).collect();
+    assert!(unknown.is_empty(), "documented, but read by neither the code nor the scripts: {unknown:?}");
 }

@@ -279,10 +279,13 @@ async fn a_staged_job_commits_with_its_change_and_waits_for_the_relay() {
         let job = growstack::jobs::NotificationJob::by_email(
             uuid::Uuid::now_v7(),
             growstack::jobs::NotificationType::ReferralReward,
-            growstack::jobs::EmailTemplate::RewardGranted,
             "t",
             "c",
-            serde_json::json!({}),
+            &growstack::jobs::Mail::RewardGranted(growstack::jobs::RewardGranted {
+                first_name: None,
+                amount: rust_decimal::Decimal::ONE,
+                currency: None,
+            }),
         );
         // A transaction that fails takes its staged job with it.
         let failed: growstack::error::Result<()> = conn

@@ -420,13 +420,13 @@ const UNDECLARED: Endpoint = Endpoint {
     },
     doc: growstack_tests::undocumented,
     uses: &[],
-    tier: growstack::app::Tier::Standard,
+    tier: growstack::endpoint::Tier::Standard,
 };
 
 #[tokio::test]
 async fn a_use_the_endpoint_does_not_declare_fails_the_request_in_tests() {
     let app = TestApp::spawn().await;
-    let router = growstack::app::router_for([&UNDECLARED], app.state.clone());
+    let router = growstack::endpoint::router_for([&UNDECLARED], app.state.clone());
     let request = http::Request::get("/undeclared").body(axum::body::Body::empty()).unwrap();
     let response = tower::ServiceExt::oneshot(router, request).await.unwrap();
     assert_eq!(response.status(), http::StatusCode::INTERNAL_SERVER_ERROR);

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use growstack::jobs::{encode, Channel, EmailJob, EmailTemplate, NotificationJob, NotificationType};
+use growstack::jobs::{encode, Channel, EmailJob, Greeting, Mail, NotificationJob, NotificationType};
 use growstack::scheduler::Task;
 use growstack::worker::SqsWorker;
 use growstack_tests::{emails_to, TestApp, SENDER};
@@ -27,12 +27,7 @@ fn sqs_event(bodies: &[String]) -> (SqsEvent, Vec<String>) {
 }
 
 fn email_job(to: &str) -> EmailJob {
-    EmailJob {
-        id: Uuid::now_v7(),
-        to: to.to_owned(),
-        template: EmailTemplate::Welcome,
-        data: json!({"firstName": "Ada"}),
-    }
+    EmailJob { id: Uuid::now_v7(), to: to.to_owned(), mail: Mail::Welcome(Greeting { first_name: Some("Ada".into()) }) }
 }
 
 #[tokio::test]
@@ -350,6 +345,22 @@ async fn admin_sends_and_nudges() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let r = app.json(Method::POST, "/api/notifications/send", Some(&user.access), send).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // An email whose variables do not fit its template is refused at the edge, naming them,
+    // and nothing is stored; with what the template needs it goes out.
+    let reward = json!({ "userId": uid, "title": "Paid", "content": "c", "template": "reward_granted" });
+    let before: i64 = app.pg().await.query_one("SELECT count(*) FROM notifications", &[]).await.unwrap().get(0);
+    let r = app.json(Method::POST, "/api/notifications/send", Some(&admin.access), reward.clone()).await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "VALIDATION_ERROR"), "{}", r.body);
+    assert!(r.body.to_string().contains("variables") && r.body.to_string().contains("amount"), "{}", r.body);
+    let after: i64 = app.pg().await.query_one("SELECT count(*) FROM notifications", &[]).await.unwrap().get(0);
+    assert_eq!(before, after);
+    let mut fits = reward;
+    fits["variables"] = json!({ "amount": "250.00", "currency": "NGN" });
+    let r = app.json(Method::POST, "/api/notifications/send", Some(&admin.access), fits).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    app.run_workers().await;
+    let texts: Vec<String> = emails_to(&user.email).await.iter().map(|e| e.to_string()).collect();
+    assert!(texts.iter().any(|t| t.contains("NGN 250.00")), "{texts:?}");
     let r = app
         .json(
             Method::POST,

@@ -181,7 +181,7 @@ async fn the_server_serves_prometheus_text() {
     app.call(Method::GET, "/api/nope", None, None).await;
 
     let response = tower::ServiceExt::oneshot(
-        growstack::app::metrics_router(app.state.clone()),
+        growstack::server::metrics_router(app.state.clone()),
         http::Request::get("/metrics").body(axum::body::Body::empty()).unwrap(),
     )
     .await

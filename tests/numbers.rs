@@ -295,7 +295,7 @@ async fn growstacks_own_event_names_are_refused_from_clients() {
     assert!(rows.contains(&("user_registered".into(), "system".into(), true)), "{rows:?}");
     assert!(rows.iter().all(|(name, source, _)| name != "referral_completed" || source == "system"));
     // The document lists them.
-    let document = growstack::openapi::document_json();
+    let document = growstack::app::openapi_json();
     assert!(document.contains("referral_reward_claimed") && document.contains("experiment_exposure"));
 }
 

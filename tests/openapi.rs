@@ -12,7 +12,7 @@ fn root() -> std::path::PathBuf {
 fn the_committed_document_is_the_generated_one() {
     let committed = std::fs::read_to_string(root().join("openapi.json")).unwrap_or_default();
     assert!(
-        committed == growstack::openapi::document_json(),
+        committed == growstack::app::openapi_json(),
         "openapi.json is not what the code generates: run scripts/openapi.sh and commit the file"
     );
 }
@@ -22,7 +22,7 @@ async fn the_server_serves_the_document_and_swagger_ui_without_a_cdn() {
     let app = TestApp::spawn().await;
     let r = app.call(Method::GET, "/openapi.json", None, None).await;
     assert_eq!(r.status, StatusCode::OK);
-    let generated: serde_json::Value = serde_json::from_str(&growstack::openapi::document_json()).unwrap();
+    let generated: serde_json::Value = serde_json::from_str(&growstack::app::openapi_json()).unwrap();
     assert_eq!(r.body, generated);
     assert_eq!(r.body["openapi"], "3.1.0");
 
@@ -40,7 +40,7 @@ async fn the_server_serves_the_document_and_swagger_ui_without_a_cdn() {
 
 #[test]
 fn every_endpoint_has_one_operation_naming_its_function() {
-    let document: serde_json::Value = serde_json::from_str(&growstack::openapi::document_json()).unwrap();
+    let document: serde_json::Value = serde_json::from_str(&growstack::app::openapi_json()).unwrap();
     for endpoint in growstack::app::ENDPOINTS {
         let method = endpoint.method.as_str().to_lowercase();
         let operation = &document["paths"][endpoint.path][&method];

@@ -199,7 +199,7 @@ async fn the_application_logs_in_with_a_dml_only_role_that_migrating_creates() {
         ("GROWSTACK_ENV", "local"),
     ]);
     for _ in 0..2 {
-        growstack::db::Db::with_secrets(&migrating, store()).unwrap().migrate().await.unwrap();
+        growstack::migrate::run(&growstack::db::Db::with_secrets(&migrating, store()).unwrap()).await.unwrap();
     }
     // The application, as the role in the same secret.
     let serving = config(&[

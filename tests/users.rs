@@ -171,13 +171,13 @@ static PANICS: growstack::Endpoint = growstack::Endpoint {
     },
     doc: growstack_tests::undocumented,
     uses: &[],
-    tier: growstack::app::Tier::Standard,
+    tier: growstack::endpoint::Tier::Standard,
 };
 
 #[tokio::test]
 async fn a_panicking_handler_answers_500_in_the_envelope() {
     let app = TestApp::spawn().await;
-    let router = growstack::app::router_for([&PANICS], app.state.clone());
+    let router = growstack::endpoint::router_for([&PANICS], app.state.clone());
     let response =
         tower::ServiceExt::oneshot(router, http::Request::get("/panics").body(axum::body::Body::empty()).unwrap())
             .await

@@ -187,6 +187,20 @@ fn random_secret() -> String {
 }
 
 impl Config {
+    /// Serving requests takes the token keys (to sign or check tokens, and the links we
+    /// mail): `serve` and every Lambda function check for them as they start, so that a
+    /// missing one stops the deploy's first invocation rather than a user's request.
+    pub fn require_token_keys(&self) -> anyhow::Result<()> {
+        if self.managed_keys.is_none() && (self.jwt_access_secret.is_none() || self.jwt_refresh_secret.is_none()) {
+            bail!(
+                "no token keys: set JWT_ACCESS_SECRET and JWT_REFRESH_SECRET to random strings of at least 32 \
+                 characters, or TOKEN_PUBLIC_KEYS_ID and LINK_KEY_ID to Secrets Manager secrets (or \
+                 GROWSTACK_ENV=local for a run on this machine; in a second shell, `. .local/env`)"
+            );
+        }
+        Ok(())
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> anyhow::Result<Self> {
         Self::from_lookup(|key| env::var(key).ok())
@@ -229,7 +243,9 @@ impl Config {
                 Some(v) => Ok(Some(Secret(v))),
                 None if managed_keys.is_some() => Ok(None),
                 None if local => Ok(Some(Secret(random_secret()))),
-                None => bail!("{key} is not set: set it to a random string of at least 32 characters, or TOKEN_PUBLIC_KEYS_ID and LINK_KEY_ID to Secrets Manager secrets (or GROWSTACK_ENV=local for a run on this machine)"),
+                // Checked where tokens are used (`require_token_keys`): the operator commands
+                // (migrate, run-task, create-admin) need none.
+                None => Ok(None),
             }
         };
 
@@ -348,9 +364,9 @@ impl Config {
                 bail!("JWT_ACCESS_SECRET and JWT_REFRESH_SECRET must differ");
             }
         }
-        if config.managed_keys.is_none() && (config.jwt_access_secret.is_none() || config.jwt_refresh_secret.is_none())
+        if config.managed_keys.is_none() && (config.jwt_access_secret.is_some() != config.jwt_refresh_secret.is_some())
         {
-            bail!("set both JWT_ACCESS_SECRET and JWT_REFRESH_SECRET, or TOKEN_PUBLIC_KEYS_ID and LINK_KEY_ID");
+            bail!("set both JWT_ACCESS_SECRET and JWT_REFRESH_SECRET, or neither");
         }
         if config.database_pool_size == 0
             || config.auth_rate_limit_max == 0
@@ -382,9 +398,16 @@ mod tests {
 
     #[test]
     fn secrets_are_required_outside_a_local_run() {
-        let e = Config::from_lookup(|_| None).unwrap_err().to_string();
-        assert!(e.contains("JWT_ACCESS_SECRET is not set"), "{e}");
-        assert!(config(&[("GROWSTACK_ENV", "production")]).is_err());
+        // The operator commands run without keys; serving refuses to start without them.
+        let bare = Config::from_lookup(|_| None).unwrap();
+        let e = bare.require_token_keys().unwrap_err().to_string();
+        assert!(e.contains("JWT_ACCESS_SECRET and JWT_REFRESH_SECRET"), "{e}");
+        assert!(config(&[("GROWSTACK_ENV", "production")]).unwrap().require_token_keys().is_err());
+        let one = "o".repeat(32);
+        assert!(
+            Config::from_lookup(|k| (k == "JWT_ACCESS_SECRET").then(|| one.clone())).is_err(),
+            "one without the other"
+        );
         assert!(config(&[("GROWSTACK_ENV", "staging")]).is_err());
         // Locally, made up at random: no secret in the repository signs a token.
         let (a, b) = (config(&[]).unwrap(), config(&[]).unwrap());
@@ -429,11 +452,13 @@ mod tests {
 
     #[test]
     fn lambda_needs_secrets_and_uses_small_pools() {
-        assert!(config(&[("AWS_LAMBDA_FUNCTION_NAME", "f")]).is_err(), "GROWSTACK_ENV=local means nothing in Lambda");
+        let bare = config(&[("AWS_LAMBDA_FUNCTION_NAME", "f")]).unwrap();
+        assert!(bare.require_token_keys().is_err(), "GROWSTACK_ENV=local means nothing in Lambda");
         let a = "a".repeat(32);
         let b = "b".repeat(32);
         let c = config(&[("AWS_LAMBDA_FUNCTION_NAME", "f"), ("JWT_ACCESS_SECRET", &a), ("JWT_REFRESH_SECRET", &b)])
             .unwrap();
+        c.require_token_keys().unwrap();
         assert_eq!(c.database_pool_size, 2);
         assert!(c.metrics_emf, "in Lambda the metrics are EMF lines");
     }

@@ -213,8 +213,9 @@ impl Db {
         self.statements.load(Ordering::Relaxed)
     }
 
-    /// Applies every pending migration in migrations/ on the writer.
-    pub async fn migrate(&self) -> anyhow::Result<()> {
+    /// Applies every pending migration in migrations/ on the writer, and hands back the
+    /// connection for the steps that follow them (`crate::migrate::run`).
+    pub async fn apply_migrations(&self) -> anyhow::Result<deadpool_postgres::Object> {
         self.ready().await?;
         let mut conn = self.write.get().await.context("connect for migrations")?;
         let client: &mut tokio_postgres::Client = &mut conn;
@@ -229,15 +230,17 @@ impl Db {
         for migration in report.applied_migrations() {
             tracing::info!(migration = %migration, "applied migration");
         }
-        // The months of events partitions an insert may need, made now so that the first
-        // request after a deploy finds them.
-        for (part, from, to) in crate::events::partitions::needed(chrono::Utc::now().date_naive()) {
-            client
-                .execute(crate::events::partitions::ENSURE, &[&part, &from, &to])
-                .await
-                .context("create events partitions")?;
-        }
-        crate::users::normalise_phones(client, self.phone_region).await.context("normalise stored phone numbers")?;
+        Ok(conn)
+    }
+
+    /// The region whose numbers may be written without their country code.
+    pub fn phone_region(&self) -> crate::users::PhoneRegion {
+        self.phone_region
+    }
+
+    /// Makes (or updates) the application's DML-only login from its secret, where the stack
+    /// has one (in AWS; locally the tests' own login is used).
+    pub async fn grant_app_role(&self, client: &tokio_postgres::Client) -> anyhow::Result<()> {
         if let Some(app) = &self.app_login {
             let raw = app.store.get(&app.id).await.context("read the application's database secret")?;
             let secret: DatabaseSecret = serde_json::from_str(&raw).context("the application's database secret")?;

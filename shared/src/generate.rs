@@ -16,7 +16,8 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use crate::app::{v1_path, Endpoint, Tier, ENDPOINTS};
+use crate::app::ENDPOINTS;
+use crate::endpoint::{v1_path, Endpoint, Tier};
 use crate::uses::{Resource, BACKGROUND};
 
 /// A file the generator writes, relative to the repository's root.
@@ -556,7 +557,7 @@ fn event_of(endpoint: &Endpoint, existing: Option<&Value>) -> String {
 /// The endpoint table of docs/api.md: each route, its function, what it does and who may
 /// call it, from the OpenAPI document (itself from the handlers' annotations).
 fn endpoint_table() -> String {
-    let document: Value = serde_json::from_str(&crate::openapi::document_json()).unwrap_or_default();
+    let document: Value = serde_json::from_str(&crate::app::openapi_json()).unwrap_or_default();
     let mut out = String::from("| route | function | what it does | who |\n|---|---|---|---|\n");
     for endpoint in ENDPOINTS {
         let operation = &document["paths"][endpoint.path][endpoint.method.as_str().to_lowercase()];

@@ -13,8 +13,9 @@ use axum::routing::get;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::{AppState, Endpoint, Tier};
+use crate::endpoint::{Endpoint, Tier};
 use crate::openapi::{self, ErrorBody, ErrorCode, ErrorDetail, Ok};
+use crate::state::AppState;
 use crate::uses::Resource;
 
 pub const HEALTH: Endpoint = Endpoint {

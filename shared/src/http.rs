@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, MatchedPath, Path, Query, Request, State};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, MatchedPath, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -16,8 +16,8 @@ use lambda_http::request::RequestContext;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::app::AppState;
 use crate::error::Error;
+use crate::state::AppState;
 
 /// Bodies above this are refused before parsing; no endpoint needs more.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -119,19 +119,49 @@ fn has_escaped_nul(json: &[u8]) -> bool {
     false
 }
 
-/// Query parameters parsed into `T`; a malformed query is a 400 in the envelope.
+/// Query parameters parsed into `T`; a malformed one is a 400 in the envelope naming the
+/// parameter.
 pub struct QueryParams<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Error> {
-        if parts.uri.query().is_some_and(|q| q.contains("%00")) {
+        let query = parts.uri.query().unwrap_or_default();
+        if query.contains("%00") {
             return Err(Error::validation(NUL_REFUSED));
         }
-        Query::<T>::try_from_uri(&parts.uri)
-            .map(|Query(q)| QueryParams(q))
-            .map_err(|e| Error::validation(format!("invalid query string: {}", e.body_text())))
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de).map(QueryParams).map_err(|e| {
+            let field = e.path().to_string();
+            let message = format!("invalid query string: {}", e.into_inner());
+            if field.is_empty() || field == "." {
+                Error::validation(message)
+            } else {
+                Error::invalid_field(&field, message)
+            }
+        })
+    }
+}
+
+/// A query filter: one of `T`'s values, or nothing when empty or left out (`?status=` is
+/// how some clients say "all"). Anything else is a 400 naming the parameter and the values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Filter<T>(pub Option<T>);
+
+impl<T> Default for Filter<T> {
+    fn default() -> Self {
+        Filter(None)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Filter<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        match text.trim() {
+            "" => Ok(Filter(None)),
+            value => T::deserialize(serde::de::value::StrDeserializer::<D::Error>::new(value)).map(|t| Filter(Some(t))),
+        }
     }
 }
 

@@ -7,17 +7,20 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
-use crate::app::{router_serving, AppState, Served};
 use crate::config::Config;
 use crate::db::Db;
+use crate::endpoint::{router_serving, Served};
 use crate::scheduler::{Scheduler, Task};
+use crate::state::AppState;
 use crate::worker::SqsWorker;
 
 pub use lambda_http::Error;
 
 async fn state() -> Result<AppState, Error> {
     crate::telemetry::init();
-    let state = AppState::in_lambda(Config::from_env()?)?;
+    let config = Config::from_env()?;
+    config.require_token_keys()?;
+    let state = AppState::in_lambda(config)?;
     let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "unknown".to_owned());
     state.metrics.cold_start(&function);
     Ok(state)
@@ -91,6 +94,6 @@ pub async fn run_migrate() -> Result<(), Error> {
 
 /// The migrate function's handler.
 pub async fn migrate_handler(db: &Db, _event: LambdaEvent<Value>) -> Result<Value, Error> {
-    db.migrate().await.map_err(|e| Error::from(format!("{e:#}")))?;
+    crate::migrate::run(db).await.map_err(|e| Error::from(format!("{e:#}")))?;
     Ok(serde_json::json!({ "migrated": true }))
 }

@@ -5,9 +5,14 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use crate::app::{router, AppState};
+use axum::extract::State;
+use axum::Router;
+
+use crate::app::ENDPOINTS;
 use crate::auth::Password;
 use crate::config::Config;
+use crate::endpoint::router_for;
+use crate::state::AppState;
 
 use crate::scheduler::Task;
 use crate::users::{self, Email, User};
@@ -16,6 +21,7 @@ use crate::worker::SqsWorker;
 /// Serves the API on `PORT` until SIGINT or SIGTERM, then drains in-flight requests. Also
 /// consumes both queues and runs the scheduler, with the same code as the Lambdas.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    config.require_token_keys()?;
     let addr = SocketAddr::from(([0, 0, 0, 0], config.port));
     let listener = TcpListener::bind(addr).await.with_context(|| format!("bind {addr}"))?;
     let metrics_addr = SocketAddr::from(([0, 0, 0, 0], config.metrics_port));
@@ -23,7 +29,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let state = AppState::new(config).await?;
     state.metrics.cold_start("growstack-server");
     let mut background = spawn_background(&state);
-    let metrics_app = crate::app::metrics_router(state.clone());
+    let metrics_app = metrics_router(state.clone());
     background.push(tokio::spawn(async move {
         if let Err(e) = axum::serve(metrics_listener, metrics_app).await {
             tracing::error!(error = %e, "metrics endpoint stopped");
@@ -115,7 +121,7 @@ async fn shutdown_signal() {
 pub async fn migrate(config: Config) -> anyhow::Result<()> {
     let aws = crate::aws::Aws::new(&config).await;
     let store = std::sync::Arc::new(crate::secrets::SecretStore::new(aws.secrets, config.secrets_cache_ttl));
-    crate::db::Db::with_secrets(&config, store)?.migrate().await
+    crate::migrate::run(&crate::db::Db::with_secrets(&config, store)?).await
 }
 
 /// Creates the first admin (or promotes and resets an existing account): idempotent.
@@ -125,4 +131,27 @@ pub async fn create_admin(state: &AppState, email: &str, password: String) -> an
     let user = users::upsert_admin(&state.db.writer().await?, &email, &hash).await?;
     users::invalidate_lists(&state.cache).await;
     Ok(user)
+}
+
+/// The server's Prometheus endpoint, served on its own port, off the public listener.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(|State(state): State<AppState>| async move {
+                ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.prometheus_text())
+            }),
+        )
+        .with_state(state)
+}
+
+/// The whole API, as the always-on server runs it.
+pub fn router(state: AppState) -> Router {
+    // Liveness is the server's alone (Lambda has its own), and kept out of the request logs
+    // and metrics, which the load balancer's probes every few seconds would only clutter.
+    let console = crate::console::router(state.config.console_dir.as_deref());
+    router_for(ENDPOINTS, state)
+        .route("/health/live", axum::routing::get(crate::health::live))
+        .merge(crate::openapi::router(crate::app::openapi()))
+        .merge(console)
 }

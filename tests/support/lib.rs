@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::Router;
-use growstack::app::{router, router_for, Endpoint};
+use growstack::endpoint::{router_for, Endpoint};
+use growstack::server::router;
 use growstack::worker::SqsWorker;
 use growstack::{AppState, Config};
 use http::{Method, Request, StatusCode};
@@ -151,7 +152,7 @@ impl TestApp {
             _ => None,
         })
         .unwrap();
-        growstack::db::Db::new(&migrate_config).unwrap().migrate().await.expect("migrations apply");
+        growstack::migrate::run(&growstack::db::Db::new(&migrate_config).unwrap()).await.expect("migrations apply");
         let emf: Arc<Mutex<Vec<String>>> = Arc::default();
         let lines = emf.clone();
         let metrics = Arc::new(growstack::metrics::Metrics::with_sink(

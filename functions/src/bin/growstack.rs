@@ -48,7 +48,7 @@ async fn main() -> anyhow::Result<()> {
     let command = Cli::parse().command;
     match &command {
         Command::Openapi => {
-            print!("{}", growstack::openapi::document_json());
+            print!("{}", growstack::app::openapi_json());
             return Ok(());
         }
         Command::Generate { root } => {

@@ -14,12 +14,13 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::repo::{self, FunnelStep};
-use crate::app::{AppState, Endpoint, Tier};
 use crate::auth::AnalyticsReader;
+use crate::endpoint::{Endpoint, Tier};
 use crate::error::{Error, Result};
 use crate::events::EventName;
 use crate::http::{envelope_bytes, json_bytes, Bounds, DateRange, JsonBody, QueryParams};
 use crate::openapi::{self, Ok};
+use crate::state::AppState;
 use crate::users::{OnboardingStep, Role, Status};
 use crate::uses::Resource;
 
@@ -778,15 +779,13 @@ struct FunnelBody {
     #[schema(example = "2026-11-30")]
     end_date: Option<String>,
     /// `referred` also counts the referred users and the others apart, in `groups`.
-    #[schema(value_type = Option<FunnelGroupBy>, inline)]
-    group_by: Option<String>,
+    #[schema(inline)]
+    group_by: Option<FunnelGroupBy>,
 }
 
-/// What `groupBy` may be. The body keeps it a string, so that a wrong value gets this
-/// module's message; this enum only describes it in the document.
-#[derive(ToSchema)]
-#[schema(rename_all = "lowercase")]
-#[allow(dead_code)]
+/// How a funnel's users may be split.
+#[derive(Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
 enum FunnelGroupBy {
     Referred,
 }
@@ -875,11 +874,7 @@ async fn funnels(
     if !(1..=720).contains(&window) {
         return Err(Error::invalid_field("windowHours", "windowHours must be between 1 and 720"));
     }
-    let by_referred = match body.group_by.as_deref() {
-        None => false,
-        Some("referred") => true,
-        Some(_) => return Err(Error::invalid_field("groupBy", "groupBy may only be \"referred\"")),
-    };
+    let by_referred = body.group_by == Some(FunnelGroupBy::Referred);
     let range = DateRange { start_date: body.start_date.clone(), end_date: body.end_date.clone() }.past()?;
     // Open ends as instants, so that the bounds prune the events' months: nothing predates
     // the epoch or follows the last year a date may name.

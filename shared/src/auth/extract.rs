@@ -6,8 +6,8 @@ use axum::http::request::Parts;
 use uuid::Uuid;
 
 use super::token::TokenType;
-use crate::app::AppState;
 use crate::error::{Error, Result};
+use crate::state::AppState;
 use crate::users::{self, Role, User};
 
 /// A caller holding a valid access token that has not been revoked (see

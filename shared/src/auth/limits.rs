@@ -11,10 +11,10 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use redis::Script;
 
-use crate::app::AppState;
 use crate::error::{Error, Result};
 use crate::http::client_ip;
 use crate::signing::sha256;
+use crate::state::AppState;
 
 /// An auth action with a per-IP budget of its own.
 pub trait Action {

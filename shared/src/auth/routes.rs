@@ -6,7 +6,6 @@ use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use axum::routing::post;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -16,15 +15,16 @@ use super::limits::{admit_password_check, IpLimited, Login, Refresh, Register, V
 use super::password::{self, Password};
 use super::sessions;
 use super::token::{TokenPair, TokenType};
-use crate::app::{AppState, Endpoint, Tier};
 use crate::db::Conn;
+use crate::endpoint::{Endpoint, Tier};
 use crate::error::{Error, Result};
 use crate::http::{created, ok, ClientInfo, JsonBody};
-use crate::jobs::{EmailJob, EmailTemplate, NotificationJob, NotificationType};
+use crate::jobs::{self, EmailJob, Greeting, Mail, NotificationJob, NotificationType};
 use crate::openapi::{self, Ok};
 use crate::outbox::{self, Destination};
 use crate::referrals::{self, Referee, ReferralCode, ReferralStatus, Rules};
 use crate::signing::{verify_any, LinkError};
+use crate::state::AppState;
 use crate::users::{
     self, AccountChange, DeviceFingerprint, Email, NewReferral, NewUser, PersonName, Phone, PhoneRegion, User, Verified,
 };
@@ -295,8 +295,10 @@ async fn verification_job(state: &AppState, user: &User) -> Result<EmailJob> {
     Ok(EmailJob {
         id: Uuid::now_v7(),
         to: user.email.clone(),
-        template: EmailTemplate::VerifyEmail,
-        data: json!({ "firstName": user.first_name, "verifyLink": verification_link(state, user).await? }),
+        mail: Mail::VerifyEmail(jobs::VerifyEmail {
+            first_name: Some(user.first_name.clone()),
+            verify_link: verification_link(state, user).await?,
+        }),
     })
 }
 
@@ -347,10 +349,9 @@ fn welcome(user: &User) -> NotificationJob {
     NotificationJob::by_email(
         user.id,
         NotificationType::Welcome,
-        EmailTemplate::Welcome,
         "Welcome to GrowStack",
         "Your account is ready. Finish verifying your identity to unlock everything.",
-        serde_json::json!({ "firstName": user.first_name }),
+        &Mail::Welcome(Greeting { first_name: Some(user.first_name.clone()) }),
     )
 }
 

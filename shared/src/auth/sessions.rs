@@ -56,7 +56,14 @@ pub async fn rotate(conn: &Conn, tokens: &Tokens, presented: &str) -> Result<(Us
                 SELECT $4, family_id, $2, $5 FROM rotated
              ), {refreshed}
              SELECT EXISTS (SELECT 1 FROM rotated), EXISTS (SELECT 1 FROM presented WHERE used_at IS NOT NULL)",
-        refreshed = lifecycle::cte("refreshed", lifecycle::TOKEN_REFRESHED, "rotated", "$2::uuid", "'{}'::jsonb"),
+        refreshed = lifecycle::Record {
+            name: "refreshed",
+            event: lifecycle::TOKEN_REFRESHED,
+            from: "rotated",
+            user: "$2::uuid",
+            properties: lifecycle::NO_PROPERTIES
+        }
+        .cte(),
     );
     let row = conn
         .query_one(

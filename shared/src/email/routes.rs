@@ -10,12 +10,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::suppressions::{self, Category, Reason};
-use crate::app::{AppState, Endpoint, Tier};
 use crate::auth::LinkKeys;
+use crate::endpoint::{Endpoint, Tier};
 use crate::error::{Error, Result};
 use crate::http::{ok, QueryParams};
 use crate::openapi::{self, Ok};
 use crate::signing::{verify_any, LinkError};
+use crate::state::AppState;
 use crate::uses::Resource;
 
 pub const UNSUBSCRIBE: Endpoint = Endpoint {

@@ -1,11 +1,9 @@
 //! Email templates, rendered in our code (SES stored templates are not needed, and this way
 //! every template is testable). Each renders a subject, an HTML part and a text part from the
-//! job's data; values are HTML-escaped in the HTML part.
-
-use serde_json::Value;
+//! mail's typed fields; values are HTML-escaped in the HTML part.
 
 use super::suppressions::Category;
-use crate::jobs::{EmailTemplate, JobError};
+use crate::jobs::{EmailTemplate, JobError, Mail};
 
 /// The marketing category a template belongs to (people can opt out of it), or `None` for
 /// transactional mail (verification, rewards, notices), which always goes.
@@ -72,22 +70,17 @@ fn escape(text: &str) -> String {
     out
 }
 
-/// A string field of the data, or `default` when absent or empty.
-fn field<'a>(data: &'a Value, key: &str, default: &'a str) -> String {
-    match data.get(key) {
-        Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_owned(),
-        Some(Value::Number(n)) => n.to_string(),
-        _ => default.to_owned(),
-    }
+/// An optional text as shown: trimmed, or `default` when absent or blank.
+fn or(value: Option<&str>, default: &str) -> String {
+    value.map(str::trim).filter(|v| !v.is_empty()).unwrap_or(default).to_owned()
 }
 
-/// A field the template cannot do without.
-fn required(data: &Value, key: &str) -> Result<String, JobError> {
-    let value = field(data, key, "");
-    if value.is_empty() {
-        return Err(JobError::Poison(format!("email data lacks {key}")));
+/// A text the template cannot do without (a job that has it blank is poison).
+fn required(value: &str, name: &str) -> Result<String, JobError> {
+    match value.trim() {
+        "" => Err(JobError::Poison(format!("email data lacks {name}"))),
+        v => Ok(v.to_owned()),
     }
-    Ok(value)
 }
 
 /// Paragraphs of plain text → (HTML, text), with an unsubscribe footer when given.
@@ -124,73 +117,63 @@ fn body(
     (html, text)
 }
 
-/// Renders `template` with `data`. Subjects are fixed texts: nothing a user typed reaches a
-/// subject line. `unsubscribe` is the opt-out URL for marketing templates.
-pub fn render(
-    template: EmailTemplate,
-    data: &Value,
-    links: &Links,
-    unsubscribe: Option<&str>,
-) -> Result<Rendered, JobError> {
-    let name = field(data, "firstName", "there");
-    let greeting = format!("Hi {name},");
+/// Renders `mail`. Subjects are fixed texts but for an admin's notification: nothing a user
+/// typed reaches a subject line. `unsubscribe` is the opt-out URL for marketing templates.
+pub fn render(mail: &Mail, links: &Links, unsubscribe: Option<&str>) -> Result<Rendered, JobError> {
+    let greeting = format!("Hi {},", or(mail.first_name(), "there"));
     let base = links.app_base_url.trim_end_matches('/');
-    let unsubscribe = unsubscribe.filter(|_| category(template).is_some());
-    let (subject, paragraphs, action) = match template {
-        EmailTemplate::Welcome => (
+    let unsubscribe = unsubscribe.filter(|_| category(mail.template()).is_some());
+    let (subject, paragraphs, action) = match mail {
+        Mail::Welcome(_) => (
             "Welcome to GrowStack".to_owned(),
             vec!["Your account is ready. Finish verifying your identity to unlock everything.".to_owned()],
             Some(("Open the app".to_owned(), format!("{base}/login"))),
         ),
-        EmailTemplate::VerifyEmail => (
+        Mail::VerifyEmail(m) => (
             "Confirm your email address".to_owned(),
             vec![
                 "Confirm that this address is yours to finish setting up your account. The link works once, for 24 hours."
                     .to_owned(),
                 "If you did not sign up for GrowStack, ignore this email.".to_owned(),
             ],
-            Some(("Confirm your email".to_owned(), required(data, "verifyLink")?)),
+            Some(("Confirm your email".to_owned(), required(&m.verify_link, "verifyLink")?)),
         ),
-        EmailTemplate::ReferralInvite => {
-            let inviter = inviter_name(&field(data, "inviterName", ""));
-            let link = required(data, "referralLink")?;
+        Mail::ReferralInvite(m) => {
+            let inviter = inviter_name(&or(m.inviter_name.as_deref(), ""));
+            let link = required(&m.referral_link, "referralLink")?;
             (
                 "You're invited to GrowStack".to_owned(),
                 vec![format!("{inviter} thinks you'll like GrowStack. Sign up with their link to get started.")],
                 Some(("Accept the invitation".to_owned(), link)),
             )
         }
-        EmailTemplate::ReferralCompleted => {
-            let friend = field(data, "friendName", "Your friend");
+        Mail::ReferralCompleted(m) => {
+            let friend = or(m.friend_name.as_deref(), "Your friend");
             (
                 "Your referral is complete".to_owned(),
                 vec![format!("{friend} finished signing up. Claim your referral reward in the app.")],
                 Some(("Claim your reward".to_owned(), format!("{base}/referrals"))),
             )
         }
-        EmailTemplate::RewardGranted => {
-            let amount = required(data, "amount")?;
-            let currency = field(data, "currency", "NGN");
+        Mail::RewardGranted(m) => {
+            let currency = or(m.currency.as_deref(), "NGN");
             (
                 "You've earned a referral reward".to_owned(),
-                vec![format!("We've credited {currency} {amount} to your account. Thank you for spreading the word.")],
+                vec![format!("We've credited {currency} {} to your account. Thank you for spreading the word.", m.amount)],
                 None,
             )
         }
-        EmailTemplate::KycReminder => (
+        Mail::KycReminder(_) => (
             "Finish verifying your identity".to_owned(),
             vec!["You're a few steps away from a fully verified account. It takes about two minutes.".to_owned()],
             Some(("Continue verification".to_owned(), format!("{base}/onboarding"))),
         ),
-        EmailTemplate::InactivityNudge => (
+        Mail::InactivityNudge(_) => (
             "We miss you".to_owned(),
             vec!["It's been a while. Here's what's new since your last visit.".to_owned()],
             Some(("Open the app".to_owned(), format!("{base}/login"))),
         ),
-        EmailTemplate::Notification => {
-            let title = required(data, "title")?;
-            (title, vec![required(data, "content")?], None)
-        }
+        Mail::Notification(m) => (required(&m.title, "title")?, vec![required(&m.content, "content")?], None),
     };
     let action = action.as_ref().map(|(label, url)| (label.as_str(), url.as_str()));
     let (html, text) = body(&greeting, &paragraphs, action, unsubscribe);
@@ -200,39 +183,73 @@ pub fn render(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::jobs::{Greeting, Note, ReferralCompleted, ReferralInvite, RewardGranted, VerifyEmail};
+    use rust_decimal::Decimal;
 
     fn links() -> Links {
         Links { app_base_url: "https://app.example.com/".into() }
     }
 
+    /// One mail of every template, greeting Ada where the template greets anyone.
+    fn every_mail() -> Vec<Mail> {
+        let ada = || Some("Ada".to_owned());
+        let greeting = || Greeting { first_name: ada() };
+        vec![
+            Mail::Welcome(greeting()),
+            Mail::VerifyEmail(VerifyEmail {
+                first_name: ada(),
+                verify_link: "https://app.example.com/verify-email?token=t".into(),
+            }),
+            Mail::ReferralInvite(ReferralInvite {
+                inviter_name: Some("Grace".into()),
+                referral_link: "https://app.example.com/r/ABC123".into(),
+            }),
+            Mail::ReferralCompleted(ReferralCompleted {
+                first_name: ada(),
+                friend_name: Some("Alan".into()),
+                referral_id: None,
+            }),
+            Mail::RewardGranted(RewardGranted {
+                first_name: ada(),
+                amount: Decimal::new(50000, 2),
+                currency: Some("NGN".into()),
+            }),
+            Mail::KycReminder(greeting()),
+            Mail::InactivityNudge(greeting()),
+            Mail::Notification(Note { first_name: ada(), title: "Hello".into(), content: "Body".into() }),
+        ]
+    }
+
     #[test]
     fn every_template_renders_html_and_text() {
-        let data = json!({
-            "firstName": "Ada", "email": "ada+x@example.com", "inviterName": "Grace",
-            "referralLink": "https://app.example.com/r/ABC123", "friendName": "Alan",
-            "amount": "500.00", "currency": "NGN", "title": "Hello", "content": "Body",
-            "verifyLink": "https://app.example.com/verify-email?token=t",
-        });
         let url = "https://api.example.com/api/notifications/unsubscribe?token=t";
-        for template in EmailTemplate::ALL {
-            let r = render(*template, &data, &links(), Some(url)).unwrap();
+        let mails = every_mail();
+        assert_eq!(mails.len(), EmailTemplate::ALL.len(), "a mail of every template");
+        for mail in &mails {
+            let template = mail.template();
+            let r = render(mail, &links(), Some(url)).unwrap();
+            let hi = if template == EmailTemplate::ReferralInvite { "Hi there," } else { "Hi Ada," };
             assert!(!r.subject.is_empty());
-            assert!(r.html.starts_with("<!doctype html>") && r.html.contains("Hi Ada,"), "{template:?}");
-            assert!(r.text.contains("Hi Ada,") && !r.text.contains('<'), "{template:?}");
-            let marketing = category(*template).is_some();
+            assert!(r.html.starts_with("<!doctype html>") && r.html.contains(hi), "{template:?}");
+            assert!(r.text.contains(hi) && !r.text.contains('<'), "{template:?}");
+            let marketing = category(template).is_some();
             assert_eq!(r.list_unsubscribe.is_some(), marketing, "{template:?}");
             assert_eq!(r.text.contains(url), marketing, "{template:?}: the link is in the body too");
         }
-        let nudge = render(EmailTemplate::InactivityNudge, &data, &links(), Some(url)).unwrap();
+        let nudge = render(&Mail::InactivityNudge(Greeting::default()), &links(), Some(url)).unwrap();
         assert_eq!(nudge.list_unsubscribe.unwrap(), format!("<{url}>"));
+        let reward = render(&mails[4], &links(), None).unwrap();
+        assert!(reward.text.contains("We've credited NGN 500.00"), "{}", reward.text);
     }
 
     #[test]
     fn invitations_carry_a_name_and_no_other_words_of_the_inviters() {
         let invite = |name: &str| {
-            let data = json!({ "inviterName": name, "referralLink": "https://app.example.com/r/ABC123" });
-            render(EmailTemplate::ReferralInvite, &data, &links(), None).unwrap()
+            let mail = Mail::ReferralInvite(ReferralInvite {
+                inviter_name: Some(name.to_owned()),
+                referral_link: "https://app.example.com/r/ABC123".into(),
+            });
+            render(&mail, &links(), None).unwrap()
         };
         let r = invite("Ada Lovelace-O’Brien");
         assert_eq!(r.subject, "You're invited to GrowStack");
@@ -255,18 +272,19 @@ mod tests {
 
     #[test]
     fn user_values_are_escaped_in_html() {
-        let r = render(EmailTemplate::Welcome, &json!({"firstName": "<script>x</script>"}), &links(), None).unwrap();
+        let mail = Mail::Welcome(Greeting { first_name: Some("<script>x</script>".into()) });
+        let r = render(&mail, &links(), None).unwrap();
         assert!(r.html.contains("&lt;script&gt;") && !r.html.contains("<script>"));
         assert!(r.text.contains("<script>"), "the text part is plain");
     }
 
     #[test]
-    fn missing_required_data_is_poison() {
-        assert!(matches!(render(EmailTemplate::ReferralInvite, &json!({}), &links(), None), Err(JobError::Poison(_))));
-        assert!(matches!(render(EmailTemplate::RewardGranted, &json!({}), &links(), None), Err(JobError::Poison(_))));
-        assert_eq!(
-            render(EmailTemplate::Welcome, &json!({}), &links(), None).unwrap().text.lines().next(),
-            Some("Hi there,")
-        );
+    fn blank_required_data_is_poison() {
+        let blank_link = Mail::ReferralInvite(ReferralInvite { inviter_name: None, referral_link: "  ".into() });
+        assert!(matches!(render(&blank_link, &links(), None), Err(JobError::Poison(_))));
+        let blank_title = Mail::Notification(Note { first_name: None, title: "".into(), content: "c".into() });
+        assert!(matches!(render(&blank_title, &links(), None), Err(JobError::Poison(_))));
+        let nobody = Mail::Welcome(Greeting { first_name: Some("  ".into()) });
+        assert_eq!(render(&nobody, &links(), None).unwrap().text.lines().next(), Some("Hi there,"));
     }
 }

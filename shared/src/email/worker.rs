@@ -83,17 +83,17 @@ impl EmailWorker {
                     return Ok(Some(message_id));
                 }
                 let Some(message_id) = self.send(&job).await? else {
-                    tracing::info!(job_id = %job.id, template = job.template.as_str(), "email suppressed");
+                    tracing::info!(job_id = %job.id, template = job.mail.template().as_str(), "email suppressed");
                     return Ok(Some("suppressed".to_owned()));
                 };
                 // First of all, the record that it went: a crash from here on sends nothing more.
                 if let Err(e) = sends::record(&self.db.writer().await?, job.id, &message_id).await {
                     tracing::warn!(job_id = %job.id, error = %e, "email send not recorded");
                 }
-                self.metrics.email_sent(job.template.as_str());
-                tracing::info!(job_id = %job.id, template = job.template.as_str(), "email sent");
+                self.metrics.email_sent(job.mail.template().as_str());
+                tracing::info!(job_id = %job.id, template = job.mail.template().as_str(), "email sent");
                 // The mail is gone either way: a missing event must not resend it.
-                let properties = serde_json::json!({ "template": job.template.as_str(), "jobId": job.id });
+                let properties = serde_json::json!({ "template": job.mail.template().as_str(), "jobId": job.id });
                 if let Err(e) = self.record_sent(&job.to, &properties).await {
                     tracing::warn!(job_id = %job.id, error = %e, "email_sent event not recorded");
                 }
@@ -111,13 +111,9 @@ impl EmailWorker {
     /// this mail (it bounced or complained, or opted out of this category).
     async fn send(&self, job: &EmailJob) -> Result<Option<String>, JobError> {
         let to = Email::parse(&job.to).map_err(|_| JobError::Poison("recipient is not an email address".into()))?;
-        let category = category(job.template);
+        let category = category(job.mail.template());
         if suppressions::is_suppressed(&self.db.writer().await?, to.as_str(), category).await? {
             return Ok(None);
-        }
-        let mut data = job.data.clone();
-        if let Some(map) = data.as_object_mut() {
-            map.entry("email").or_insert_with(|| to.as_str().into());
         }
         let unsubscribe = match category {
             Some(c) => {
@@ -126,7 +122,7 @@ impl EmailWorker {
             }
             None => None,
         };
-        let rendered = render(job.template, &data, &self.links, unsubscribe.as_deref())?;
+        let rendered = render(&job.mail, &self.links, unsubscribe.as_deref())?;
         let mut message = Message::builder()
             .subject(content(&rendered.subject)?)
             .body(Body::builder().html(content(&rendered.html)?).text(content(&rendered.text)?).build());

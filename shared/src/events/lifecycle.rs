@@ -105,19 +105,37 @@ pub fn reserved_names() -> Vec<&'static str> {
     names
 }
 
-/// A CTE named `name` that records `event` for each row of `from`: the SQL expressions
-/// `user` (the user's id) and `properties` (a jsonb) are evaluated over that row. Its ids
-/// are made by Postgres, as the rows are. `event` is one of the constants above, never
-/// input.
-pub fn cte(name: &str, event: SystemEvent, from: &str, user: &str, properties: &str) -> String {
-    format!(
-        "{name} AS (
+/// A CTE that records a system event for each row a statement's earlier part produced. The
+/// SQL fragments are the statement's own text, never input; the events' ids are made by
+/// Postgres, as the rows are.
+pub struct Record<'a> {
+    /// The CTE's name, for the statement to refer to (or not).
+    pub name: &'a str,
+    /// One of the constants above.
+    pub event: SystemEvent,
+    /// The rows: an earlier CTE, with a `WHERE` if only some of them count.
+    pub from: &'a str,
+    /// SQL over each row: the user's id.
+    pub user: &'a str,
+    /// SQL over each row: the event's properties, a jsonb ([`NO_PROPERTIES`] for none).
+    pub properties: &'a str,
+}
+
+/// The properties of an event that has none.
+pub const NO_PROPERTIES: &str = "'{}'::jsonb";
+
+impl Record<'_> {
+    pub fn cte(&self) -> String {
+        let Record { name, event, from, user, properties } = self;
+        format!(
+            "{name} AS (
             INSERT INTO events (id, user_id, event_name, properties, occurred_at, source, activity)
             SELECT gen_random_uuid(), {user}, '{event}', {properties}, now(), 'system', {activity} FROM {from}
          )",
-        event = event.name,
-        activity = is_activity(Source::System, Some(event)),
-    )
+            event = event.name,
+            activity = is_activity(Source::System, Some(*event)),
+        )
+    }
 }
 
 /// Records `event` for the user with address `email`, if there is one: for what happens

@@ -17,12 +17,13 @@ use uuid::Uuid;
 use super::lifecycle::{self, Source};
 use super::repo::{self, Event, Filter, NewEvent, Stats};
 use super::types::{occurred_at, parse_properties, ClientEventId, EventName, MAX_PROPERTY_KEYS};
-use crate::app::{AppState, Endpoint, Tier};
 use crate::auth::AuthUser;
 use crate::db::Conn;
+use crate::endpoint::{Endpoint, Tier};
 use crate::error::{Error, Result};
 use crate::http::{created, ok, ClientInfo, DateRange, JsonBody, QueryParams};
 use crate::openapi::{self, ErrorCode, Ok};
+use crate::state::AppState;
 use crate::uses::Resource;
 
 pub const TRACK: Endpoint = Endpoint {

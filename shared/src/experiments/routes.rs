@@ -17,11 +17,12 @@ use uuid::Uuid;
 use super::repo::{self, Experiment, NewExperiment};
 use super::stats::{self, Arm, SampleRatio};
 use super::types::{bucket, Key, Metric, Reference, Status, Targeting, Variant, Variants};
-use crate::app::{AppState, Endpoint, Tier};
 use crate::auth::{ActingMarketer, AnalyticsReader, AuthUser};
+use crate::endpoint::{Endpoint, Tier};
 use crate::error::{Error, Result};
 use crate::http::{created, ok, DateRange, JsonBody, PageInfo, Paging, PathParams, QueryParams};
 use crate::openapi::{self, Ok};
+use crate::state::AppState;
 use crate::uses::Resource;
 
 const USES: &[Resource] = &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret];

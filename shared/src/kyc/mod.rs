@@ -4,5 +4,7 @@
 mod repo;
 mod routes;
 pub mod signature;
+mod types;
 
-pub use routes::{KycCallback, WEBHOOK};
+pub use routes::WEBHOOK;
+pub use types::KycCallback;

@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use super::routes::{KycCallback, KycOutcome};
+use super::types::{KycCallback, KycOutcome};
 use crate::db::Conn;
 use crate::error::Result;
 use crate::events::lifecycle;
@@ -69,13 +69,15 @@ pub async fn apply(conn: &Conn, callback: &KycCallback) -> Result<Applied> {
             RETURNING user_id
          ), {completed}
          SELECT EXISTS (SELECT 1 FROM moved)",
-        completed = lifecycle::cte(
-            "completed",
-            lifecycle::ONBOARDING_STEP_COMPLETED,
-            "recorded",
-            "user_id",
-            "jsonb_build_object('step', 'kyc_complete', 'previousStep', (SELECT onboarding_step FROM previous))"
-        ),
+        completed = lifecycle::Record {
+            name: "completed",
+            event: lifecycle::ONBOARDING_STEP_COMPLETED,
+            from: "recorded",
+            user: "user_id",
+            properties:
+                "jsonb_build_object('step', 'kyc_complete', 'previousStep', (SELECT onboarding_step FROM previous))"
+        }
+        .cte(),
     );
     let row = conn
         .query_one(
@@ -108,13 +110,4 @@ pub async fn record(conn: &Conn, callback: &KycCallback, applied: bool) -> Resul
     )
     .await?;
     Ok(())
-}
-
-impl KycOutcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KycOutcome::Successful => "successful",
-            KycOutcome::Failed => "failed",
-        }
-    }
 }

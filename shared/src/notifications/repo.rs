@@ -199,13 +199,14 @@ pub async fn mark_read(conn: &Conn, user: Uuid, id: Uuid) -> Result<Option<Notif
                     WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}
                  ), {read}
                  SELECT {COLUMNS} FROM marked",
-                read = lifecycle::cte(
-                    "read",
-                    lifecycle::NOTIFICATION_READ,
-                    "marked",
-                    "user_id",
-                    "jsonb_build_object('notificationId', id, 'type', type)"
-                ),
+                read = lifecycle::Record {
+                    name: "read",
+                    event: lifecycle::NOTIFICATION_READ,
+                    from: "marked",
+                    user: "user_id",
+                    properties: "jsonb_build_object('notificationId', id, 'type', type)"
+                }
+                .cte(),
             ),
             &[&id, &user],
         )
@@ -320,16 +321,17 @@ pub async fn claim_nudges(conn: &Conn, kind: NudgeKind, after: Uuid, limit: i64)
                     RETURNING user_id
                  ), {sent}
                  SELECT (SELECT id FROM page ORDER BY id DESC LIMIT 1), ARRAY(SELECT user_id FROM claimed)",
-                sent = lifecycle::cte(
-                    "sent",
-                    match kind {
+                sent = lifecycle::Record {
+                    name: "sent",
+                    event: match kind {
                         NudgeKind::Inactivity => lifecycle::INACTIVITY_NUDGE_SENT,
                         NudgeKind::KycReminder => lifecycle::KYC_REMINDER_SENT,
                     },
-                    "claimed",
-                    "user_id",
-                    "'{}'::jsonb"
-                ),
+                    from: "claimed",
+                    user: "user_id",
+                    properties: lifecycle::NO_PROPERTIES
+                }
+                .cte(),
             ),
             &[&after, &limit, &kind.as_str()],
         )

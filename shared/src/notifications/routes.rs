@@ -12,13 +12,14 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::repo::{self, Notification, NudgeKind};
-use crate::app::{AppState, Endpoint, Tier};
 use crate::auth::{ActingAdmin, AuthUser};
+use crate::endpoint::{Endpoint, Tier};
 use crate::error::{Error, Result};
-use crate::http::{ok, JsonBody, PageInfo, Paging, PathParams, QueryParams};
-use crate::jobs::{Channel, EmailTemplate, NotificationJob, NotificationType};
+use crate::http::{ok, Filter, JsonBody, PageInfo, Paging, PathParams, QueryParams};
+use crate::jobs::{Channel, EmailTemplate, Greeting, Mail, NotificationJob, NotificationType};
 use crate::openapi::{self, Ok};
 use crate::outbox::{self, Destination};
+use crate::state::AppState;
 use crate::users;
 use crate::uses::Resource;
 
@@ -84,8 +85,17 @@ pub const MAX_BATCH: usize = 1000;
 #[into_params(parameter_in = Query)]
 struct ListQuery {
     /// `read` or `unread` for only those; empty or left out for all.
-    #[param(pattern = "^(read|unread)?$", example = "unread")]
-    status: Option<String>,
+    #[serde(default)]
+    #[param(value_type = Option<ReadStatus>, inline, example = "unread")]
+    status: Filter<ReadStatus>,
+}
+
+/// Whether a notification has been read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum ReadStatus {
+    Read,
+    Unread,
 }
 
 /// One page of the caller's inbox.
@@ -109,12 +119,7 @@ async fn list(
     QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Response> {
     let page = paging.check()?;
-    let read = match q.status.as_deref() {
-        None | Some("") => None,
-        Some("read") => Some(true),
-        Some("unread") => Some(false),
-        Some(_) => return Err(Error::invalid_field("status", "status must be read or unread")),
-    };
+    let read = q.status.0.map(|status| status == ReadStatus::Read);
     let (notifications, total) =
         repo::page(&state.db.writer().await?, caller.id, read, page.limit, page.offset).await?;
     Ok(ok(NotificationPage { notifications, pagination: page.info(total) }))
@@ -204,7 +209,7 @@ impl TryFrom<NotificationContent> for Content {
     type Error = Error;
 
     fn try_from(b: NotificationContent) -> Result<Self> {
-        Ok(Content {
+        let content = Content {
             kind: NotificationType::parse(&b.kind)
                 .ok_or_else(|| Error::invalid_field("type", "unknown notification type"))?,
             channel: Channel::parse(&b.channel)
@@ -220,7 +225,15 @@ impl TryFrom<NotificationContent> for Content {
                 v @ Value::Object(_) => v,
                 _ => return Err(Error::invalid_field("variables", "variables must be an object")),
             },
-        })
+        };
+        // An email whose variables do not fit its template is refused here, naming what is
+        // missing, rather than dead-lettered by the worker.
+        if content.channel == Channel::Email {
+            if let Err(e) = content.job(Uuid::nil()).mail("there") {
+                return Err(Error::invalid_field("variables", format!("variables do not fit the template: {e}")));
+            }
+        }
+        Ok(content)
     }
 }
 
@@ -371,21 +384,21 @@ async fn queue(state: &AppState, jobs: &[NotificationJob]) -> Result<()> {
 
 /// The nudge notification for `kind`; the scheduler sends the same.
 pub fn nudge_job(user: Uuid, kind: NudgeKind) -> NotificationJob {
-    let (kind, template, title, content) = match kind {
+    let (kind, mail, title, content) = match kind {
         NudgeKind::Inactivity => (
             NotificationType::Inactivity,
-            EmailTemplate::InactivityNudge,
+            Mail::InactivityNudge(Greeting::default()),
             "We miss you",
             "It's been a while. Here's what's new since your last visit.",
         ),
         NudgeKind::KycReminder => (
             NotificationType::KycReminder,
-            EmailTemplate::KycReminder,
+            Mail::KycReminder(Greeting::default()),
             "Finish verifying your identity",
             "You're a few steps away from a fully verified account.",
         ),
     };
-    NotificationJob::by_email(user, kind, template, title, content, json!({}))
+    NotificationJob::by_email(user, kind, title, content, &mail)
 }
 
 #[derive(Deserialize, IntoParams)]

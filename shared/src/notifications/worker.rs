@@ -2,12 +2,11 @@
 //! email channel, passes an email job on to the email queue.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use serde_json::Value;
 
 use super::repo;
 use crate::db::Db;
 use crate::idempotency::Idempotency;
-use crate::jobs::{decode, Channel, EmailJob, EmailTemplate, JobError, NotificationJob};
+use crate::jobs::{decode, Channel, EmailJob, JobError, NotificationJob};
 use crate::queue::Queue;
 use crate::worker::{process_batch, SqsWorker};
 
@@ -51,21 +50,12 @@ impl NotificationWorker {
         };
         match job.channel {
             Channel::Email => {
-                let mut data = match &job.variables {
-                    Value::Object(map) => map.clone(),
-                    _ => serde_json::Map::new(),
-                };
-                data.entry("firstName").or_insert_with(|| recipient.first_name.clone().into());
-                data.entry("title").or_insert_with(|| job.title.clone().into());
-                data.entry("content").or_insert_with(|| job.content.clone().into());
+                let mail = job.mail(&recipient.first_name).map_err(|e| {
+                    JobError::Poison(format!("the notification's variables do not fit its template: {e}"))
+                })?;
                 // The email job shares the notification's id, so a redelivered notification
                 // (or a retry after a crash) still sends one email.
-                let email = EmailJob {
-                    id: job.id,
-                    to: recipient.email,
-                    template: job.template.unwrap_or(EmailTemplate::Notification),
-                    data: Value::Object(data),
-                };
+                let email = EmailJob { id: job.id, to: recipient.email, mail };
                 self.email_queue.send(&email).await?;
                 repo::mark_sent(&conn, job.id).await?;
             }

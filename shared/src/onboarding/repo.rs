@@ -48,13 +48,14 @@ pub async fn advance(conn: &Conn, user: Uuid, step: OnboardingStep, metadata: &s
              ), {completed}
              SELECT (SELECT onboarding_step FROM current), (SELECT blocked FROM current),
                     (SELECT kyc_status FROM moved)",
-        completed = lifecycle::cte(
-            "completed",
-            lifecycle::ONBOARDING_STEP_COMPLETED,
-            "moved",
-            "id",
-            "jsonb_build_object('step', $2::text, 'previousStep', (SELECT onboarding_step FROM current))"
-        ),
+        completed = lifecycle::Record {
+            name: "completed",
+            event: lifecycle::ONBOARDING_STEP_COMPLETED,
+            from: "moved",
+            user: "id",
+            properties: "jsonb_build_object('step', $2::text, 'previousStep', (SELECT onboarding_step FROM current))"
+        }
+        .cte(),
     );
     let row = conn.query_one(&sql, &[&user, &step.as_str(), &steps(), &Uuid::now_v7(), metadata]).await?;
     let current: Option<String> = row.get(0);

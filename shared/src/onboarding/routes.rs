@@ -9,11 +9,12 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::repo::{self, Moved, StepCount, TimeStats};
-use crate::app::{AppState, Endpoint, Tier};
 use crate::auth::{AdminUser, AuthUser};
+use crate::endpoint::{Endpoint, Tier};
 use crate::error::{Error, Result};
 use crate::http::{ok, DateRange, JsonBody, QueryParams};
 use crate::openapi::{self, Ok};
+use crate::state::AppState;
 use crate::users::{KycStatus, OnboardingStep};
 use crate::uses::Resource;
 

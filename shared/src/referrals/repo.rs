@@ -139,13 +139,7 @@ pub async fn invite(
                     RETURNING {COLUMNS}
                  ), {created}
                  SELECT {COLUMNS} FROM invited",
-                created = lifecycle::cte(
-                    "created",
-                    lifecycle::REFERRAL_INVITED,
-                    "invited",
-                    "referrer_id",
-                    "jsonb_build_object('referralId', id, 'via', 'invite')"
-                ),
+                created = lifecycle::Record { name: "created", event: lifecycle::REFERRAL_INVITED, from: "invited", user: "referrer_id", properties: "jsonb_build_object('referralId', id, 'via', 'invite')" }.cte(),
             ),
             &[&Uuid::now_v7(), &referrer, &email.as_str(), &window_hours, metadata, &per_day],
         )
@@ -245,13 +239,7 @@ pub async fn complete_if_ready(conn: &Conn, user: Uuid, payout: &Payout) -> Resu
                 ON CONFLICT (referral_id, side) DO NOTHING
              ), {event}
              SELECT c.id, c.referrer_id, ready.first_name FROM completed c CROSS JOIN ready",
-        event = lifecycle::cte(
-            "event",
-            lifecycle::REFERRAL_COMPLETED,
-            "completed",
-            "referred_user_id",
-            "jsonb_build_object('referralId', id, 'referrerId', referrer_id)"
-        ),
+        event = lifecycle::Record { name: "event", event: lifecycle::REFERRAL_COMPLETED, from: "completed", user: "referred_user_id", properties: "jsonb_build_object('referralId', id, 'referrerId', referrer_id)" }.cte(),
     );
     let row = conn
         .query_opt(&sql, &[&user, &Uuid::now_v7(), &payout.referred_amount, &payout.currency, &payout.hold_hours])
@@ -282,13 +270,15 @@ pub async fn claim(conn: &Conn, referrer: Uuid, referral: Uuid, payout: &Payout)
                     SELECT $6::uuid, id, referrer_id, 'referrer', $3::numeric, $4::text, 'available', now() FROM claimed
                  ), {event}
                  SELECT * FROM claimed",
-                event = lifecycle::cte(
-                    "event",
-                    lifecycle::REFERRAL_REWARD_CLAIMED,
-                    "claimed",
-                    "referrer_id",
-                    "jsonb_build_object('referralId', id, 'amount', $3::numeric::text, 'currency', $4::text)"
-                ),
+                event = lifecycle::Record {
+                    name: "event",
+                    event: lifecycle::REFERRAL_REWARD_CLAIMED,
+                    from: "claimed",
+                    user: "referrer_id",
+                    properties:
+                        "jsonb_build_object('referralId', id, 'amount', $3::numeric::text, 'currency', $4::text)"
+                }
+                .cte(),
             ),
             &[&referral, &referrer, &payout.amount, &payout.currency, &payout.hold_hours, &Uuid::now_v7()],
         )

@@ -14,16 +14,17 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::repo::{self, FailOutcome, Invited, Payout, Referral, ReferralStatus, Refusal, Stats, TreeRow};
-use crate::app::{AppState, Endpoint, Tier};
 use crate::auth::{ActingAdmin, AdminUser, AuthUser};
 use crate::db::Conn;
 use crate::email;
+use crate::endpoint::{Endpoint, Tier};
 use crate::error::{Error, Result};
-use crate::http::{created, ok, ClientInfo, DateRange, JsonBody, PageInfo, Paging, PathParams, QueryParams};
+use crate::http::{created, ok, ClientInfo, DateRange, Filter, JsonBody, PageInfo, Paging, PathParams, QueryParams};
 use crate::idempotency::MaybeIdempotencyKey;
-use crate::jobs::{EmailJob, EmailTemplate, NotificationJob, NotificationType};
+use crate::jobs::{self, EmailJob, Mail, NotificationJob, NotificationType, ReferralCompleted, RewardGranted};
 use crate::openapi::{self, Ok};
 use crate::outbox::{self, Destination};
+use crate::state::AppState;
 use crate::users::{self, Email};
 use crate::uses::Resource;
 
@@ -162,8 +163,9 @@ async fn link(caller: AuthUser, State(state): State<AppState>) -> Result<Respons
 #[into_params(parameter_in = Query)]
 struct ListQuery {
     /// Only the referrals in this state; empty or left out for all.
+    #[serde(default)]
     #[param(value_type = Option<ReferralStatus>, inline)]
-    status: Option<String>,
+    status: Filter<ReferralStatus>,
 }
 
 /// One page of the caller's referrals.
@@ -185,14 +187,8 @@ async fn list(
     QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Response> {
     let page = paging.check()?;
-    let status =
-        match q.status.as_deref().filter(|s| !s.is_empty()) {
-            None => None,
-            Some(s) => Some(ReferralStatus::parse(s).ok_or_else(|| {
-                Error::invalid_field("status", "status must be pending, completed, failed or rewarded")
-            })?),
-        };
-    let (referrals, total) = repo::page(&state.db.reader().await?, caller.id, status, page.limit, page.offset).await?;
+    let (referrals, total) =
+        repo::page(&state.db.reader().await?, caller.id, q.status.0, page.limit, page.offset).await?;
     Ok(ok(ReferralPage { referrals, pagination: page.info(total) }))
 }
 
@@ -239,10 +235,9 @@ async fn invite(
         // Each invitation email its own id: a renewed invitation reuses the referral row.
         id: Uuid::now_v7(),
         to: email.as_str().to_owned(),
-        template: EmailTemplate::ReferralInvite,
-        data: json!({
-            "inviterName": user.first_name,
-            "referralLink": link_for(&state, &user.referral_code),
+        mail: Mail::ReferralInvite(jobs::ReferralInvite {
+            inviter_name: Some(user.first_name.clone()),
+            referral_link: link_for(&state, &user.referral_code),
         }),
     };
     // The invitation and its email are committed together: a queue that says no delays the
@@ -350,10 +345,9 @@ fn reward_notice(user: Uuid, amount: rust_decimal::Decimal, currency: &str) -> N
     NotificationJob::by_email(
         user,
         NotificationType::ReferralReward,
-        EmailTemplate::RewardGranted,
         "You've earned a referral reward",
         format!("We've credited {currency} {amount} to your account."),
-        json!({ "amount": amount.to_string(), "currency": currency }),
+        &Mail::RewardGranted(RewardGranted { first_name: None, amount, currency: Some(currency.to_owned()) }),
     )
 }
 
@@ -368,10 +362,13 @@ pub async fn complete_if_ready(state: &AppState, conn: &Conn, user: Uuid) -> Res
             let mut jobs = vec![NotificationJob::by_email(
                 done.referrer,
                 NotificationType::ReferralReward,
-                EmailTemplate::ReferralCompleted,
                 "Your referral is complete",
                 format!("{} finished signing up. Claim your referral reward in the app.", done.friend),
-                json!({ "friendName": done.friend, "referralId": done.referral }),
+                &Mail::ReferralCompleted(ReferralCompleted {
+                    first_name: None,
+                    friend_name: Some(done.friend.clone()),
+                    referral_id: Some(done.referral),
+                }),
             )];
             if !payout.referred_amount.is_zero() {
                 jobs.push(reward_notice(user, payout.referred_amount, &payout.currency));

@@ -18,12 +18,13 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::repo::{self, Decided, Decision, Filter, Reward, RewardStatus, CSV_HEADER};
-use crate::app::{AppState, Endpoint, Tier};
 use crate::auth::{ActingAdmin, AdminUser};
 use crate::db::Conn;
+use crate::endpoint::{Endpoint, Tier};
 use crate::error::{Error, Result};
 use crate::http::{ok, DateRange, JsonBody, PageInfo, Paging, PathParams, QueryParams};
 use crate::openapi::{self, Ok};
+use crate::state::AppState;
 use crate::uses::Resource;
 
 pub const ADMIN_LIST: Endpoint = Endpoint {
@@ -67,10 +68,20 @@ fn format_schema() -> RefOr<Schema> {
 #[into_params(parameter_in = Query)]
 struct ListQuery {
     /// Only rewards with this status now (a held reward past its hold is `available`).
+    #[serde(default)]
     #[param(value_type = Option<RewardStatus>)]
-    status: Option<String>,
+    status: crate::http::Filter<RewardStatus>,
+    #[serde(default)]
     #[param(schema_with = format_schema)]
-    format: Option<String>,
+    format: crate::http::Filter<Format>,
+}
+
+/// How the ledger comes back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Format {
+    Json,
+    Csv,
 }
 
 /// A page of the ledger (the `json` format).
@@ -97,24 +108,16 @@ async fn list(
     QueryParams(range): QueryParams<DateRange>,
     QueryParams(paging): QueryParams<Paging>,
 ) -> Result<Response> {
-    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => Some(
-            RewardStatus::parse(s)
-                .ok_or_else(|| Error::invalid_field("status", "status must be pending, available, paid or voided"))?,
-        ),
-    };
-    let filter = Filter { status, bounds: range.past()? };
-    match q.format.as_deref().unwrap_or("json") {
-        "json" => {
+    let filter = Filter { status: q.status.0, bounds: range.past()? };
+    match q.format.0.unwrap_or(Format::Json) {
+        Format::Json => {
             let page = paging.check()?;
             let conn = state.db.reader().await?;
             let (rewards, total) = repo::page(&conn, filter, page.limit, page.offset).await?;
             let totals = repo::totals(&conn, filter).await?.into_iter().map(|(c, sum)| (c, sum.to_string())).collect();
             Ok(ok(RewardPage { rewards, totals, pagination: page.info(total) }))
         }
-        "csv" => Ok(csv(state.db.reader().await?, filter)),
-        _ => Err(Error::invalid_field("format", "format must be json or csv")),
+        Format::Csv => Ok(csv(state.db.reader().await?, filter)),
     }
 }
 

@@ -80,20 +80,22 @@ pub async fn create(
             WHERE referred_by IS NOT NULL AND NOT EXISTS (SELECT 1 FROM invited)
         ), {registered}, {referred}
         SELECT {COLUMNS} FROM new_user",
-        registered = lifecycle::cte(
-            "registered",
-            lifecycle::USER_REGISTERED,
-            "new_user",
-            "id",
-            "jsonb_build_object('referred', referred_by IS NOT NULL)"
-        ),
-        referred = lifecycle::cte(
-            "referred",
-            lifecycle::REFERRAL_CREATED,
-            "new_user WHERE referred_by IS NOT NULL",
-            "referred_by",
-            "jsonb_build_object('referredUserId', id, 'via', 'code', 'status', $13::text)"
-        ),
+        registered = lifecycle::Record {
+            name: "registered",
+            event: lifecycle::USER_REGISTERED,
+            from: "new_user",
+            user: "id",
+            properties: "jsonb_build_object('referred', referred_by IS NOT NULL)"
+        }
+        .cte(),
+        referred = lifecycle::Record {
+            name: "referred",
+            event: lifecycle::REFERRAL_CREATED,
+            from: "new_user WHERE referred_by IS NOT NULL",
+            user: "referred_by",
+            properties: "jsonb_build_object('referredUserId', id, 'via', 'code', 'status', $13::text)"
+        }
+        .cte(),
     );
     let referrer = referral.map(|r| r.referrer);
     let code_used = referral.map(|r| r.code.as_str());
@@ -139,7 +141,14 @@ pub async fn touch_last_active(conn: &Conn, id: Uuid, ip: &str) -> Result<Option
             UPDATE users SET last_active_at = now(), last_ip = $2 WHERE id = $1 RETURNING {COLUMNS}
          ), {logged_in}
          SELECT {COLUMNS} FROM touched",
-        logged_in = lifecycle::cte("logged_in", lifecycle::USER_LOGGED_IN, "touched", "id", "'{}'::jsonb"),
+        logged_in = lifecycle::Record {
+            name: "logged_in",
+            event: lifecycle::USER_LOGGED_IN,
+            from: "touched",
+            user: "id",
+            properties: lifecycle::NO_PROPERTIES
+        }
+        .cte(),
     );
     one(conn.query_opt(&sql, &[&id, &ip]).await?)
 }
@@ -157,14 +166,8 @@ pub async fn update_profile(conn: &Conn, id: Uuid, update: &ProfileUpdate) -> Re
             WHERE id = $1 RETURNING {COLUMNS}
          ), {event}
          SELECT {COLUMNS} FROM updated",
-        event = lifecycle::cte(
-            "event",
-            lifecycle::PROFILE_UPDATED,
-            "updated",
-            "id",
-            "jsonb_strip_nulls(jsonb_build_object('firstName', $2::text IS NOT NULL, 'lastName', $3::text IS NOT NULL, \
-             'phone', $4::text IS NOT NULL, 'deviceFingerprint', $5::text IS NOT NULL))"
-        ),
+        event = lifecycle::Record { name: "event", event: lifecycle::PROFILE_UPDATED, from: "updated", user: "id", properties: "jsonb_strip_nulls(jsonb_build_object('firstName', $2::text IS NOT NULL, 'lastName', $3::text IS NOT NULL, \
+             'phone', $4::text IS NOT NULL, 'deviceFingerprint', $5::text IS NOT NULL))" }.cte(),
     );
     let row = conn
         .try_query_opt(
@@ -205,9 +208,22 @@ pub async fn change_account(conn: &Conn, id: Uuid, change: &AccountChange<'_>) -
             WHERE user_id = $1 AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM changed)
          ), {blocked}, {unblocked}
          SELECT {COLUMNS} FROM changed",
-        blocked = lifecycle::cte("blocked", lifecycle::USER_BLOCKED, "changed WHERE $2::bool", "id", "'{}'::jsonb"),
-        unblocked =
-            lifecycle::cte("unblocked", lifecycle::USER_UNBLOCKED, "changed WHERE NOT $2::bool", "id", "'{}'::jsonb"),
+        blocked = lifecycle::Record {
+            name: "blocked",
+            event: lifecycle::USER_BLOCKED,
+            from: "changed WHERE $2::bool",
+            user: "id",
+            properties: lifecycle::NO_PROPERTIES
+        }
+        .cte(),
+        unblocked = lifecycle::Record {
+            name: "unblocked",
+            event: lifecycle::USER_UNBLOCKED,
+            from: "changed WHERE NOT $2::bool",
+            user: "id",
+            properties: lifecycle::NO_PROPERTIES
+        }
+        .cte(),
     );
     one(conn.query_opt(&sql, &[&id, &change.blocked, &change.role.map(Role::as_str), &change.password_hash]).await?)
 }

@@ -11,11 +11,12 @@ use uuid::Uuid;
 
 use super::repo::{self, AccountChange};
 use super::types::{DeviceFingerprint, PersonName, Phone, PhoneRegion, ProfileUpdate, Role, StaffView, User};
-use crate::app::{AppState, Endpoint, Tier};
 use crate::auth::{self, ActingAdmin, AdminUser, AuthUser, Password};
+use crate::endpoint::{Endpoint, Tier};
 use crate::error::{Error, Result};
 use crate::http::{envelope_bytes, json_bytes, ok, ClientInfo, JsonBody, PathParams, QueryParams};
 use crate::openapi::{self, Ok};
+use crate::state::AppState;
 use crate::uses::Resource;
 
 pub const PROFILE_GET: Endpoint = Endpoint {
