@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Writes openapi.json, the OpenAPI document the code generates (tests/openapi.rs fails when
+# Writes openapi.json, the OpenAPI document the code generates (tests/it/openapi.rs fails when
 # the committed file differs).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -14,7 +14,7 @@ cd "$ROOT"
 # Each test makes a schema t_<uuid> of its own; drop the ones earlier runs left.
 local_psql -d postgres -c "SELECT 'DROP SCHEMA ' || nspname || ' CASCADE;' FROM pg_namespace WHERE nspname LIKE 't\_%'" \
   | local_psql -d postgres >/dev/null
-# …and the login roles tests/secrets.rs makes.
+# …and the login roles tests/it/secrets.rs makes.
 local_psql -d postgres -c "SELECT 'DROP OWNED BY ' || rolname || '; DROP ROLE ' || rolname || ';' FROM pg_roles WHERE rolname LIKE 'gs\_t\_%'" \
   | local_psql -d postgres >/dev/null
 export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres:postgres@127.0.0.1:5432/postgres}"
@@ -32,8 +32,10 @@ log "CloudFormation resources after the SAM transform (fails above 300 of the 50
 "$VENV/bin/python" scripts/template_resources.py template.yaml
 log "checkov, offline: every finding fixed or justified"
 bash scripts/checkov.sh
+log "docs/cost.md's tables are what the cost model computes (scripts/cost.py)"
+"$VENV/bin/python" scripts/cost.py --check
 
-log "cargo build --bin growstack --bin users-list (tests/server_process.rs and tests/lambda_harness.rs run them)"
+log "cargo build --bin growstack --bin users-list (tests/it/server_process.rs and tests/it/lambda_harness.rs run them)"
 cargo build --bin growstack --bin users-list
 log "cargo test"
 cargo test --workspace

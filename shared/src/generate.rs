@@ -3,7 +3,7 @@
 //! function with its one invoke permission and a role per distinct set of uses, and the
 //! Errors/Throttles alarms per domain; each HTTP function's `main`; the skeleton of each
 //! `events/` payload; the endpoint table in docs/api.md. `growstack generate` (run by
-//! scripts/generate.sh) writes them; tests/generated.rs fails when a committed file differs.
+//! scripts/generate.sh) writes them; tests/it/consistency.rs fails when a committed file differs.
 //!
 //! The hand-written parts of the template (network, data tier, queues, the background
 //! functions and their triggers, alarms that are not per function) stay where they are:

@@ -20,7 +20,7 @@ use std::future::Future;
 use crate::jobs::JobError;
 
 /// The DynamoDB calls this module makes (a put, a get, a delete): what its IAM statement
-/// grants, and all it grants (tests/consistency.rs).
+/// grants, and all it grants (tests/it/consistency.rs).
 pub const DYNAMODB_ACTIONS: [&str; 3] = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"];
 
 tokio::task_local! {

@@ -143,24 +143,25 @@ impl Metrics {
         }
     }
 
-    /// Also publishes every EMF metric under a `Service` dimension with this value.
+    /// Publishes every EMF metric under a `Service` dimension with this value (the stack's
+    /// name in AWS), and only so: CloudWatch bills each dimension set as a metric of its own.
     pub fn with_service(mut self, service: &str) -> Self {
         self.service = Some(service.to_owned());
         self
     }
 
     /// Writes one EMF document: the dimensions' values and the metrics' values at the root,
-    /// described by one `CloudWatchMetrics` directive (the dimension set as it is, and again
-    /// with `Service` when one is set, so existing alarms keep their metrics).
+    /// described by one `CloudWatchMetrics` directive with one dimension set: `Service` first
+    /// when one is set, so that two stacks in one account (staging, production) never mix.
     fn emf(&self, dimensions: &[(&str, &str)], metrics: &[(&str, &str, f64)]) {
         if !self.emf_enabled {
             return;
         }
         let names: Vec<&str> = dimensions.iter().map(|(k, _)| *k).collect();
-        let mut sets = vec![names.clone()];
-        if self.service.is_some() {
-            sets.push(std::iter::once("Service").chain(names).collect());
-        }
+        let sets = match self.service {
+            Some(_) => vec![std::iter::once("Service").chain(names).collect::<Vec<_>>()],
+            None => vec![names],
+        };
         let mut root = Map::new();
         root.insert(
             "_aws".to_owned(),

@@ -152,12 +152,13 @@ impl Relay {
         total.pruned = conn.execute("DELETE FROM outbox WHERE sent_at < now() - interval '1 day'", &[]).await?;
         let backlog = conn
             .query_one(
-                "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at))::bigint, 0)
+                "SELECT count(*) AS pending,
+                        coalesce(extract(epoch FROM now() - min(created_at))::bigint, 0) AS oldest_pending_seconds
                  FROM outbox WHERE sent_at IS NULL",
                 &[],
             )
             .await?;
-        (total.pending, total.oldest_pending_seconds) = (backlog.get(0), backlog.get(1));
+        (total.pending, total.oldest_pending_seconds) = (backlog.get("pending"), backlog.get("oldest_pending_seconds"));
         if total.sent > 0 || total.failed > 0 {
             tracing::info!(sent = total.sent, failed = total.failed, "outbox relayed");
         }

@@ -168,6 +168,7 @@ impl AppState {
                 db: self.db.clone(),
                 sink: Firehose { client: self.aws.firehose(), stream },
                 page: 5000,
+                record_bytes: crate::events::export::MAX_RECORD_BYTES,
             }),
             events_retention_days: self.config.events_retention_days,
             metrics: self.metrics.clone(),

@@ -86,6 +86,24 @@ fn url_with_schema(base: &str, schema: &str) -> String {
 }
 
 impl TestApp {
+    /// `POST /api/onboarding/step` as the holder of `token`.
+    pub async fn step(&self, token: &str, step: &str) -> TestResponse {
+        self.json(http::Method::POST, "/api/onboarding/step", Some(token), serde_json::json!({ "step": step })).await
+    }
+
+    /// `POST /api/referrals/claim-reward` as the holder of `token`, with an `Idempotency-Key`
+    /// when given one.
+    pub async fn claim(&self, token: &str, referral: impl std::fmt::Display, key: Option<&str>) -> TestResponse {
+        let mut request = http::Request::post("/api/referrals/claim-reward")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"));
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        let body = serde_json::json!({ "referralId": referral.to_string() }).to_string();
+        self.send(request.body(body.into()).unwrap()).await
+    }
+
     /// A migrated schema of its own and a Redis prefix of its own.
     pub async fn spawn() -> TestApp {
         Self::spawn_with(&[]).await

@@ -15,14 +15,20 @@ use crate::http::Bounds;
 pub async fn users_by_step(conn: &Conn, (from, to): Bounds) -> Result<(Vec<(String, i64)>, i64)> {
     let rows = conn
         .query(
-            "SELECT onboarding_step, count(*), count(*) FILTER (WHERE email_verified_at IS NULL) FROM users
+            "SELECT onboarding_step, count(*) AS total,
+                    count(*) FILTER (WHERE email_verified_at IS NULL) AS unverified
+             FROM users
              WHERE ($1::timestamptz IS NULL OR created_at >= $1) AND ($2::timestamptz IS NULL OR created_at < $2)
              GROUP BY 1",
             &[&from, &to],
         )
         .await?;
-    let unverified = rows.iter().filter(|r| r.get::<_, &str>(0) == "email").map(|r| r.get::<_, i64>(2)).sum();
-    Ok((rows.iter().map(|r| (r.get(0), r.get(1))).collect(), unverified))
+    let unverified = rows
+        .iter()
+        .filter(|r| r.get::<_, &str>("onboarding_step") == "email")
+        .map(|r| r.get::<_, i64>("unverified"))
+        .sum();
+    Ok((rows.iter().map(|r| (r.get("onboarding_step"), r.get("total"))).collect(), unverified))
 }
 
 pub struct ReferralCounts {
@@ -39,24 +45,24 @@ pub struct ReferralCounts {
 pub async fn referral_counts(conn: &Conn, (from, to): Bounds, fraud_threshold: i32) -> Result<ReferralCounts> {
     let row = conn
         .query_one(
-            "SELECT count(*),
-                    count(*) FILTER (WHERE status = 'pending'),
-                    count(*) FILTER (WHERE status = 'completed'),
-                    count(*) FILTER (WHERE status = 'failed'),
-                    count(*) FILTER (WHERE status = 'rewarded'),
-                    count(*) FILTER (WHERE fraud_score >= $3)
+            "SELECT count(*) AS total,
+                    count(*) FILTER (WHERE status = 'pending') AS pending,
+                    count(*) FILTER (WHERE status = 'completed') AS completed,
+                    count(*) FILTER (WHERE status = 'failed') AS failed,
+                    count(*) FILTER (WHERE status = 'rewarded') AS rewarded,
+                    count(*) FILTER (WHERE fraud_score >= $3) AS suspected_fraud
              FROM referrals
              WHERE ($1::timestamptz IS NULL OR created_at >= $1) AND ($2::timestamptz IS NULL OR created_at < $2)",
             &[&from, &to, &fraud_threshold],
         )
         .await?;
     Ok(ReferralCounts {
-        total: row.get(0),
-        pending: row.get(1),
-        completed: row.get(2),
-        failed: row.get(3),
-        rewarded: row.get(4),
-        suspected_fraud: row.get(5),
+        total: row.get("total"),
+        pending: row.get("pending"),
+        completed: row.get("completed"),
+        failed: row.get("failed"),
+        rewarded: row.get("rewarded"),
+        suspected_fraud: row.get("suspected_fraud"),
     })
 }
 
@@ -64,14 +70,14 @@ pub async fn referral_counts(conn: &Conn, (from, to): Bounds, fraud_threshold: i
 pub async fn reward_totals(conn: &Conn, (from, to): Bounds) -> Result<Vec<(String, String)>> {
     let rows = conn
         .query(
-            "SELECT currency::text, sum(amount)::text FROM rewards
+            "SELECT currency::text AS currency, sum(amount)::text AS total FROM rewards
              WHERE status <> 'voided'
                AND ($1::timestamptz IS NULL OR created_at >= $1) AND ($2::timestamptz IS NULL OR created_at < $2)
              GROUP BY 1 ORDER BY 1",
             &[&from, &to],
         )
         .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    Ok(rows.iter().map(|r| (r.get("currency"), r.get("total"))).collect())
 }
 
 pub struct TopReferrer {
@@ -85,7 +91,7 @@ pub struct TopReferrer {
 pub async fn top_referrers(conn: &Conn, (from, to): Bounds) -> Result<Vec<TopReferrer>> {
     let rows = conn
         .query(
-            "SELECT r.referrer_id, u.first_name || ' ' || u.last_name, r.referrals, r.rewarded
+            "SELECT r.referrer_id, u.first_name || ' ' || u.last_name AS name, r.referrals, r.rewarded
              FROM (SELECT referrer_id, count(*) AS referrals, count(*) FILTER (WHERE status = 'rewarded') AS rewarded
                    FROM referrals
                    WHERE ($1::timestamptz IS NULL OR created_at >= $1) AND ($2::timestamptz IS NULL OR created_at < $2)
@@ -99,7 +105,12 @@ pub async fn top_referrers(conn: &Conn, (from, to): Bounds) -> Result<Vec<TopRef
         .await?;
     Ok(rows
         .iter()
-        .map(|r| TopReferrer { user_id: r.get(0), name: r.get(1), referrals: r.get(2), rewarded: r.get(3) })
+        .map(|r| TopReferrer {
+            user_id: r.get("referrer_id"),
+            name: r.get("name"),
+            referrals: r.get("referrals"),
+            rewarded: r.get("rewarded"),
+        })
         .collect())
 }
 
@@ -144,12 +155,12 @@ pub async fn event_counts(
                  WHERE $4::text IS NULL OR e.event_name = $4
                  GROUP BY 1, 2
              )
-             SELECT date_trunc($3, day)::date, event_name, sum(events)::bigint
+             SELECT date_trunc($3, day)::date AS period, event_name, sum(events)::bigint AS events
              FROM per_day GROUP BY 1, 2",
             &[&from, &to, &unit, &name],
         )
         .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    Ok(rows.iter().map(|r| (r.get("period"), r.get("event_name"), r.get("events"))).collect())
 }
 
 /// Distinct users per period, and over the whole range (the row with no period): an OR of
@@ -166,7 +177,7 @@ pub async fn event_users(
             "WITH days AS MATERIALIZED (
                  SELECT day, chunk, users FROM growstack_user_bitmaps('event', $4, $1, $2)
              )
-             SELECT period, sum(bit_count(users))::bigint
+             SELECT period, sum(bit_count(users))::bigint AS users
              FROM (SELECT date_trunc($3, day::timestamp)::date AS period, chunk, bit_or(users) AS users
                    FROM days GROUP BY 1, 2) p
              GROUP BY period
@@ -176,7 +187,7 @@ pub async fn event_users(
             &[&from, &to, &unit, &name],
         )
         .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    Ok(rows.iter().map(|r| (r.get("period"), r.get("users"))).collect())
 }
 
 /// Rebuilds the user bitmaps (sign-ups, and users per event name and for any activity) from
@@ -212,7 +223,7 @@ pub async fn rollup(conn: &Conn) -> Result<u64> {
                      ON CONFLICT (kind, event_name, day, chunk) DO UPDATE SET users = EXCLUDED.users, updated_at = now()
                      RETURNING 1
                  ), {covered}
-                 SELECT count(*) FROM written",
+                 SELECT count(*) AS bitmaps FROM written",
                 recount = crate::events::recount(
                     "user_bitmaps",
                     "(least((SELECT min(occurred_at) FROM events), (SELECT min(created_at) FROM users)) AT TIME ZONE 'UTC')::date",
@@ -222,7 +233,7 @@ pub async fn rollup(conn: &Conn) -> Result<u64> {
             &[],
         )
         .await?;
-    Ok(row.get::<_, i64>(0) as u64)
+    Ok(row.get::<_, i64>("bitmaps") as u64)
 }
 
 pub struct NotificationCount {
@@ -237,7 +248,7 @@ pub struct NotificationCount {
 pub async fn notification_counts(conn: &Conn, (from, to): Bounds) -> Result<Vec<NotificationCount>> {
     let rows = conn
         .query(
-            "SELECT type, channel, status, count(*), count(*) FILTER (WHERE read)
+            "SELECT type, channel, status, count(*) AS total, count(*) FILTER (WHERE read) AS read
              FROM notifications
              WHERE ($1::timestamptz IS NULL OR created_at >= $1) AND ($2::timestamptz IS NULL OR created_at < $2)
              GROUP BY 1, 2, 3",
@@ -247,11 +258,11 @@ pub async fn notification_counts(conn: &Conn, (from, to): Bounds) -> Result<Vec<
     Ok(rows
         .iter()
         .map(|r| NotificationCount {
-            kind: r.get(0),
-            channel: r.get(1),
-            status: r.get(2),
-            count: r.get(3),
-            read: r.get(4),
+            kind: r.get("type"),
+            channel: r.get("channel"),
+            status: r.get("status"),
+            count: r.get("total"),
+            read: r.get("read"),
         })
         .collect())
 }
@@ -270,9 +281,9 @@ pub struct UserCount {
 pub async fn user_counts(conn: &Conn, (from, to): Bounds) -> Result<Vec<UserCount>> {
     let rows = conn
         .query(
-            "SELECT role, status, blocked, count(*),
-                    count(*) FILTER (WHERE last_active_at >= now() - interval '30 days'),
-                    count(*) FILTER (WHERE $1::timestamptz IS NULL OR created_at >= $1)
+            "SELECT role, status, blocked, count(*) AS total,
+                    count(*) FILTER (WHERE last_active_at >= now() - interval '30 days') AS active,
+                    count(*) FILTER (WHERE $1::timestamptz IS NULL OR created_at >= $1) AS signed_up
              FROM users
              WHERE $2::timestamptz IS NULL OR created_at < $2
              GROUP BY 1, 2, 3",
@@ -282,12 +293,12 @@ pub async fn user_counts(conn: &Conn, (from, to): Bounds) -> Result<Vec<UserCoun
     Ok(rows
         .iter()
         .map(|r| UserCount {
-            role: r.get(0),
-            status: r.get(1),
-            blocked: r.get(2),
-            count: r.get(3),
-            active: r.get(4),
-            new: r.get(5),
+            role: r.get("role"),
+            status: r.get("status"),
+            blocked: r.get("blocked"),
+            count: r.get("total"),
+            active: r.get("active"),
+            new: r.get("signed_up"),
         })
         .collect())
 }
@@ -307,7 +318,7 @@ pub struct Retention {
 pub async fn retention(conn: &Conn, from: NaiveDate, to: NaiveDate, return_event: Option<&str>) -> Result<Retention> {
     let counts = conn
         .query_one(
-            "SELECT count(*), count(*) FILTER (WHERE last_active_at >= now() - interval '30 days')
+            "SELECT count(*) AS total, count(*) FILTER (WHERE last_active_at >= now() - interval '30 days') AS active
              FROM users
              WHERE created_at >= ($1::date::timestamp AT TIME ZONE 'UTC') AND created_at < ($2::date::timestamp AT TIME ZONE 'UTC')",
             &[&from, &to],
@@ -321,7 +332,8 @@ pub async fn retention(conn: &Conn, from: NaiveDate, to: NaiveDate, return_event
                  SELECT day, chunk, bit_or(users) OVER (PARTITION BY chunk ORDER BY day DESC) AS users
                  FROM growstack_user_bitmaps('event', $3, (SELECT min(day) + 7 FROM signups), 'infinity')
              )
-             SELECT n.days, coalesce(sum(bit_count(s.users)), 0)::bigint, coalesce(sum(bit_count(s.users & r.users)), 0)::bigint
+             SELECT n.days, coalesce(sum(bit_count(s.users)), 0)::bigint AS signed_up,
+                    coalesce(sum(bit_count(s.users & r.users)), 0)::bigint AS returned
              FROM (VALUES (7), (30), (90)) n(days)
              LEFT JOIN signups s ON s.day <= (now() AT TIME ZONE 'UTC')::date - n.days
              LEFT JOIN LATERAL (
@@ -331,8 +343,8 @@ pub async fn retention(conn: &Conn, from: NaiveDate, to: NaiveDate, return_event
             &[&from, &to, &return_event],
         )
         .await?;
-    let rate = |i: usize| rates.get(i).map_or((0, 0), |r| (r.get(1), r.get(2)));
-    Ok(Retention { total: counts.get(0), active: counts.get(1), rates: [rate(0), rate(1), rate(2)] })
+    let rate = |i: usize| rates.get(i).map_or((0, 0), |r| (r.get("signed_up"), r.get("returned")));
+    Ok(Retention { total: counts.get("total"), active: counts.get("active"), rates: [rate(0), rate(1), rate(2)] })
 }
 
 /// The cohort triangle: for users who signed up in the whole UTC days `[from, to)` (whole
@@ -366,13 +378,13 @@ pub async fn cohorts(
                         bit_count(c.users & b.users) AS users
                  FROM cohort c JOIN back b ON b.chunk = c.chunk AND b.start > c.start
              )
-             SELECT start, 0, sum(bit_count(users))::bigint FROM cohort GROUP BY start
+             SELECT start, 0 AS k, sum(bit_count(users))::bigint AS users FROM cohort GROUP BY start
              UNION ALL
              SELECT start, k, sum(users)::bigint FROM returned WHERE k BETWEEN 1 AND $4 - 1 GROUP BY start, k",
             &[&from, &to, &unit, &periods, &return_event],
         )
         .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    Ok(rows.iter().map(|r| (r.get("start"), r.get("k"), r.get("users"))).collect())
 }
 
 /// One step of a funnel as counted: how many users reached it, and the median hours from
@@ -431,10 +443,11 @@ pub async fn funnel(
     } else {
         ("NULL::boolean", "", "()")
     };
-    let mut select = format!("SELECT {group} AS grp, count(*)");
+    let mut select = format!("SELECT {group} AS grp, count(*) AS users1");
     for k in 2..=steps.len() {
         select.push_str(&format!(
-            ", count(f.t{k}), percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM f.t{k} - f.t{prev}) / 3600) FILTER (WHERE f.t{k} IS NOT NULL)",
+            ", count(f.t{k}) AS users{k}, percentile_cont(0.5) WITHIN GROUP \
+             (ORDER BY extract(epoch FROM f.t{k} - f.t{prev}) / 3600) FILTER (WHERE f.t{k} IS NOT NULL) AS median{k}",
             prev = k - 1
         ));
     }
@@ -455,12 +468,14 @@ pub async fn funnel(
     Ok(rows
         .iter()
         .map(|r| {
-            let mut out = vec![FunnelStep { users: r.get(1), median_hours: None }];
+            let mut out = vec![FunnelStep { users: r.get("users1"), median_hours: None }];
             for k in 2..=steps.len() {
-                let column = 2 + (k - 2) * 2;
-                out.push(FunnelStep { users: r.get(column), median_hours: r.get(column + 1) });
+                out.push(FunnelStep {
+                    users: r.get(format!("users{k}").as_str()),
+                    median_hours: r.get(format!("median{k}").as_str()),
+                });
             }
-            (r.get(0), out)
+            (r.get("grp"), out)
         })
         .collect())
 }

@@ -55,7 +55,8 @@ pub async fn rotate(conn: &Conn, tokens: &Tokens, presented: &str) -> Result<(Us
                 INSERT INTO refresh_tokens (token_hash, family_id, user_id, expires_at)
                 SELECT $4, family_id, $2, $5 FROM rotated
              ), {refreshed}
-             SELECT EXISTS (SELECT 1 FROM rotated), EXISTS (SELECT 1 FROM presented WHERE used_at IS NOT NULL)",
+             SELECT EXISTS (SELECT 1 FROM rotated) AS rotated,
+                    EXISTS (SELECT 1 FROM presented WHERE used_at IS NOT NULL) AS reused",
         refreshed = lifecycle::Record {
             name: "refreshed",
             event: lifecycle::TOKEN_REFRESHED,
@@ -77,7 +78,7 @@ pub async fn rotate(conn: &Conn, tokens: &Tokens, presented: &str) -> Result<(Us
             ],
         )
         .await?;
-    let (rotated, reused): (bool, bool) = (row.get(0), row.get(1));
+    let (rotated, reused): (bool, bool) = (row.get("rotated"), row.get("reused"));
     if rotated {
         return Ok((user, pair));
     }

@@ -8,7 +8,10 @@ use crate::error::Result;
 
 /// SES's message id for `job`, if an attempt sent it.
 pub async fn sent(conn: &Conn, job: Uuid) -> Result<Option<String>> {
-    Ok(conn.query_opt("SELECT message_id FROM email_sends WHERE job_id = $1", &[&job]).await?.map(|r| r.get(0)))
+    Ok(conn
+        .query_opt("SELECT message_id FROM email_sends WHERE job_id = $1", &[&job])
+        .await?
+        .map(|r| r.get("message_id")))
 }
 
 pub async fn record(conn: &Conn, job: Uuid, message_id: &str) -> Result<()> {

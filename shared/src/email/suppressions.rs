@@ -28,9 +28,9 @@ pub async fn is_suppressed(conn: &Conn, email: &str, category: Option<Category>)
     let row = conn
         .query_one(
             "SELECT EXISTS (SELECT 1 FROM email_suppressions
-                            WHERE email = lower($1) AND (category = 'all' OR category = $2))",
+                            WHERE email = lower($1) AND (category = 'all' OR category = $2)) AS suppressed",
             &[&email, &category.map(Category::as_str)],
         )
         .await?;
-    Ok(row.get(0))
+    Ok(row.get("suppressed"))
 }

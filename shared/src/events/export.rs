@@ -14,6 +14,10 @@ use crate::uses::{record, Resource};
 /// Firehose's PutRecordBatch limits: 500 records and 4 MiB a call.
 pub const MAX_RECORDS: usize = 500;
 pub const MAX_BYTES: usize = 4 * 1024 * 1024;
+/// The most one record carries: Firehose takes up to 1,000 KiB a record and bills each in
+/// 5 KB steps, so an event (~300 bytes) alone in a record was billed as 5 KB. Records are
+/// packed with whole lines up to this; S3 gets the same newline-delimited lines either way.
+pub const MAX_RECORD_BYTES: usize = 1000 * 1024;
 /// Sends of the records a call refused before the run gives up (and the next run retries).
 const ATTEMPTS: usize = 3;
 pub const WATERMARK: &str = "events-firehose";
@@ -69,6 +73,24 @@ pub fn line(event: &Event) -> Vec<u8> {
     line
 }
 
+/// Packs `lines` into records of whole lines, in order, each at most `limit` bytes (a longer
+/// line alone): the ranges of lines each record holds.
+pub fn packs(lines: &[Vec<u8>], limit: usize) -> Vec<std::ops::Range<usize>> {
+    let mut packs = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, line) in lines.iter().enumerate() {
+        if i > start && bytes + line.len() > limit {
+            packs.push(start..i);
+            (start, bytes) = (i, 0);
+        }
+        bytes += line.len();
+    }
+    if start < lines.len() {
+        packs.push(start..lines.len());
+    }
+    packs
+}
+
 /// Cuts `lines` into calls within Firehose's limits, in order.
 pub fn calls(lines: &[Vec<u8>]) -> Vec<std::ops::Range<usize>> {
     let mut calls = Vec::new();
@@ -89,7 +111,10 @@ pub fn calls(lines: &[Vec<u8>]) -> Vec<std::ops::Range<usize>> {
 #[derive(Debug, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Exported {
+    /// Events sent.
     pub sent: usize,
+    /// The records they went in (Firehose bills by record).
+    pub records: usize,
     /// Records Firehose still refused after the retries; the next run starts with them.
     pub refused: usize,
     /// How long the first event the export has not passed has waited, after the run; 0 when
@@ -103,6 +128,8 @@ pub struct Exporter<S> {
     pub sink: S,
     /// Events read per statement.
     pub page: i64,
+    /// The most one record carries ([`MAX_RECORD_BYTES`]).
+    pub record_bytes: usize,
 }
 
 impl<S: Sink> Exporter<S> {
@@ -124,13 +151,20 @@ impl<S: Sink> Exporter<S> {
                 return Ok(report);
             }
             let lines: Vec<Vec<u8>> = page.iter().map(|(_, e)| line(e)).collect();
-            for call in calls(&lines) {
-                let accepted = self.send(&lines[call.clone()]).await?;
+            let packs = packs(&lines, self.record_bytes);
+            let records: Vec<Vec<u8>> = packs.iter().map(|pack| lines[pack.clone()].concat()).collect();
+            for call in calls(&records) {
+                let accepted = self.send(&records[call.clone()]).await?;
                 // The watermark moves past the accepted records up to the first refused one.
                 let through = accepted.iter().take_while(|a| **a).count();
-                report.sent += accepted.iter().filter(|a| **a).count();
+                report.records += accepted.iter().filter(|a| **a).count();
+                report.sent += (call.start..call.end)
+                    .zip(&accepted)
+                    .filter(|(_, ok)| **ok)
+                    .map(|(record, _)| packs[record].len())
+                    .sum::<usize>();
                 if through > 0 {
-                    let (tx, event) = &page[call.start + through - 1];
+                    let (tx, event) = &page[packs[call.start + through - 1].end - 1];
                     at = (*tx, event.id);
                     repo::save_watermark(&conn, WATERMARK, at).await?;
                 }
@@ -166,6 +200,16 @@ impl<S: Sink> Exporter<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_pack_whole_lines_up_to_the_limit() {
+        let lines = vec![vec![b'x'; 300]; 10];
+        assert_eq!(packs(&lines, 1000), vec![0..3, 3..6, 6..9, 9..10]);
+        assert_eq!(packs(&lines, MAX_RECORD_BYTES), vec![0..10], "a page of events, one record");
+        let long = vec![vec![b'x'; 10], vec![b'y'; 5000], vec![b'z'; 10]];
+        assert_eq!(packs(&long, 1000), vec![0..1, 1..2, 2..3], "a longer line goes alone");
+        assert!(packs(&[], 1000).is_empty());
+    }
 
     #[test]
     fn calls_keep_to_firehoses_limits() {

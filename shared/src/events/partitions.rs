@@ -80,24 +80,24 @@ pub async fn drop_expired(conn: &Conn, retention_days: i64, export: Option<&str>
     };
     let rows = conn
         .query(
-            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+            "SELECT c.relname::text AS relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
              WHERE i.inhparent = 'events'::regclass",
             &[],
         )
         .await?;
     let mut done = Dropped::default();
     for row in rows {
-        let partition: String = row.get(0);
+        let partition: String = row.get("relname");
         let Some(month) = month_of(&partition).filter(|month| next_month(*month) <= cutoff) else { continue };
         if let Some((tx, id)) = mark {
             let unexported: bool = conn
                 .query_one(
                     "SELECT EXISTS (SELECT 1 FROM events WHERE occurred_at >= $1::date AND occurred_at < $2::date
-                                                        AND (tx, id) > ($3, $4))",
+                                                        AND (tx, id) > ($3, $4)) AS unexported",
                     &[&month, &next_month(month), &tx, &id],
                 )
                 .await?
-                .get(0);
+                .get("unexported");
             if unexported {
                 tracing::warn!(partition, "events partition past retention kept: the archive export has not passed it");
                 done.kept_unexported.push(partition);

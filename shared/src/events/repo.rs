@@ -114,7 +114,7 @@ pub async fn insert(
                     WHERE i.event_id IS NULL OR i.id IN (SELECT id FROM claimed)
                     RETURNING id, received_at, occurred_at
                  ){late}{touched}
-                 SELECT ARRAY(SELECT id FROM stored), ARRAY(SELECT received_at FROM stored)",
+                 SELECT ARRAY(SELECT id FROM stored) AS ids, ARRAY(SELECT received_at FROM stored) AS received",
             ),
             &[&user, &ids, &names, &client_ids, &properties, &metadata, &times, &source.as_str(), &activity],
         )
@@ -122,8 +122,8 @@ pub async fn insert(
         .map_err(no_partition)?;
     Ok(row
         .map(|r| {
-            let ids: Vec<Uuid> = r.get(0);
-            let times: Vec<DateTime<Utc>> = r.get(1);
+            let ids: Vec<Uuid> = r.get("ids");
+            let times: Vec<DateTime<Utc>> = r.get("received");
             ids.into_iter().zip(times).collect()
         })
         .unwrap_or_default())
@@ -210,11 +210,11 @@ pub async fn page(
 pub async fn count(conn: &Conn, filter: &Filter) -> Result<i64> {
     let row = conn
         .query_one(
-            &format!("SELECT count(*) FROM events WHERE {FILTER}"),
+            &format!("SELECT count(*) AS total FROM events WHERE {FILTER}"),
             &[&filter.user, &filter.name, &filter.from, &filter.to],
         )
         .await?;
-    Ok(row.get(0))
+    Ok(row.get("total"))
 }
 
 /// What a set of events adds up to.
@@ -236,13 +236,19 @@ pub async fn stats(conn: &Conn, filter: &Filter) -> Result<Stats> {
     let row = conn
         .query_one(
             &format!(
-                "SELECT count(*), count(DISTINCT (occurred_at AT TIME ZONE 'UTC')::date), min(occurred_at), max(occurred_at)
+                "SELECT count(*) AS total, count(DISTINCT (occurred_at AT TIME ZONE 'UTC')::date) AS unique_days,
+                        min(occurred_at) AS first_occurrence, max(occurred_at) AS last_occurrence
                  FROM events WHERE {FILTER}"
             ),
             &[&filter.user, &filter.name, &filter.from, &filter.to],
         )
         .await?;
-    Ok(Stats { total: row.get(0), unique_days: row.get(1), first_occurrence: row.get(2), last_occurrence: row.get(3) })
+    Ok(Stats {
+        total: row.get("total"),
+        unique_days: row.get("unique_days"),
+        first_occurrence: row.get("first_occurrence"),
+        last_occurrence: row.get("last_occurrence"),
+    })
 }
 
 /// The CTEs that pick what rollup `name` (a constant) counts again: `since`, the day its last
@@ -305,14 +311,14 @@ pub async fn rollup(conn: &Conn) -> Result<u64> {
                         SET events = EXCLUDED.events, users = EXCLUDED.users, updated_at = now()
                      RETURNING 1
                  ), {covered}
-                 SELECT count(*) FROM counted",
+                 SELECT count(*) AS written FROM counted",
                 recount = recount("events", "(SELECT (min(occurred_at) AT TIME ZONE 'UTC')::date FROM events)"),
                 covered = covered("events"),
             ),
             &[],
         )
         .await?;
-    Ok(row.get::<_, i64>(0) as u64)
+    Ok(row.get::<_, i64>("written") as u64)
 }
 
 /// The next `limit` events after `after` in export order, from transactions older than any
@@ -337,16 +343,16 @@ pub async fn export_lag(conn: &Conn, after: (i64, Uuid)) -> Result<f64> {
     let row = conn
         .query_one(
             "SELECT COALESCE((SELECT extract(epoch FROM now() - received_at)::float8 FROM events
-                              WHERE (tx, id) > ($1, $2) ORDER BY tx, id LIMIT 1), 0)",
+                              WHERE (tx, id) > ($1, $2) ORDER BY tx, id LIMIT 1), 0) AS lag",
             &[&after.0, &after.1],
         )
         .await?;
-    Ok(row.get::<_, f64>(0).max(0.0))
+    Ok(row.get::<_, f64>("lag").max(0.0))
 }
 
 pub async fn watermark(conn: &Conn, name: &str) -> Result<(i64, Uuid)> {
     let row = conn.query_opt("SELECT tx, id FROM export_watermarks WHERE name = $1", &[&name]).await?;
-    Ok(row.map_or((0, Uuid::nil()), |r| (r.get(0), r.get(1))))
+    Ok(row.map_or((0, Uuid::nil()), |r| (r.get("tx"), r.get("id"))))
 }
 
 pub async fn save_watermark(conn: &Conn, name: &str, at: (i64, Uuid)) -> Result<()> {

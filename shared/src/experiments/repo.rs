@@ -171,9 +171,9 @@ pub async fn page(conn: &Conn, status: Option<Status>, limit: i64, offset: i64) 
         Some(row) => row.get("total"),
         // Past the last page the window count is gone; count on its own.
         None => conn
-            .query_one("SELECT count(*) FROM experiments WHERE $1::text IS NULL OR status = $1", &[&status])
+            .query_one("SELECT count(*) AS total FROM experiments WHERE $1::text IS NULL OR status = $1", &[&status])
             .await?
-            .get(0),
+            .get("total"),
     };
     Ok((many(rows)?, total))
 }

@@ -47,7 +47,7 @@ pub async fn apply(conn: &Conn, callback: &KycCallback) -> Result<Applied> {
         holder = conn
             .query_opt("SELECT user_id FROM kyc_identities WHERE identity_hash = $1", &[identity])
             .await?
-            .map(|r| r.get(0));
+            .map(|r| r.get("user_id"));
     }
     let duplicate_of = holder.filter(|h| *h != callback.user_id);
     let sql = format!(
@@ -68,7 +68,7 @@ pub async fn apply(conn: &Conn, callback: &KycCallback) -> Result<Applied> {
             ON CONFLICT (user_id, step) DO NOTHING
             RETURNING user_id
          ), {completed}
-         SELECT EXISTS (SELECT 1 FROM moved)",
+         SELECT EXISTS (SELECT 1 FROM moved) AS known",
         completed = lifecycle::Record {
             name: "completed",
             event: lifecycle::ONBOARDING_STEP_COMPLETED,
@@ -85,7 +85,7 @@ pub async fn apply(conn: &Conn, callback: &KycCallback) -> Result<Applied> {
             &[&callback.user_id, &callback.status.as_str(), &Uuid::now_v7(), &callback.reference, &duplicate_of],
         )
         .await?;
-    Ok(match (row.get(0), duplicate_of) {
+    Ok(match (row.get("known"), duplicate_of) {
         (false, _) => Applied::UnknownUser,
         (true, Some(holder)) => Applied::DuplicateOf(holder),
         (true, None) => Applied::Verdict,

@@ -128,7 +128,7 @@ pub async fn store(
             ],
         )
         .await?;
-    Ok(row.map(|r| Recipient { email: r.get(0), first_name: r.get(1) }))
+    Ok(row.map(|r| Recipient { email: r.get("email"), first_name: r.get("first_name") }))
 }
 
 pub async fn mark_sent(conn: &Conn, id: Uuid) -> Result<()> {
@@ -176,12 +176,12 @@ pub async fn page(
         // Past the last page the window count has no row to ride on: count alone.
         None if offset > 0 => conn
             .query_one(
-                "SELECT count(*) FROM notifications WHERE user_id = $1 AND ($2::boolean IS NULL OR read = $2)
+                "SELECT count(*) AS total FROM notifications WHERE user_id = $1 AND ($2::boolean IS NULL OR read = $2)
                    AND (scheduled_for IS NULL OR dispatched_at IS NOT NULL)",
                 &[&user, &read],
             )
             .await?
-            .get(0),
+            .get("total"),
         None => 0,
     };
     Ok((rows.iter().map(Notification::from_row).collect(), total))
@@ -257,7 +257,10 @@ pub async fn give_up_dispatching(conn: &Conn) -> Result<u64> {
 
 /// Where a scheduler task stopped last, if it did not finish.
 pub async fn cursor(conn: &Conn, task: &str) -> Result<Option<Uuid>> {
-    Ok(conn.query_opt("SELECT after_id FROM scheduler_cursors WHERE task = $1", &[&task]).await?.map(|r| r.get(0)))
+    Ok(conn
+        .query_opt("SELECT after_id FROM scheduler_cursors WHERE task = $1", &[&task])
+        .await?
+        .map(|r| r.get("after_id")))
 }
 
 /// Records where a task got to; `None` once it went through to the end.
@@ -320,7 +323,8 @@ pub async fn claim_nudges(conn: &Conn, kind: NudgeKind, after: Uuid, limit: i64)
                     ON CONFLICT DO NOTHING
                     RETURNING user_id
                  ), {sent}
-                 SELECT (SELECT id FROM page ORDER BY id DESC LIMIT 1), ARRAY(SELECT user_id FROM claimed)",
+                 SELECT (SELECT id FROM page ORDER BY id DESC LIMIT 1) AS last_id,
+                        ARRAY(SELECT user_id FROM claimed) AS nudged",
                 sent = lifecycle::Record {
                     name: "sent",
                     event: match kind {
@@ -336,7 +340,7 @@ pub async fn claim_nudges(conn: &Conn, kind: NudgeKind, after: Uuid, limit: i64)
             &[&after, &limit, &kind.as_str()],
         )
         .await?;
-    Ok((row.get(0), row.get(1)))
+    Ok((row.get("last_id"), row.get("nudged")))
 }
 
 /// Forgets today's nudge for users whose jobs could not be enqueued, so a later run retries.

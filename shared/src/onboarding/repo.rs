@@ -46,8 +46,8 @@ pub async fn advance(conn: &Conn, user: Uuid, step: OnboardingStep, metadata: &s
                 INSERT INTO onboarding_events (id, user_id, step, metadata) SELECT $4, id, $2, $5 FROM moved
                 ON CONFLICT (user_id, step) DO NOTHING
              ), {completed}
-             SELECT (SELECT onboarding_step FROM current), (SELECT blocked FROM current),
-                    (SELECT kyc_status FROM moved)",
+             SELECT (SELECT onboarding_step FROM current) AS current_step, (SELECT blocked FROM current) AS blocked,
+                    (SELECT kyc_status FROM moved) AS kyc_status",
         completed = lifecycle::Record {
             name: "completed",
             event: lifecycle::ONBOARDING_STEP_COMPLETED,
@@ -58,12 +58,12 @@ pub async fn advance(conn: &Conn, user: Uuid, step: OnboardingStep, metadata: &s
         .cte(),
     );
     let row = conn.query_one(&sql, &[&user, &step.as_str(), &steps(), &Uuid::now_v7(), metadata]).await?;
-    let current: Option<String> = row.get(0);
+    let current: Option<String> = row.get("current_step");
     let Some(current) = current.as_deref().and_then(OnboardingStep::parse) else { return Ok(Moved::NoSuchUser) };
-    let kyc_status: Option<String> = row.get(2);
+    let kyc_status: Option<String> = row.get("kyc_status");
     Ok(match kyc_status {
         Some(kyc_status) => Moved::Forward { kyc_status },
-        None => Moved::Refused { current, blocked: row.get::<_, Option<bool>>(1).unwrap_or(false) },
+        None => Moved::Refused { current, blocked: row.get::<_, Option<bool>>("blocked").unwrap_or(false) },
     })
 }
 
@@ -107,13 +107,19 @@ pub async fn funnel(conn: &Conn, from: Option<DateTime<Utc>>, to: Option<DateTim
              )
              SELECT step, users, reached,
                     round(100.0 * (lag(reached) OVER w - reached) / NULLIF(lag(reached) OVER w, 0), 2)::float8
+                        AS drop_off_percent
              FROM counts WINDOW w AS (ORDER BY rank) ORDER BY rank",
             &[&steps(), &from, &to],
         )
         .await?;
     Ok(rows
         .iter()
-        .map(|r| StepCount { step: r.get(0), users: r.get(1), reached: r.get(2), drop_off_percent: r.get(3) })
+        .map(|r| StepCount {
+            step: r.get("step"),
+            users: r.get("users"),
+            reached: r.get("reached"),
+            drop_off_percent: r.get("drop_off_percent"),
+        })
         .collect())
 }
 
@@ -136,8 +142,8 @@ pub struct TimeStats {
 pub async fn time_to_kyc(conn: &Conn, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<TimeStats> {
     let row = conn
         .query_one(
-            "SELECT count(*), round(avg(hours), 2)::float8,
-                    round((percentile_cont(0.5) WITHIN GROUP (ORDER BY hours))::numeric, 2)::float8
+            "SELECT count(*) AS completed, round(avg(hours), 2)::float8 AS average_hours,
+                    round((percentile_cont(0.5) WITHIN GROUP (ORDER BY hours))::numeric, 2)::float8 AS median_hours
              FROM (
                 SELECT extract(epoch FROM e.created_at - u.created_at) / 3600.0 AS hours
                 FROM onboarding_events e JOIN users u ON u.id = e.user_id
@@ -147,5 +153,9 @@ pub async fn time_to_kyc(conn: &Conn, from: Option<DateTime<Utc>>, to: Option<Da
             &[&from, &to],
         )
         .await?;
-    Ok(TimeStats { completed: row.get(0), average_hours: row.get(1), median_hours: row.get(2) })
+    Ok(TimeStats {
+        completed: row.get("completed"),
+        average_hours: row.get("average_hours"),
+        median_hours: row.get("median_hours"),
+    })
 }

@@ -75,12 +75,12 @@ pub async fn referrer_by_code(conn: &Conn, code: &ReferralCode) -> Result<Option
         )
         .await?;
     Ok(row.map(|r| Referrer {
-        id: r.get(0),
-        email: r.get(1),
-        phone: r.get(2),
-        device_fingerprint: r.get(3),
-        signup_ip: r.get(4),
-        last_ip: r.get(5),
+        id: r.get("id"),
+        email: r.get("email"),
+        phone: r.get("phone"),
+        device_fingerprint: r.get("device_fingerprint"),
+        signup_ip: r.get("signup_ip"),
+        last_ip: r.get("last_ip"),
     }))
 }
 
@@ -90,12 +90,14 @@ pub async fn history(conn: &Conn, referrer: Uuid, device: Option<&str>) -> Resul
     let row = conn
         .query_one(
             "SELECT
-                (SELECT count(*) FROM users WHERE referred_by = $1 AND created_at > now() - interval '1 hour'),
-                $2::text IS NOT NULL AND EXISTS (SELECT 1 FROM users WHERE referred_by = $1 AND device_fingerprint = $2)",
+                (SELECT count(*) FROM users WHERE referred_by = $1 AND created_at > now() - interval '1 hour')
+                    AS last_hour,
+                $2::text IS NOT NULL AND EXISTS (SELECT 1 FROM users WHERE referred_by = $1 AND device_fingerprint = $2)
+                    AS device_seen",
             &[&referrer, &device],
         )
         .await?;
-    Ok(History { last_hour: row.get(0), device_seen_among_referrals: row.get(1) })
+    Ok(History { last_hour: row.get("last_hour"), device_seen_among_referrals: row.get("device_seen") })
 }
 
 /// What came of an invitation.
@@ -156,11 +158,11 @@ pub async fn invite(
 pub async fn invitations_today(conn: &Conn, referrer: Uuid) -> Result<i64> {
     Ok(conn
         .query_one(
-            "SELECT count(*) FROM referrals WHERE referrer_id = $1 AND invited_at > now() - interval '1 day'",
+            "SELECT count(*) AS today FROM referrals WHERE referrer_id = $1 AND invited_at > now() - interval '1 day'",
             &[&referrer],
         )
         .await?
-        .get(0))
+        .get("today"))
 }
 
 /// One page of the referrer's referrals, newest first, with the filter's total.
@@ -187,11 +189,11 @@ pub async fn page(
         // Past the last page the window count has no row to ride on: count alone.
         None if offset > 0 => conn
             .query_one(
-                "SELECT count(*) FROM referrals WHERE referrer_id = $1 AND ($2::text IS NULL OR status = $2)",
+                "SELECT count(*) AS total FROM referrals WHERE referrer_id = $1 AND ($2::text IS NULL OR status = $2)",
                 &[&referrer, &status.map(|s| s.as_str())],
             )
             .await?
-            .get(0),
+            .get("total"),
         None => 0,
     };
     Ok((rows.iter().map(Referral::from_row).collect::<Result<_>>()?, total))
@@ -244,7 +246,7 @@ pub async fn complete_if_ready(conn: &Conn, user: Uuid, payout: &Payout) -> Resu
     let row = conn
         .query_opt(&sql, &[&user, &Uuid::now_v7(), &payout.referred_amount, &payout.currency, &payout.hold_hours])
         .await?;
-    Ok(row.map(|r| Completed { referral: r.get(0), referrer: r.get(1), friend: r.get(2) }))
+    Ok(row.map(|r| Completed { referral: r.get("id"), referrer: r.get("referrer_id"), friend: r.get("first_name") }))
 }
 
 /// Moves the caller's completed referral to rewarded and writes the referrer's reward, in
@@ -300,19 +302,20 @@ pub enum Refusal {
 pub async fn refusal(conn: &Conn, referrer: Uuid, referral: Uuid, hold_hours: i32) -> Result<Refusal> {
     let row = conn
         .query_opt(
-            "SELECT r.status, r.completed_at + make_interval(hours => $3::int),
-                    COALESCE(u.blocked OR u.status <> 'active', true), u.email_verified_at IS NOT NULL
+            "SELECT r.status, r.completed_at + make_interval(hours => $3::int) AS claimable_from,
+                    COALESCE(u.blocked OR u.status <> 'active', true) AS referred_blocked,
+                    u.email_verified_at IS NOT NULL AS referred_verified
              FROM referrals r LEFT JOIN users u ON u.id = r.referred_user_id
              WHERE r.id = $1 AND r.referrer_id = $2",
             &[&referral, &referrer, &hold_hours],
         )
         .await?;
     let Some(row) = row else { return Ok(Refusal::NotFound) };
-    let status = ReferralStatus::parse(row.get(0)).unwrap_or(ReferralStatus::Pending);
-    let claimable_from: Option<DateTime<Utc>> = row.get(1);
+    let status = ReferralStatus::parse(row.get("status")).unwrap_or(ReferralStatus::Pending);
+    let claimable_from: Option<DateTime<Utc>> = row.get("claimable_from");
     Ok(match status {
-        ReferralStatus::Completed if row.get::<_, bool>(2) => Refusal::ReferredBlocked,
-        ReferralStatus::Completed if !row.get::<_, bool>(3) => Refusal::ReferredUnverified,
+        ReferralStatus::Completed if row.get::<_, bool>("referred_blocked") => Refusal::ReferredBlocked,
+        ReferralStatus::Completed if !row.get::<_, bool>("referred_verified") => Refusal::ReferredUnverified,
         ReferralStatus::Completed => match claimable_from {
             Some(from) if from > Utc::now() => Refusal::Held(from),
             _ => Refusal::Status(status),
@@ -395,7 +398,7 @@ pub async fn fail_duplicate_identity(conn: &Conn, user: Uuid) -> Result<()> {
     let Some(row) = conn.query_opt("SELECT id FROM referrals WHERE referred_user_id = $1", &[&user]).await? else {
         return Ok(());
     };
-    match fail(conn, row.get(0), None, DUPLICATE_IDENTITY).await? {
+    match fail(conn, row.get("id"), None, DUPLICATE_IDENTITY).await? {
         FailOutcome::Failed(referral, voided) => {
             tracing::info!(referral_id = %referral.id, voided, "referral failed: duplicate identity")
         }
@@ -431,15 +434,16 @@ pub async fn stats(
 ) -> Result<Stats> {
     let row = conn
         .query_one(
-            "SELECT count(*),
-                    count(*) FILTER (WHERE r.status = 'pending'),
-                    count(*) FILTER (WHERE r.status = 'completed'),
-                    count(*) FILTER (WHERE r.status = 'rewarded'),
-                    count(*) FILTER (WHERE r.status = 'failed'),
+            "SELECT count(*) AS total,
+                    count(*) FILTER (WHERE r.status = 'pending') AS pending,
+                    count(*) FILTER (WHERE r.status = 'completed') AS completed,
+                    count(*) FILTER (WHERE r.status = 'rewarded') AS rewarded,
+                    count(*) FILTER (WHERE r.status = 'failed') AS failed,
                     COALESCE((SELECT sum(w.amount) FROM rewards w JOIN referrals wr ON wr.id = w.referral_id
                               WHERE wr.referrer_id = $1 AND w.user_id = $1 AND w.status <> 'voided'
                                 AND ($2::timestamptz IS NULL OR wr.created_at >= $2)
                                 AND ($3::timestamptz IS NULL OR wr.created_at < $3)), 0)::numeric(12, 2)
+                        AS total_rewards
              FROM referrals r
              WHERE r.referrer_id = $1 AND ($2::timestamptz IS NULL OR r.created_at >= $2)
                AND ($3::timestamptz IS NULL OR r.created_at < $3)",
@@ -447,12 +451,12 @@ pub async fn stats(
         )
         .await?;
     Ok(Stats {
-        total: row.get(0),
-        pending: row.get(1),
-        completed: row.get(2),
-        rewarded: row.get(3),
-        failed: row.get(4),
-        total_rewards: row.get(5),
+        total: row.get("total"),
+        pending: row.get("pending"),
+        completed: row.get("completed"),
+        rewarded: row.get("rewarded"),
+        failed: row.get("failed"),
+        total_rewards: row.get("total_rewards"),
     })
 }
 
@@ -484,7 +488,8 @@ pub async fn tree(conn: &Conn, root: Uuid, depth: i32) -> Result<Vec<TreeRow>> {
                 WHERE t.depth < $2
              )
              SELECT t.id, t.parent, t.depth, u.email, u.first_name, u.last_name, r.status, u.created_at,
-                    r.fraud_score, r.metadata->'fraud'->'reasons', r.metadata->>'failReason'
+                    r.fraud_score, r.metadata->'fraud'->'reasons' AS fraud_reasons,
+                    r.metadata->>'failReason' AS fail_reason
              FROM tree t JOIN users u ON u.id = t.id
              LEFT JOIN referrals r ON r.referred_user_id = t.id
              ORDER BY t.depth, u.created_at, t.id",
@@ -494,17 +499,17 @@ pub async fn tree(conn: &Conn, root: Uuid, depth: i32) -> Result<Vec<TreeRow>> {
     Ok(rows
         .iter()
         .map(|r| TreeRow {
-            id: r.get(0),
-            parent: r.get(1),
-            depth: r.get(2),
-            email: r.get(3),
-            first_name: r.get(4),
-            last_name: r.get(5),
-            referral_status: r.get(6),
-            joined_at: r.get(7),
-            fraud_score: r.get(8),
-            fraud_reasons: r.get(9),
-            fail_reason: r.get(10),
+            id: r.get("id"),
+            parent: r.get("parent"),
+            depth: r.get("depth"),
+            email: r.get("email"),
+            first_name: r.get("first_name"),
+            last_name: r.get("last_name"),
+            referral_status: r.get("status"),
+            joined_at: r.get("created_at"),
+            fraud_score: r.get("fraud_score"),
+            fraud_reasons: r.get("fraud_reasons"),
+            fail_reason: r.get("fail_reason"),
         })
         .collect())
 }

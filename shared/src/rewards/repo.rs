@@ -183,14 +183,15 @@ pub async fn totals(conn: &Conn, filter: Filter) -> Result<Vec<(String, Decimal)
     let rows = conn
         .query(
             &format!(
-                "SELECT trim(w.currency), sum(w.amount) FROM rewards w WHERE {} AND w.status <> 'voided'
+                "SELECT trim(w.currency) AS currency, sum(w.amount) AS total
+                 FROM rewards w WHERE {} AND w.status <> 'voided'
                  GROUP BY 1 ORDER BY 1",
                 filtered()
             ),
             &[&status, &filter.bounds.0, &filter.bounds.1],
         )
         .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    Ok(rows.iter().map(|r| (r.get("currency"), r.get("total"))).collect())
 }
 
 /// A finance decision on one reward.

@@ -308,10 +308,10 @@ pub async fn list_page_json(conn: &Conn, limit: i64, offset: i64) -> Result<Stri
             'referrals', COALESCE((
                 SELECT json_agg(json_build_object('id', r.id, 'status', r.status) ORDER BY r.created_at, r.id)
                 FROM referrals r WHERE r.referrer_id = u.id), '[]'::json)
-        ) ORDER BY u.created_at DESC, u.id DESC), '[]'::json)::text
+        ) ORDER BY u.created_at DESC, u.id DESC), '[]'::json)::text AS page
         FROM (SELECT id, email, first_name, last_name, role, status, blocked, created_at
               FROM users ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2) u"#;
-    Ok(conn.query_one(SQL, &[&limit, &offset]).await?.get(0))
+    Ok(conn.query_one(SQL, &[&limit, &offset]).await?.get("page"))
 }
 
 /// The cache key of one page of the admin list: the normalized query.
@@ -384,11 +384,11 @@ pub async fn normalise_phones(client: &tokio_postgres::Client, region: PhoneRegi
                         FROM emptied
                         ON CONFLICT (user_id) DO NOTHING
                      )
-                     SELECT EXISTS (SELECT 1 FROM fixed)",
+                     SELECT EXISTS (SELECT 1 FROM fixed) AS kept",
                     &[&id, &normalised.as_ref().map(Phone::as_str), &stored],
                 )
                 .await?
-                .get(0);
+                .get("kept");
             match (kept, &normalised) {
                 (true, _) => report.rewritten += 1,
                 (false, None) => report.invalid += 1,

@@ -25,10 +25,6 @@ async fn referred_pair(app: &TestApp) -> (TestUser, Uuid, String, Uuid) {
     (ada, grace, r.data()["accessToken"].as_str().unwrap().to_owned(), referral)
 }
 
-async fn claim(app: &TestApp, token: &str, referral: Uuid) -> TestResponse {
-    app.json(Method::POST, "/api/referrals/claim-reward", Some(token), json!({ "referralId": referral })).await
-}
-
 async fn referral_status(app: &TestApp) -> String {
     app.pg().await.query_one("SELECT status FROM referrals", &[]).await.unwrap().get(0)
 }
@@ -47,7 +43,7 @@ async fn the_apps_word_is_not_kyc_the_providers_signature_is() {
     let r =
         app.json(Method::POST, "/api/onboarding/step", Some(&grace_access), json!({ "step": "kyc_complete" })).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
-    assert_eq!(claim(&app, &ada.access, referral).await.status, StatusCode::CONFLICT);
+    assert_eq!(app.claim(&ada.access, referral, None).await.status, StatusCode::CONFLICT);
     assert_eq!(referral_status(&app).await, "pending");
     // The other steps, with metadata as the Node version allowed, still work.
     let r = app
@@ -107,7 +103,7 @@ async fn the_apps_word_is_not_kyc_the_providers_signature_is() {
         .unwrap()
         .get(0);
     assert_eq!(steps, 1);
-    let r = claim(&app, &ada.access, referral).await;
+    let r = app.claim(&ada.access, referral, None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 
     // An unknown user: taken (so the provider stops retrying), applied to nobody.
@@ -140,7 +136,7 @@ async fn a_claim_in_the_hold_is_refused_with_when_it_can_be_made() {
     let admin = app.admin().await;
     let (ada, grace, _, referral) = referred_pair(&app).await;
     app.kyc(grace, "successful").await;
-    let r = claim(&app, &ada.access, referral).await;
+    let r = app.claim(&ada.access, referral, None).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
     let from: chrono::DateTime<chrono::Utc> =
         r.body["error"]["details"]["claimableFrom"].as_str().unwrap().parse().unwrap();
@@ -162,7 +158,7 @@ async fn a_claim_in_the_hold_is_refused_with_when_it_can_be_made() {
     // The hold over (moved back in time), the claim goes through and the reward is available.
     app.pg().await.execute("UPDATE referrals SET completed_at = now() - interval '25 hours'", &[]).await.unwrap();
     app.pg().await.execute("UPDATE rewards SET available_at = now() - interval '1 hour'", &[]).await.unwrap();
-    assert_eq!(claim(&app, &ada.access, referral).await.status, StatusCode::OK);
+    assert_eq!(app.claim(&ada.access, referral, None).await.status, StatusCode::OK);
     let available = app.call(Method::GET, "/api/admin/rewards?status=available", Some(&admin.access), None).await;
     assert_eq!(available.data()["pagination"]["total"], 2);
 }
@@ -174,7 +170,7 @@ async fn claims_are_refused_for_blocked_referred_users_and_failed_referrals() {
     let (ada, grace, _, referral) = referred_pair(&app).await;
     app.kyc(grace, "successful").await;
     assert_eq!(app.block(&admin.access, &grace.to_string(), true).await.status, StatusCode::OK);
-    let r = claim(&app, &ada.access, referral).await;
+    let r = app.claim(&ada.access, referral, None).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(r.body["error"]["message"], "the referred account is not in good standing");
     assert_eq!(app.block(&admin.access, &grace.to_string(), false).await.status, StatusCode::OK);
@@ -189,7 +185,7 @@ async fn claims_are_refused_for_blocked_referred_users_and_failed_referrals() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.data()["referral"]["status"], "failed");
     assert_eq!(app.json(Method::PATCH, &path, Some(&admin.access), fail).await.status, StatusCode::CONFLICT);
-    let r = claim(&app, &ada.access, referral).await;
+    let r = app.claim(&ada.access, referral, None).await;
     assert_eq!(r.body["error"]["message"], "the referral failed its fraud checks");
     let audit: (String, Value, Value) = {
         let row = app.pg().await.query_one("SELECT action, before, after FROM audit_log", &[]).await.unwrap();
@@ -205,7 +201,7 @@ async fn finance_pays_and_voids_with_an_audit_and_the_export_sums_to_the_ledger(
     let admin = app.admin().await;
     let (ada, grace, _, referral) = referred_pair(&app).await;
     app.kyc(grace, "successful").await;
-    assert_eq!(claim(&app, &ada.access, referral).await.status, StatusCode::OK);
+    assert_eq!(app.claim(&ada.access, referral, None).await.status, StatusCode::OK);
     let stats = || async {
         app.call(Method::GET, "/api/referrals/stats", Some(&ada.access), None).await.data()["totalRewards"].clone()
     };
@@ -659,7 +655,7 @@ async fn one_identity_verifies_one_account_and_earns_one_referral() {
     assert_eq!(node["failReason"], "duplicate_identity");
     let own = app.get_user(&admin.access, &holder.to_string()).await;
     assert_eq!(own.status, StatusCode::OK);
-    assert_eq!(claim(&app, &ada.access, failed.0).await.status, StatusCode::CONFLICT);
+    assert_eq!(app.claim(&ada.access, failed.0, None).await.status, StatusCode::CONFLICT);
     let again = app.kyc_callback(&signed(duplicate, Some("bvn:22212345678")), KYC_SECRET, now).await;
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(referral(duplicate).await.1, "failed");

@@ -11,10 +11,6 @@ fn pair(r: &TestResponse) -> (String, String) {
     (r.data()["accessToken"].as_str().unwrap().to_owned(), r.data()["refreshToken"].as_str().unwrap().to_owned())
 }
 
-async fn step(app: &TestApp, token: &str, step: &str) -> TestResponse {
-    app.json(Method::POST, "/api/onboarding/step", Some(token), json!({ "step": step })).await
-}
-
 async fn invite(app: &TestApp, token: &str, email: &str) -> TestResponse {
     app.json(Method::POST, "/api/referrals", Some(token), json!({ "email": email })).await
 }
@@ -112,7 +108,7 @@ async fn a_blocked_users_access_token_stops_working_at_once() {
     let user = app.user(&app.email("blocked")).await;
     assert_eq!(app.block(&admin.access, &user.id.to_string(), true).await.status, StatusCode::OK);
     // The very next request, on write routes and read routes alike.
-    let r = step(&app, &user.access, "phone").await;
+    let r = app.step(&user.access, "phone").await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     assert_eq!(invite(&app, &user.access, &app.email("friend")).await.status, StatusCode::FORBIDDEN);
     assert_eq!(app.profile(&user.access).await.status, StatusCode::FORBIDDEN);
@@ -121,14 +117,14 @@ async fn a_blocked_users_access_token_stops_working_at_once() {
     assert_eq!(app.block(&admin.access, &user.id.to_string(), false).await.status, StatusCode::OK);
     assert_eq!(app.profile(&user.access).await.status, StatusCode::UNAUTHORIZED);
     let (access, _) = pair(&app.login(&user.email, &user.password).await);
-    assert_eq!(step(&app, &access, "phone").await.status, StatusCode::OK);
+    assert_eq!(app.step(&access, "phone").await.status, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn a_blocked_admin_cannot_unblock_itself_even_with_redis_down() {
     // Redis unreachable: revocations cannot be published, and reads fall back to the
     // token's claims; admin writes still load the admin from Postgres.
-    let dead_redis = format!("redis://127.0.0.1:{}", free_port());
+    let dead_redis = format!("redis://127.0.0.1:{}", growstack_tests::free_port());
     let app = TestApp::spawn_with(&[("REDIS_URL", &dead_redis)]).await;
     let admin = app.admin().await;
     let other = second_admin(&app).await;
@@ -420,7 +416,7 @@ async fn an_address_is_proven_by_the_emailed_link_before_inviting_or_claiming() 
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
-    assert_eq!(step(&app, &user.access, "email").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.step(&user.access, "email").await.status, StatusCode::FORBIDDEN);
 
     // The link in the email that sign-up sent.
     app.run_workers().await;
@@ -474,7 +470,7 @@ async fn a_referral_completes_only_once_the_referred_address_is_verified() {
     let grace: uuid::Uuid = r.data()["user"]["id"].as_str().unwrap().parse().unwrap();
     let grace_access = r.data()["accessToken"].as_str().unwrap().to_owned();
     for s in ["phone", "bvn", "selfie"] {
-        assert_eq!(step(&app, &grace_access, s).await.status, StatusCode::OK);
+        assert_eq!(app.step(&grace_access, s).await.status, StatusCode::OK);
     }
     app.kyc(grace, "successful").await;
     let pg = app.pg().await;
@@ -482,10 +478,6 @@ async fn a_referral_completes_only_once_the_referred_address_is_verified() {
     assert_eq!(status().await, "pending", "not counted while the address is unproven");
     app.verify(grace).await;
     assert_eq!(status().await, "completed", "verifying completes it");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// The console's session: asked for with `X-GrowStack-Session: cookie`, the refresh token is

@@ -613,3 +613,39 @@ fn the_configuration_table_is_what_the_code_reads() {
         documented.iter().filter(|name| !read.contains(*name) && !scripts.contains(name.as_str())).collect();
     assert!(unknown.is_empty(), "documented, but read by neither the code nor the scripts: {unknown:?}");
 }
+
+/// The application's metrics (EMF, namespace GrowStack) are published once, per stack
+/// (`Service`): every alarm on one names this stack's `Service`, and every dashboard search
+/// over them filters by it, so that two stacks in one account never mix.
+#[test]
+fn alarms_and_the_dashboard_read_this_stacks_metrics_only() {
+    let template = template();
+    let mut checked = 0;
+    for (id, r) in template["Resources"].as_mapping().unwrap() {
+        if r["Type"].as_str() != Some("AWS::CloudWatch::Alarm")
+            || r["Properties"]["Namespace"].as_str() != Some("GrowStack")
+        {
+            continue;
+        }
+        let service = r["Properties"]["Dimensions"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .find(|d| d["Name"].as_str() == Some("Service"))
+            .unwrap_or_else(|| panic!("{id:?} watches GrowStack metrics without a Service dimension"));
+        assert_eq!(target(&service["Value"]).as_deref(), Some("AWS::StackName"), "{id:?}");
+        checked += 1;
+    }
+    assert!(checked >= 3, "the outbox, export-lag and heartbeat alarms");
+    let body = match &template["Resources"]["Dashboard"]["Properties"]["DashboardBody"] {
+        Value::Tagged(tagged) => tagged.value.as_str().unwrap().to_owned(),
+        other => other.as_str().unwrap().to_owned(),
+    };
+    let searches: Vec<&str> = body.split("SEARCH('{GrowStack").skip(1).collect();
+    assert!(searches.len() >= 5);
+    for search in searches {
+        let expression = search.split("',").next().unwrap();
+        assert!(expression.starts_with(",Service,"), "a search without Service in its schema: {expression}");
+        assert!(expression.contains("Service=\\\"${AWS::StackName}\\\""), "not filtered to this stack: {expression}");
+    }
+}

@@ -27,20 +27,6 @@ async fn register_referred(app: &TestApp, email: &str, code: &str, extra: Value)
     r
 }
 
-async fn step(app: &TestApp, token: &str, step: &str) -> growstack_tests::TestResponse {
-    app.json(Method::POST, "/api/onboarding/step", Some(token), json!({ "step": step })).await
-}
-
-async fn claim(app: &TestApp, token: &str, referral: &str, key: Option<&str>) -> growstack_tests::TestResponse {
-    let mut request = http::Request::post("/api/referrals/claim-reward")
-        .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {token}"));
-    if let Some(key) = key {
-        request = request.header("idempotency-key", key);
-    }
-    app.send(request.body(json!({ "referralId": referral }).to_string().into()).unwrap()).await
-}
-
 fn subjects(emails: &[Value]) -> Vec<String> {
     emails.iter().map(|e| e["subject"].as_str().unwrap_or("").to_owned()).collect()
 }
@@ -78,15 +64,15 @@ async fn the_whole_referral_story() {
     assert_eq!(referrals[0]["referredUserId"], r.data()["user"]["id"]);
     assert!(referrals[0].get("metadata").is_none() && referrals[0].get("fraudScore").is_none());
     let referral_id = referrals[0]["id"].as_str().unwrap().to_owned();
-    assert_eq!(claim(&app, &ada.access, &referral_id, None).await.status, StatusCode::CONFLICT, "not completed yet");
+    assert_eq!(app.claim(&ada.access, &referral_id, None).await.status, StatusCode::CONFLICT, "not completed yet");
 
     // Grace goes through onboarding; the app cannot declare her KYC done, the provider can:
     // the referral completes and Ada hears of it.
     for s in ["phone", "bvn", "selfie"] {
-        assert_eq!(step(&app, &grace_access, s).await.status, StatusCode::OK);
+        assert_eq!(app.step(&grace_access, s).await.status, StatusCode::OK);
     }
-    assert_eq!(step(&app, &grace_access, "kyc_complete").await.status, StatusCode::FORBIDDEN);
-    assert_eq!(claim(&app, &ada.access, &referral_id, None).await.status, StatusCode::CONFLICT, "still pending");
+    assert_eq!(app.step(&grace_access, "kyc_complete").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.claim(&ada.access, &referral_id, None).await.status, StatusCode::CONFLICT, "still pending");
     app.kyc(r.data()["user"]["id"].as_str().unwrap().parse().unwrap(), "successful").await;
     let profile = app.profile(&grace_access).await;
     assert_eq!(
@@ -99,18 +85,18 @@ async fn the_whole_referral_story() {
     assert!(subjects(&emails_to(&ada.email).await).contains(&"Your referral is complete".to_owned()));
 
     // Ada claims, with an Idempotency-Key; a retry replays the first answer.
-    let first = claim(&app, &ada.access, &referral_id, Some("claim-1")).await;
+    let first = app.claim(&ada.access, &referral_id, Some("claim-1")).await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.body);
     assert_eq!(first.data()["status"], "rewarded");
     assert_eq!(first.data()["rewardAmount"], "500.00");
     assert_eq!(first.data()["rewardCurrency"], "NGN");
-    let replay = claim(&app, &ada.access, &referral_id, Some("claim-1")).await;
+    let replay = app.claim(&ada.access, &referral_id, Some("claim-1")).await;
     assert_eq!(replay.status, StatusCode::OK);
     assert_eq!(replay.body, first.body);
     assert_eq!(replay.headers["idempotent-replayed"], "true");
-    let other = claim(&app, &ada.access, &Uuid::now_v7().to_string(), Some("claim-1")).await;
+    let other = app.claim(&ada.access, &Uuid::now_v7().to_string(), Some("claim-1")).await;
     assert_eq!(other.status, StatusCode::BAD_REQUEST, "a key reused for another request");
-    let r = claim(&app, &ada.access, &referral_id, Some("claim-2")).await;
+    let r = app.claim(&ada.access, &referral_id, Some("claim-2")).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(r.body["error"]["message"], "the reward was already paid");
 
@@ -131,7 +117,7 @@ async fn the_whole_referral_story() {
     );
     // Another user cannot claim or see Ada's referral.
     let mallory = app.user(&app.email("mallory")).await;
-    assert_eq!(claim(&app, &mallory.access, &referral_id, None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.claim(&mallory.access, &referral_id, None).await.status, StatusCode::NOT_FOUND);
     let theirs = app.call(Method::GET, "/api/referrals", Some(&mallory.access), None).await;
     assert_eq!(theirs.data()["pagination"]["total"], 0);
 }
@@ -149,7 +135,7 @@ async fn fifty_concurrent_claims_pay_exactly_once() {
         .map(|_| {
             let app = app.clone();
             let token = referrer.access.clone();
-            tokio::spawn(async move { claim(&app, &token, &referral.to_string(), None).await.status })
+            tokio::spawn(async move { app.claim(&token, &referral.to_string(), None).await.status })
         })
         .collect();
     let mut statuses = Vec::new();
@@ -231,7 +217,7 @@ async fn disposable_domains_and_velocity_raise_the_score() {
     app.kyc(r.data()["user"]["id"].as_str().unwrap().parse().unwrap(), "successful").await;
     let failed: Uuid =
         app.pg().await.query_one("SELECT id FROM referrals WHERE status = 'failed'", &[]).await.unwrap().get(0);
-    let r = claim(&app, &referrer.access, &failed.to_string(), None).await;
+    let r = app.claim(&referrer.access, &failed.to_string(), None).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(app.count("rewards").await, 0);
     // A device shared among a referrer's referrals raises it as well.
@@ -318,11 +304,11 @@ async fn onboarding_moves_forward_only() {
         ("selfie", StatusCode::OK),
         ("kyc_complete", StatusCode::FORBIDDEN), // only the KYC provider says so
     ] {
-        let r = step(&app, t, s).await;
+        let r = app.step(t, s).await;
         assert_eq!(r.status, status, "{s}: {}", r.body);
     }
     app.kyc(user.id, "successful").await;
-    assert_eq!(step(&app, t, "selfie").await.status, StatusCode::BAD_REQUEST, "past it now");
+    assert_eq!(app.step(t, "selfie").await.status, StatusCode::BAD_REQUEST, "past it now");
     let profile = app.profile(t).await;
     assert_eq!(profile.data()["onboardingStep"], "kyc_complete");
     assert_eq!(profile.data()["kycStatus"], "successful");
@@ -518,7 +504,7 @@ async fn claims_while_redis_flaps_pay_exactly_once() {
     let claims = keys.iter().enumerate().map(|(i, key)| {
         let key = (i % 2 == 0).then_some(key.as_str());
         let (app, token, referral) = (&app, &referrer.access, referral.to_string());
-        async move { claim(app, token, &referral, key).await.status }
+        async move { app.claim(token, &referral, key).await.status }
     });
     let (statuses, _) = futures::join!(futures::future::join_all(claims), flapping);
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{statuses:?}");

@@ -21,10 +21,6 @@ fn server_binary() -> PathBuf {
     path
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// One HTTP/1.1 request on a fresh connection; the status code, or 0 if the connection failed.
 async fn request(port: u16, method: &str, path: &str, body: &str) -> u16 {
     let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else { return 0 };
@@ -67,26 +63,45 @@ fn the_server_refuses_to_start_without_its_secrets() {
     let output = Command::new(server_binary())
         .arg("serve")
         .env_clear()
-        .env("PORT", free_port().to_string())
-        .env("METRICS_PORT", free_port().to_string())
+        .env("PORT", growstack_tests::free_port().to_string())
+        .env("METRICS_PORT", growstack_tests::free_port().to_string())
         .output()
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("JWT_ACCESS_SECRET is not set"), "{stderr}");
+    assert!(stderr.contains("JWT_ACCESS_SECRET and JWT_REFRESH_SECRET"), "{stderr}");
     assert!(stderr.contains("GROWSTACK_ENV=local"), "the message says how to run locally: {stderr}");
+}
+
+/// The operator commands take no token keys: a shell with the database's settings and no
+/// JWT secret (nor `GROWSTACK_ENV=local`) runs a scheduler task.
+#[tokio::test]
+async fn an_operator_command_needs_no_token_keys() {
+    let app = TestApp::spawn().await;
+    let output = Command::new(server_binary())
+        .args(["run-task", "housekeeping"])
+        .env_clear()
+        .envs(app.vars.iter().filter(|(k, _)| !k.starts_with("JWT_") && *k != "GROWSTACK_ENV"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    let report: serde_json::Value = serde_json::from_str(last).expect("the task's report, as JSON");
+    assert!(report.is_object(), "{report}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_login_flood_keeps_the_server_small_and_answering() {
     let app = TestApp::spawn().await;
-    let port = free_port();
+    let port = growstack_tests::free_port();
     let server = Server(
         Command::new(server_binary())
             .arg("serve")
             .envs(&app.vars)
             .env("PORT", port.to_string())
-            .env("METRICS_PORT", free_port().to_string())
+            .env("METRICS_PORT", growstack_tests::free_port().to_string())
             .env("DATABASE_POOL_SIZE", "20")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
