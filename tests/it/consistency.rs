@@ -649,3 +649,65 @@ fn alarms_and_the_dashboard_read_this_stacks_metrics_only() {
         assert!(expression.contains("Service=\\\"${AWS::StackName}\\\""), "not filtered to this stack: {expression}");
     }
 }
+
+/// Every `!Sub [text, {names}]` in `value`, as (text, names).
+fn subs(value: &Value, out: &mut Vec<(String, serde_yaml_ng::Mapping)>) {
+    match value {
+        Value::Tagged(tagged) => {
+            if let Value::Sequence(parts) = &tagged.value {
+                if let (Some(Value::String(text)), Some(Value::Mapping(names))) = (parts.first(), parts.get(1)) {
+                    out.push((text.clone(), names.clone()));
+                }
+            }
+            subs(&tagged.value, out);
+        }
+        Value::Mapping(map) => map.values().for_each(|v| subs(v, out)),
+        Value::Sequence(items) => items.iter().for_each(|v| subs(v, out)),
+        _ => {}
+    }
+}
+
+/// The EC2 variant's server reads the same secrets as the functions — the tokens' keys (so a
+/// token from either side works on both) and the DML-only database login — through the data
+/// stack's exports, and has no key of its own: each variable its boot script writes names
+/// the secret the functions' Globals name.
+#[test]
+fn the_ec2_variant_uses_the_functions_keys_and_login() {
+    let ec2: Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(root().join("deploy/ec2.yaml")).unwrap()).unwrap();
+    let data = template();
+    let mut found = Vec::new();
+    subs(&ec2["Resources"], &mut found);
+    let (script, names) =
+        found.into_iter().find(|(text, _)| text.contains("put TOKEN_SIGNING_KEY_ID")).expect("the boot script");
+    assert!(!script.contains("JWT_ACCESS_SECRET") && !script.contains("JWT_REFRESH_SECRET"), "keys of its own");
+    let globals = &data["Globals"]["Function"]["Environment"]["Variables"];
+    for variable in ["TOKEN_SIGNING_KEY_ID", "TOKEN_PUBLIC_KEYS_ID", "LINK_KEY_ID", "DATABASE_SECRET_ID"] {
+        let functions_secret = target(&globals[variable]).unwrap_or_else(|| panic!("Globals' {variable}"));
+        let line = script
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("put {variable} ")))
+            .unwrap_or_else(|| panic!("the boot script does not set {variable}"));
+        let name = line.split("\"${").nth(1).and_then(|s| s.split('}').next()).expect("put VAR \"${Name}\"");
+        let import = names
+            .get(name)
+            .and_then(|v| v.get("Fn::ImportValue"))
+            .and_then(|v| match v {
+                Value::Tagged(t) => t.value.as_str().map(str::to_owned),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{name} is not an import of the data stack"));
+        let export = import.strip_prefix("${DataStackName}-").expect("an export of the data stack");
+        let output = data["Outputs"]
+            .as_mapping()
+            .unwrap()
+            .values()
+            .find(|o| matches!(&o["Export"]["Name"], Value::Tagged(t) if t.value.as_str() == Some(&format!("${{AWS::StackName}}-{export}"))))
+            .unwrap_or_else(|| panic!("template.yaml exports no {export}"));
+        assert_eq!(
+            target(&output["Value"]),
+            Some(functions_secret.clone()),
+            "{variable}: the functions' {functions_secret}"
+        );
+    }
+}
