@@ -10,7 +10,7 @@ VENV="$LOCAL/venv"
 MOTO_PORT="${MOTO_PORT:-5000}"
 mkdir -p "$LOCAL"
 
-log() { printf '==> %s\n' "$*" >&2; }
+log() { printf '==> %s %s\n' "$(date +%T)" "$*" >&2; }
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
