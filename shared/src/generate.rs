@@ -557,7 +557,7 @@ fn event_of(endpoint: &Endpoint, existing: Option<&Value>) -> String {
 /// The endpoint table of docs/api.md: each route, its function, what it does and who may
 /// call it, from the OpenAPI document (itself from the handlers' annotations).
 fn endpoint_table() -> String {
-    let document: Value = serde_json::from_str(&crate::app::openapi_json()).unwrap_or_default();
+    let document = serde_json::to_value(crate::app::openapi()).unwrap_or_default();
     let mut out = String::from("| route | function | what it does | who |\n|---|---|---|---|\n");
     for endpoint in ENDPOINTS {
         let operation = &document["paths"][endpoint.path][endpoint.method.as_str().to_lowercase()];
