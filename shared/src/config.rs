@@ -170,9 +170,14 @@ pub struct Config {
     pub scheduler_interval: Duration,
     /// Server only: how often the daily nudges are considered (each user gets at most one a day).
     pub nudge_interval: Duration,
-    /// Server only: whether it runs the scheduled tasks at all (`SCHEDULER_ENABLED=false` for
-    /// a second server beside one that does, or a benchmark that must not nudge its users).
+    /// Server only: whether it runs the scheduled tasks at all. Any number of servers may,
+    /// beside the functions: each tick is claimed in Postgres and runs once. Off for a
+    /// benchmark that must not nudge its users.
     pub scheduler_enabled: bool,
+    /// Server only: whether it consumes the email and notification queues
+    /// (`CONSUME_QUEUES`); the EC2 stack sets it from the serverless stack's
+    /// `QueueConsumers` choice, so exactly one side does.
+    pub consume_queues: bool,
     /// Server only: the built console (`CONSOLE_DIR`; unset, `console/` beside the binary),
     /// served at `/console/`.
     pub console_dir: Option<PathBuf>,
@@ -357,6 +362,7 @@ impl Config {
             scheduler_interval: Duration::from_secs(number("SCHEDULER_INTERVAL_SECONDS", 60)?.max(1)),
             nudge_interval: Duration::from_secs(number("NUDGE_INTERVAL_SECONDS", 3600)?.max(1)),
             scheduler_enabled: flag("SCHEDULER_ENABLED", true)?,
+            consume_queues: flag("CONSUME_QUEUES", true)?,
             console_dir: get("CONSOLE_DIR").map(PathBuf::from),
         };
         if let (Some(a), Some(r)) = (&config.jwt_access_secret, &config.jwt_refresh_secret) {

@@ -74,10 +74,13 @@ pub async fn run_scheduler() -> Result<(), Error> {
     lambda_runtime::run(service_fn(|event| scheduler_handler(&scheduler, event))).await
 }
 
-/// The scheduler function's handler; a failure makes EventBridge's invocation retry.
+/// The scheduler function's handler; a failure makes EventBridge's invocation retry. Each
+/// task's tick is claimed first, so an always-on server beside the functions does not run
+/// it a second time.
 pub async fn scheduler_handler(scheduler: &Scheduler, event: LambdaEvent<Value>) -> Result<Value, Error> {
-    let tasks = Task::from_event(&event.payload)?;
-    let report = scheduler.run(&tasks).await.map_err(|e| Error::from(format!("{e:#}")))?;
+    let ticks: Vec<_> = Task::from_event(&event.payload)?.into_iter().map(|task| (task, task.period())).collect();
+    let runner = format!("lambda:{}", event.context.request_id);
+    let report = scheduler.run_ticks(&ticks, &runner).await.map_err(|e| Error::from(format!("{e:#}")))?;
     Ok(serde_json::to_value(report)?)
 }
 

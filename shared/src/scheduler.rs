@@ -4,11 +4,13 @@
 //! so a run cut short neither starves another task nor starts again from the oldest users.
 
 use anyhow::Context;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use crate::db::Db;
 use crate::events::{self, export::Exporter, export::Firehose};
@@ -68,7 +70,24 @@ impl Task {
         }
     }
 
-    fn name(self) -> &'static str {
+    /// How often the functions' schedules run it (the template's `Schedule` events; a test
+    /// holds the two together). A runner that claims a task's tick asks that most of this
+    /// period has passed since the last run began.
+    pub fn period(self) -> Duration {
+        const MINUTE: u64 = 60;
+        Duration::from_secs(match self {
+            Task::DueNotifications | Task::OutboxRelay => MINUTE,
+            Task::EventsExport => 5 * MINUTE,
+            Task::EventsRollup => 15 * MINUTE,
+            Task::InactivityNudges
+            | Task::KycReminders
+            | Task::Housekeeping
+            | Task::EventsPartitions
+            | Task::EventsRetention => 24 * 60 * MINUTE,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
         match self {
             Task::DueNotifications => "due-notifications",
             Task::InactivityNudges => "inactivity-nudges",
@@ -105,7 +124,18 @@ pub struct Report {
     /// Past retention, but holding events the archive export has not passed.
     pub partitions_kept_unexported: Vec<String>,
     pub outbox: crate::outbox::Relayed,
+    /// Tasks whose tick another runner had already claimed (`run_ticks`), so not run here.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Task>,
 }
+
+/// A run that has not finished within this long is taken to have died with its runner (the
+/// longest a Lambda function may run), and the next tick may start the task again.
+const STALE_RUN: Duration = Duration::from_secs(15 * 60);
+
+/// Of a tick's period, the share that must have passed since the last run began: the slack
+/// lets a timer that fires a little early still take the next tick.
+const TICK_SHARE: f64 = 0.9;
 
 #[derive(Clone)]
 pub struct Scheduler {
@@ -122,64 +152,129 @@ pub struct Scheduler {
 static EXPORT_OFF_SAID: AtomicBool = AtomicBool::new(false);
 
 impl Scheduler {
-    pub async fn run(&self, tasks: &[Task]) -> anyhow::Result<Report> {
+    /// Runs each task whose tick this runner wins. The functions' schedules and every
+    /// always-on server fire the same tasks; the leader of each task's tick is chosen in
+    /// Postgres: the first runner to claim it, once `every` (less a little slack) has passed
+    /// since the last run began and that run has finished. The others skip the tick, so each
+    /// task runs once per tick however many runners there are, and never twice at once.
+    /// `runner` names this one in `scheduler_claims`, where operators see who ran what last.
+    pub async fn run_ticks(&self, ticks: &[(Task, Duration)], runner: &str) -> anyhow::Result<Report> {
         let mut report = Report::default();
-        for task in tasks {
-            match task {
-                Task::DueNotifications => self.due_notifications(&mut report).await?,
-                Task::InactivityNudges => {
-                    report.inactivity_nudges = self.nudges(*task, NudgeKind::Inactivity, &mut report.requeued).await?
-                }
-                Task::KycReminders => {
-                    report.kyc_reminders = self.nudges(*task, NudgeKind::KycReminder, &mut report.requeued).await?
-                }
-                Task::Housekeeping => {
-                    let conn = self.db.writer().await?;
-                    report.expired_sessions_purged = crate::auth::purge_expired(&conn).await?;
-                    events::purge_dedupe(&conn, self.events_retention_days).await?;
-                    crate::email::prune_sends(&conn).await?;
-                }
-                Task::EventsExport => match &self.events_export {
-                    Some(exporter) => {
-                        // Boxed: the export's future is deep, and the scheduler's would carry its layout
-                        // (past the compiler's query depth in the scheduler binary).
-                        let exported = Box::pin(exporter.run()).await?;
-                        self.metrics.events_export_lag(exported.lag_seconds);
-                        report.events_export_lag_seconds = exported.lag_seconds;
-                        report.events_exported = exported.sent;
-                        report.events_export_refused = exported.refused;
-                    }
-                    None => {
-                        if !EXPORT_OFF_SAID.swap(true, Ordering::Relaxed) {
-                            tracing::info!("EVENTS_FIREHOSE_STREAM is not set: events are not exported to the archive");
-                        }
-                    }
-                },
-                Task::EventsRollup => {
-                    let conn = self.db.writer().await?;
-                    report.rollup_rows = events::rollup(&conn).await?;
-                    report.bitmaps_written = crate::analytics::rollup(&conn).await?;
-                }
-                Task::EventsPartitions => {
-                    report.partitions_ensured = events::partitions::ensure(&self.db.writer().await?).await?
-                }
-                Task::EventsRetention => {
-                    let export = self.events_export.as_ref().map(|_| events::export::WATERMARK);
-                    let done =
-                        events::partitions::drop_expired(&self.db.writer().await?, self.events_retention_days, export)
-                            .await?;
-                    report.partitions_dropped = done.dropped;
-                    report.partitions_kept_unexported = done.kept_unexported;
-                }
-                Task::OutboxRelay => {
-                    report.outbox = self.outbox.run().await?;
-                    self.metrics.outbox_backlog(report.outbox.pending, report.outbox.oldest_pending_seconds);
-                }
-            }
-            self.metrics.scheduler_run(task.name());
+        for &(task, every) in ticks {
+            let Some(started) = self.claim(task, every, runner).await? else {
+                report.skipped.push(task);
+                continue;
+            };
+            let ran = self.run_one(task, &mut report).await;
+            let outcome = match &ran {
+                Ok(()) => "ok".to_owned(),
+                Err(e) => format!("{e:#}"),
+            };
+            // Finished either way, so a failed run does not hold the next tick back.
+            self.db
+                .writer()
+                .await?
+                .execute(
+                    "UPDATE scheduler_claims SET finished_at = now(), outcome = $3
+                     WHERE task = $1 AND started_at = $2",
+                    &[&task.name(), &started, &outcome],
+                )
+                .await
+                .context("record the end of a scheduled run")?;
+            ran?;
         }
         tracing::info!(?report, "scheduler run");
         Ok(report)
+    }
+
+    /// Claims `task`'s tick for `runner`, returning when the run began; `None` when another
+    /// runner holds it. One conditional upsert: a concurrent claim waits for the row lock and
+    /// then finds the tick taken.
+    async fn claim(&self, task: Task, every: Duration, runner: &str) -> anyhow::Result<Option<DateTime<Utc>>> {
+        let gap = every.mul_f64(TICK_SHARE).as_secs_f64();
+        let row = self
+            .db
+            .writer()
+            .await?
+            .query_opt(
+                "INSERT INTO scheduler_claims AS c (task, runner, started_at) VALUES ($1, $2, now())
+                 ON CONFLICT (task) DO UPDATE
+                    SET runner = excluded.runner, started_at = excluded.started_at,
+                        finished_at = NULL, outcome = NULL, runs = c.runs + 1
+                  WHERE c.started_at <= now() - make_interval(secs => $3)
+                    AND (c.finished_at IS NOT NULL OR c.started_at <= now() - make_interval(secs => $4))
+                 RETURNING started_at",
+                &[&task.name(), &runner, &gap, &STALE_RUN.as_secs_f64()],
+            )
+            .await
+            .context("claim a scheduled task's tick")?;
+        Ok(row.map(|r| r.get("started_at")))
+    }
+
+    /// Runs `tasks` now, whoever else may be running them: the operator's `run-task`.
+    pub async fn run(&self, tasks: &[Task]) -> anyhow::Result<Report> {
+        let mut report = Report::default();
+        for &task in tasks {
+            self.run_one(task, &mut report).await?;
+        }
+        tracing::info!(?report, "scheduler run");
+        Ok(report)
+    }
+
+    async fn run_one(&self, task: Task, report: &mut Report) -> anyhow::Result<()> {
+        match task {
+            Task::DueNotifications => self.due_notifications(report).await?,
+            Task::InactivityNudges => {
+                report.inactivity_nudges = self.nudges(task, NudgeKind::Inactivity, &mut report.requeued).await?
+            }
+            Task::KycReminders => {
+                report.kyc_reminders = self.nudges(task, NudgeKind::KycReminder, &mut report.requeued).await?
+            }
+            Task::Housekeeping => {
+                let conn = self.db.writer().await?;
+                report.expired_sessions_purged = crate::auth::purge_expired(&conn).await?;
+                events::purge_dedupe(&conn, self.events_retention_days).await?;
+                crate::email::prune_sends(&conn).await?;
+            }
+            Task::EventsExport => match &self.events_export {
+                Some(exporter) => {
+                    // Boxed: the export's future is deep, and the scheduler's would carry its layout
+                    // (past the compiler's query depth in the scheduler binary).
+                    let exported = Box::pin(exporter.run()).await?;
+                    self.metrics.events_export_lag(exported.lag_seconds);
+                    report.events_export_lag_seconds = exported.lag_seconds;
+                    report.events_exported = exported.sent;
+                    report.events_export_refused = exported.refused;
+                }
+                None => {
+                    if !EXPORT_OFF_SAID.swap(true, Ordering::Relaxed) {
+                        tracing::info!("EVENTS_FIREHOSE_STREAM is not set: events are not exported to the archive");
+                    }
+                }
+            },
+            Task::EventsRollup => {
+                let conn = self.db.writer().await?;
+                report.rollup_rows = events::rollup(&conn).await?;
+                report.bitmaps_written = crate::analytics::rollup(&conn).await?;
+            }
+            Task::EventsPartitions => {
+                report.partitions_ensured = events::partitions::ensure(&self.db.writer().await?).await?
+            }
+            Task::EventsRetention => {
+                let export = self.events_export.as_ref().map(|_| events::export::WATERMARK);
+                let done =
+                    events::partitions::drop_expired(&self.db.writer().await?, self.events_retention_days, export)
+                        .await?;
+                report.partitions_dropped = done.dropped;
+                report.partitions_kept_unexported = done.kept_unexported;
+            }
+            Task::OutboxRelay => {
+                report.outbox = self.outbox.run().await?;
+                self.metrics.outbox_backlog(report.outbox.pending, report.outbox.oldest_pending_seconds);
+            }
+        }
+        self.metrics.scheduler_run(task.name());
+        Ok(())
     }
 
     async fn due_notifications(&self, report: &mut Report) -> anyhow::Result<()> {

@@ -19,7 +19,8 @@ use crate::users::{self, Email, User};
 use crate::worker::SqsWorker;
 
 /// Serves the API on `PORT` until SIGINT or SIGTERM, then drains in-flight requests. Also
-/// consumes both queues and runs the scheduler, with the same code as the Lambdas.
+/// consumes both queues (unless `CONSUME_QUEUES=false`) and runs the scheduler, with the same
+/// code as the Lambdas; each scheduled tick runs once across every server and the functions.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     config.require_token_keys()?;
     let addr = SocketAddr::from(([0, 0, 0, 0], config.port));
@@ -62,13 +63,19 @@ fn spawn_consumer(
 pub fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     let config = &state.config;
-    tasks.extend(spawn_consumer(state, "email", config.email_queue_url.clone(), state.email_worker()));
-    tasks.extend(spawn_consumer(
-        state,
-        "notification",
-        config.notification_queue_url.clone(),
-        state.notification_worker(),
-    ));
+    if config.consume_queues {
+        tasks.extend(spawn_consumer(state, "email", config.email_queue_url.clone(), state.email_worker()));
+        tasks.extend(spawn_consumer(
+            state,
+            "notification",
+            config.notification_queue_url.clone(),
+            state.notification_worker(),
+        ));
+    } else {
+        tracing::info!("CONSUME_QUEUES=false: the functions consume the queues");
+    }
+    // The name this process claims scheduled ticks under (see `Scheduler::run_ticks`).
+    let runner = format!("server:{}", uuid::Uuid::now_v7());
     // Each task on a timer of its own, as each has a schedule of its own in AWS.
     let scheduled: &[Task] = if config.scheduler_enabled { &Task::ALL } else { &[] };
     for &task in scheduled {
@@ -79,12 +86,13 @@ pub fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
             _ => state.config.nudge_interval,
         };
         let scheduler = state.scheduler();
+        let runner = runner.clone();
         tasks.push(tokio::spawn(async move {
             let mut ticks = tokio::time::interval(every);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticks.tick().await;
-                if let Err(e) = scheduler.run(&[task]).await {
+                if let Err(e) = scheduler.run_ticks(&[(task, every)], &runner).await {
                     tracing::warn!(?task, error = format!("{e:#}"), "scheduler run failed");
                 }
             }

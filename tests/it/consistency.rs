@@ -711,3 +711,69 @@ fn the_ec2_variant_uses_the_functions_keys_and_login() {
         );
     }
 }
+
+/// The functions' schedules and `Task::period` agree: a server's or a function's claim of a
+/// tick asks for the period the schedules run at.
+#[test]
+fn each_schedule_runs_its_task_at_the_period_the_claims_use() {
+    let template = template();
+    let events = template["Resources"]["SchedulerFunction"]["Properties"]["Events"].as_mapping().unwrap();
+    let mut scheduled = BTreeSet::new();
+    for (name, event) in events {
+        let properties = &event["Properties"];
+        let input: serde_json::Value = serde_json::from_str(properties["Input"].as_str().unwrap()).unwrap();
+        let tasks = growstack::scheduler::Task::from_event(&input).unwrap();
+        let [task] = tasks[..] else { panic!("{name:?} runs {} tasks", tasks.len()) };
+        let expression = properties["Schedule"].as_str().unwrap();
+        let seconds = if let Some(rate) = expression.strip_prefix("rate(").and_then(|r| r.strip_suffix(')')) {
+            let (n, unit) = rate.split_once(' ').unwrap();
+            let n: u64 = n.parse().unwrap();
+            n * match unit.trim_end_matches('s') {
+                "minute" => 60,
+                "hour" => 3600,
+                "day" => 86_400,
+                other => panic!("{other}"),
+            }
+        } else {
+            // cron(M H * * ? *): once a day.
+            let fields: Vec<&str> = expression.trim_start_matches("cron(").trim_end_matches(')').split(' ').collect();
+            assert!(fields[0].parse::<u32>().is_ok() && fields[1].parse::<u32>().is_ok(), "{expression}");
+            assert_eq!(fields[2..], ["*", "*", "?", "*"], "{expression}");
+            86_400
+        };
+        assert_eq!(task.period().as_secs(), seconds, "{name:?}: {expression}");
+        scheduled.insert(task.name());
+    }
+    let all: BTreeSet<_> = growstack::scheduler::Task::ALL.iter().map(|t| t.name()).collect();
+    assert_eq!(scheduled, all, "every task has a schedule");
+}
+
+/// Exactly one side consumes the queues: the functions' event source mappings are enabled
+/// when `QueueConsumers` is "functions", and the EC2 servers consume when it is "ec2".
+#[test]
+fn one_side_consumes_the_queues() {
+    let data = template();
+    let tagged = |v: &Value| serde_yaml_ng::to_string(v).unwrap();
+    for function in ["EmailWorkerFunction", "NotificationWorkerFunction"] {
+        let enabled = &data["Resources"][function]["Properties"]["Events"]["Queue"]["Properties"]["Enabled"];
+        assert_eq!(tagged(enabled).trim(), "!If\n- FunctionsConsumeQueues\n- true\n- false", "{function}");
+    }
+    assert_eq!(
+        tagged(&data["Conditions"]["FunctionsConsumeQueues"]).trim(),
+        "!Equals\n- !Ref QueueConsumers\n- functions"
+    );
+    let export = &data["Outputs"]["QueueConsumers"];
+    assert_eq!(tagged(&export["Value"]).trim(), "!Ref QueueConsumers");
+    let ec2: Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(root().join("deploy/ec2.yaml")).unwrap()).unwrap();
+    let mut found = Vec::new();
+    subs(&ec2["Resources"], &mut found);
+    let (script, names) = found.into_iter().find(|(text, _)| text.contains("put CONSUME_QUEUES")).expect("boot script");
+    assert!(script.contains(
+        r#"if [ "${QueueConsumers}" = ec2 ]; then put CONSUME_QUEUES true; else put CONSUME_QUEUES false; fi"#
+    ));
+    assert_eq!(
+        tagged(names.get("QueueConsumers").unwrap()).trim(),
+        "Fn::ImportValue: !Sub ${DataStackName}-QueueConsumers"
+    );
+}

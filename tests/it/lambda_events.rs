@@ -229,6 +229,15 @@ async fn worker_and_scheduler_events_run_through_their_handlers() {
     .await
     .unwrap();
     assert_eq!(report["dispatched"], 0);
+    // Fired again within its minute (EventBridge's retry, or a server's timer beside it):
+    // the tick is taken, so it is skipped.
+    let again = growstack::lambda::scheduler_handler(
+        &app.state.scheduler(),
+        lambda_runtime::LambdaEvent::new(event("scheduler", &[]), lambda_runtime::Context::default()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again["skipped"], serde_json::json!(["due-notifications"]));
     let bad =
         lambda_runtime::LambdaEvent::new(serde_json::json!({"task": "reboot"}), lambda_runtime::Context::default());
     assert!(growstack::lambda::scheduler_handler(&app.state.scheduler(), bad).await.is_err());

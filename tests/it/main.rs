@@ -21,6 +21,7 @@ mod node_clients;
 mod numbers;
 mod openapi;
 mod review_fixes;
+mod scheduler;
 mod secrets;
 mod server_process;
 mod sessions;
