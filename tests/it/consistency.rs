@@ -638,7 +638,11 @@ fn alarms_and_the_dashboard_read_this_stacks_metrics_only() {
     }
     assert!(checked >= 3, "the outbox, export-lag and heartbeat alarms");
     let body = match &template["Resources"]["Dashboard"]["Properties"]["DashboardBody"] {
-        Value::Tagged(tagged) => tagged.value.as_str().unwrap().to_owned(),
+        // `!Sub [body, {names}]` or `!Sub body`.
+        Value::Tagged(tagged) => match &tagged.value {
+            Value::Sequence(parts) => parts[0].as_str().unwrap().to_owned(),
+            body => body.as_str().unwrap().to_owned(),
+        },
         other => other.as_str().unwrap().to_owned(),
     };
     let searches: Vec<&str> = body.split("SEARCH('{GrowStack").skip(1).collect();
@@ -776,4 +780,67 @@ fn one_side_consumes_the_queues() {
         tagged(names.get("QueueConsumers").unwrap()).trim(),
         "Fn::ImportValue: !Sub ${DataStackName}-QueueConsumers"
     );
+}
+
+/// `Profile=small` leaves out the proxy, the reader and the replica, and the functions then
+/// reach Aurora itself with the RDS CA from the layer (cfn-lint, in the test command, checks
+/// that nothing else refers to what a profile leaves out).
+#[test]
+fn the_small_profile_reaches_aurora_directly_with_the_rds_ca() {
+    let data = template();
+    let yaml = |v: &Value| serde_yaml_ng::to_string(v).unwrap().trim().to_owned();
+    let resources = data["Resources"].as_mapping().unwrap();
+    let production_only: BTreeSet<&str> = resources
+        .iter()
+        .filter(|(_, r)| r["Condition"].as_str() == Some("Production"))
+        .map(|(name, _)| name.as_str().unwrap())
+        .collect();
+    for name in [
+        "DatabaseProxy",
+        "DatabaseProxyTargetGroup",
+        "DatabaseProxyReadOnlyEndpoint",
+        "ProxyRole",
+        "ProxySecurityGroup",
+        "DatabaseReaderInstance",
+    ] {
+        assert!(production_only.contains(name), "{name} is not production-only");
+    }
+    // Every alarm on the proxy's metrics goes with it.
+    for (name, resource) in resources {
+        if resource["Type"].as_str() == Some("AWS::CloudWatch::Alarm") && yaml(resource).contains("ProxyName") {
+            assert_eq!(resource["Condition"].as_str(), Some("Production"), "{name:?}");
+        }
+    }
+    let writer = &data["Resources"]["DatabaseWriterInstance"]["Properties"];
+    assert_eq!(yaml(&writer["DBInstanceClass"]), "!If\n- Small\n- db.serverless\n- !Ref DatabaseInstanceClass");
+    let scaling = yaml(&data["Resources"]["DatabaseCluster"]["Properties"]["ServerlessV2ScalingConfiguration"]);
+    assert!(scaling.starts_with("!If\n- Small\n- MinCapacity: 0.5"), "{scaling}");
+    let redis = &data["Resources"]["RedisReplicationGroup"]["Properties"];
+    assert_eq!(yaml(&redis["NumCacheClusters"]), "!If\n- Small\n- 1\n- 2");
+    assert_eq!(yaml(&redis["AutomaticFailoverEnabled"]), "!If\n- Small\n- false\n- true");
+
+    // The functions: the cluster's endpoint with verified TLS, and the CA file where the
+    // layer puts it.
+    let globals = &data["Globals"]["Function"];
+    let variables = &globals["Environment"]["Variables"];
+    let url = yaml(&variables["DATABASE_URL"]);
+    assert!(url.contains("${DatabaseCluster.Endpoint.Address}:5432/growstack?sslmode=require"), "{url}");
+    let ca_file = yaml(&variables["DATABASE_CA_FILE"]);
+    let ca_path = ca_file.rsplit("- ").next().unwrap().to_owned();
+    assert_eq!(ca_file, format!("!If\n- Production\n- !Ref AWS::NoValue\n- {ca_path}"));
+    assert_eq!(yaml(&globals["Layers"]), "!If\n- Small\n- - !Ref RdsCaBundleLayer\n- !Ref AWS::NoValue");
+    let layer = &data["Resources"]["RdsCaBundleLayer"];
+    assert_eq!(layer["Condition"].as_str(), Some("Small"));
+    let content = layer["Properties"]["ContentUri"].as_str().unwrap();
+    // Lambda extracts a layer under /opt; scripts/rds_ca.sh writes the file the path names.
+    let in_layer = ca_path.strip_prefix("/opt/").expect("a path in a layer");
+    let script = std::fs::read_to_string(root().join("scripts/rds_ca.sh")).unwrap();
+    assert!(script.contains(&format!("DEST=\"$ROOT/{content}/{in_layer}\"")), "rds_ca.sh writes {content}/{in_layer}");
+    assert!(root().join(content).is_dir());
+    // The migrations wait for the proxy's targets or, without them, the writer.
+    assert_eq!(
+        yaml(&data["Resources"]["DatabaseReady"]["Metadata"]["Target"]),
+        "!If\n- Production\n- !Ref DatabaseProxyTargetGroup\n- !Ref DatabaseWriterInstance"
+    );
+    assert!(yaml(&data["Resources"]["RunMigrations"]["DependsOn"]).contains("DatabaseReady"));
 }

@@ -33,7 +33,12 @@ async fn a_function_runs_through_init_and_ten_invocations() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
     let payload = event("users-list", &[("REPLACE_WITH_ACCESS_TOKEN", admin.access.as_str())]);
-    let figures = measure(&function_binary("users-list"), "users-list", &vars(&app), &payload, 9, |outcome| {
+    // scripts/sam_build.sh points this at the bootstrap `sam build` made.
+    let (binary, build) = match std::env::var_os("LAMBDA_BOOTSTRAP") {
+        Some(bootstrap) => (PathBuf::from(bootstrap), "sam build"),
+        None => (function_binary("users-list"), "debug build"),
+    };
+    let figures = measure(&binary, "users-list", &vars(&app), &payload, 9, |outcome| {
         let Outcome::Response(response) = outcome else { return Err(format!("{outcome:?}")) };
         let body = lambda_body(response);
         match (response["statusCode"].as_u64(), body["data"]["users"].as_array()) {
@@ -45,7 +50,7 @@ async fn a_function_runs_through_init_and_ten_invocations() {
     .unwrap();
     assert_eq!(figures.warm.len(), 9);
     println!(
-        "users-list (debug build): init {:?}, first {:?}, warm p50 {:?} p99 {:?}, peak RSS {:.1} MiB, {} bytes",
+        "users-list ({build}): init {:?}, first {:?}, warm p50 {:?} p99 {:?}, peak RSS {:.1} MiB, {} bytes",
         figures.init,
         figures.first,
         figures.warm_quantile(0.5),

@@ -78,10 +78,19 @@ impl RuntimeApi {
 
     /// Starts the function binary at `binary` as Lambda would, with the runtime's variables
     /// and `vars`; its output is discarded but for standard error, kept for [`Self::ready`]
-    /// to report.
+    /// to report. With `LAMBDA_BOOTSTRAP_RUNNER` set (`qemu-aarch64`: scripts/sam_build.sh
+    /// runs an arm64 bootstrap on an x86_64 machine), through that program.
     pub fn spawn(&self, binary: &Path, function: &str, vars: &[(String, String)]) -> std::io::Result<Child> {
         let stderr = std::fs::File::create(self.stderr_path())?;
-        Command::new(binary)
+        let mut command = match std::env::var_os("LAMBDA_BOOTSTRAP_RUNNER") {
+            Some(runner) => {
+                let mut command = Command::new(runner);
+                command.arg(binary);
+                command
+            }
+            None => Command::new(binary),
+        };
+        command
             .envs(vars.iter().map(|(k, v)| (k, v)))
             .env("AWS_LAMBDA_RUNTIME_API", self.addr.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", function)
