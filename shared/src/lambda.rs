@@ -95,8 +95,29 @@ pub async fn run_migrate() -> Result<(), Error> {
     lambda_runtime::run(service_fn(|event| migrate_handler(&db, event))).await
 }
 
-/// The migrate function's handler.
-pub async fn migrate_handler(db: &Db, _event: LambdaEvent<Value>) -> Result<Value, Error> {
+/// The migrate function's handler. With `{"createAdmin": {"email": …}}` it then makes that
+/// account an admin (creating it when missing) with a new random password, which is in the
+/// answer alone: the operator who may invoke the function gets the first admin without a
+/// host inside the VPC, and signs in to change the password.
+pub async fn migrate_handler(db: &Db, event: LambdaEvent<Value>) -> Result<Value, Error> {
     crate::migrate::run(db).await.map_err(|e| Error::from(format!("{e:#}")))?;
-    Ok(serde_json::json!({ "migrated": true }))
+    let Some(admin) = event.payload.get("createAdmin") else {
+        return Ok(serde_json::json!({ "migrated": true }));
+    };
+    let email = admin.get("email").and_then(Value::as_str).ok_or("createAdmin needs an \"email\"")?;
+    let password = one_time_password();
+    let hasher = crate::auth::Hasher::one_at_a_time();
+    let user = crate::server::make_admin(db, &hasher, email, password.clone())
+        .await
+        .map_err(|e| Error::from(format!("{e:#}")))?;
+    Ok(serde_json::json!({
+        "migrated": true,
+        "admin": { "id": user.id, "email": user.email, "password": password },
+    }))
+}
+
+/// 144 random bits, URL-safe: 24 characters.
+fn one_time_password() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 18]>())
 }

@@ -9,8 +9,9 @@ use axum::extract::State;
 use axum::Router;
 
 use crate::app::ENDPOINTS;
-use crate::auth::Password;
+use crate::auth::{Hasher, Password};
 use crate::config::Config;
+use crate::db::Db;
 use crate::endpoint::router_for;
 use crate::state::AppState;
 
@@ -134,10 +135,18 @@ pub async fn migrate(config: Config) -> anyhow::Result<()> {
 
 /// Creates the first admin (or promotes and resets an existing account): idempotent.
 pub async fn create_admin(state: &AppState, email: &str, password: String) -> anyhow::Result<User> {
-    let email = Email::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let hash = state.hasher.hash(Password::parse(password).map_err(|e| anyhow::anyhow!("{e}"))?).await?;
-    let user = users::upsert_admin(&state.db.writer().await?, &email, &hash).await?;
+    let user = make_admin(&state.db, &state.hasher, email, password).await?;
     users::invalidate_lists(&state.cache).await;
+    Ok(user)
+}
+
+/// Creates the admin account `email`, or promotes the account and resets its password: the
+/// `create-admin` command, and the migrate function's `createAdmin`.
+pub async fn make_admin(db: &Db, hasher: &Hasher, email: &str, password: String) -> anyhow::Result<User> {
+    let email = Email::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let hash = hasher.hash(Password::parse(password).map_err(|e| anyhow::anyhow!("{e}"))?).await?;
+    let user = users::upsert_admin(&db.writer().await?, &email, &hash).await?;
+    tracing::info!(user = %user.id, "admin account ready");
     Ok(user)
 }
 

@@ -844,3 +844,23 @@ fn the_small_profile_reaches_aurora_directly_with_the_rds_ca() {
     );
     assert!(yaml(&data["Resources"]["RunMigrations"]["DependsOn"]).contains("DatabaseReady"));
 }
+
+/// The logs RDS writes go to groups the template makes, with a retention: RDS would make
+/// ones that never expire. The names are what RDS writes to.
+#[test]
+fn the_databases_logs_expire() {
+    let data = template();
+    let yaml = |v: &Value| serde_yaml_ng::to_string(v).unwrap().trim().to_owned();
+    let cluster = &data["Resources"]["DatabaseLogGroup"]["Properties"];
+    assert_eq!(yaml(&cluster["LogGroupName"]), "!Sub /aws/rds/cluster/${DatabaseCluster}/postgresql");
+    assert_eq!(yaml(&cluster["RetentionInDays"]), "!Ref LogRetentionInDays");
+    assert_eq!(data["Resources"]["DatabaseWriterInstance"]["DependsOn"].as_str(), Some("DatabaseLogGroup"));
+    let exported = yaml(&data["Resources"]["DatabaseCluster"]["Properties"]["EnableCloudwatchLogsExports"]);
+    assert_eq!(exported, "- postgresql");
+    let proxy = &data["Resources"]["DatabaseProxyLogGroup"]["Properties"];
+    let name = yaml(&data["Resources"]["DatabaseProxy"]["Properties"]["DBProxyName"]);
+    let name = name.strip_prefix("!Sub ").unwrap();
+    assert_eq!(yaml(&proxy["LogGroupName"]), format!("!Sub /aws/rds/proxy/{name}"));
+    assert_eq!(yaml(&proxy["RetentionInDays"]), "!Ref LogRetentionInDays");
+    assert_eq!(data["Resources"]["DatabaseProxy"]["DependsOn"].as_str(), Some("DatabaseProxyLogGroup"));
+}

@@ -108,6 +108,30 @@ async fn the_migrate_function_applies_migrations_and_is_idempotent() {
     }
     let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap().count() as i64;
     assert_eq!(app.count("refinery_schema_history").await, files);
+
+    // The first admin, from the operator's invocation alone: a password that signs in.
+    let email = app.email("first-admin");
+    let create = serde_json::json!({ "createAdmin": { "email": email } });
+    let event = lambda_runtime::LambdaEvent::new(create.clone(), lambda_runtime::Context::default());
+    let out = growstack::lambda::migrate_handler(&app.state.db, event).await.unwrap();
+    let password = out["admin"]["password"].as_str().unwrap().to_owned();
+    assert_eq!(password.len(), 24);
+    let login = app
+        .json(http::Method::POST, "/api/auth/login", None, serde_json::json!({ "email": email, "password": password }))
+        .await;
+    assert_eq!(login.status, http::StatusCode::OK, "{}", login.body);
+    assert_eq!(login.data()["user"]["role"], "admin");
+    // Again: a new password, the old one refused.
+    let event = lambda_runtime::LambdaEvent::new(create, lambda_runtime::Context::default());
+    let again = growstack::lambda::migrate_handler(&app.state.db, event).await.unwrap();
+    assert_ne!(again["admin"]["password"], out["admin"]["password"]);
+    let old = app
+        .json(http::Method::POST, "/api/auth/login", None, serde_json::json!({ "email": email, "password": password }))
+        .await;
+    assert_eq!(old.status, http::StatusCode::UNAUTHORIZED);
+    let bad = serde_json::json!({ "createAdmin": { "email": "not an address" } });
+    let event = lambda_runtime::LambdaEvent::new(bad, lambda_runtime::Context::default());
+    assert!(growstack::lambda::migrate_handler(&app.state.db, event).await.is_err());
 }
 
 /// A release rolled back after its migration ran leaves the schema one migration ahead of

@@ -60,6 +60,11 @@ impl Hasher {
         Hasher { slots: Arc::new(Semaphore::new(config.password_hash_concurrency)), wait: config.password_hash_wait }
     }
 
+    /// One hash at a time: a command or a one-off invocation, not a server.
+    pub fn one_at_a_time() -> Self {
+        Hasher { slots: Arc::new(Semaphore::new(1)), wait: Duration::from_secs(30) }
+    }
+
     async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
         let slot = tokio::time::timeout(self.wait, self.slots.clone().acquire_owned())
             .await
