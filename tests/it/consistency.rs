@@ -864,3 +864,28 @@ fn the_databases_logs_expire() {
     assert_eq!(yaml(&proxy["RetentionInDays"]), "!Ref LogRetentionInDays");
     assert_eq!(data["Resources"]["DatabaseProxy"]["DependsOn"].as_str(), Some("DatabaseProxyLogGroup"));
 }
+
+/// The EC2 variant's servers publish their metrics under the serverless stack's `Service`,
+/// with the functions' namespace, so one service's alarms (the scheduler's heartbeat counts
+/// runs from whichever side claims a tick) and searches see both runtimes.
+#[test]
+fn the_ec2_variant_publishes_under_the_data_stacks_service() {
+    let ec2_text = std::fs::read_to_string(root().join("deploy/ec2.yaml")).unwrap();
+    let ec2: Value = serde_yaml_ng::from_str(&ec2_text).unwrap();
+    let mut found = Vec::new();
+    subs(&ec2["Resources"], &mut found);
+    let (script, _) = found.into_iter().find(|(text, _)| text.contains("put METRICS_EMF true")).expect("boot script");
+    assert!(script.contains(r#"put METRICS_SERVICE "${DataStackName}""#));
+    // The namespace is the functions' (the server's default is the same).
+    let data = template();
+    let namespace = &data["Globals"]["Function"]["Environment"]["Variables"]["METRICS_NAMESPACE"];
+    assert_eq!(namespace.as_str(), Some("GrowStack"));
+    assert!(!script.contains("METRICS_NAMESPACE"), "the server's default namespace, GrowStack");
+    let searches: Vec<&str> = ec2_text.split("SEARCH('{GrowStack").skip(1).collect();
+    assert!(!searches.is_empty());
+    for search in searches {
+        let expression = search.split("',").next().unwrap();
+        assert!(expression.starts_with(",Service,"), "{expression}");
+        assert!(expression.contains("Service=\\\"${DataStackName}\\\""), "{expression}");
+    }
+}
