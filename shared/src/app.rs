@@ -5,7 +5,8 @@ use utoipa::openapi::OpenApi;
 
 use crate::endpoint::{Endpoint, Served};
 use crate::{
-    analytics, auth, email, events, experiments, health, kyc, notifications, onboarding, referrals, rewards, users,
+    analytics, apikeys, auth, email, events, experiments, health, kyc, notifications, onboarding, referrals, rewards,
+    users,
 };
 
 /// Every endpoint, in the order of the API reference.
@@ -47,6 +48,9 @@ pub const ENDPOINTS: &[Endpoint] = &[
     kyc::WEBHOOK,
     rewards::ADMIN_LIST,
     rewards::ADMIN_UPDATE,
+    apikeys::CREATE,
+    apikeys::LIST,
+    apikeys::REVOKE,
     events::TRACK,
     events::BATCH,
     events::LIST,
@@ -101,6 +105,7 @@ pub fn openapi() -> OpenApi {
         method: &e.method,
         path: e.path,
         doc: e.doc,
+        key_scope: e.key_scope.map(|s| s.as_str()),
     }))
 }
 

@@ -158,6 +158,8 @@ pub struct Config {
     pub referral_invite_window_hours: i32,
     /// A referral scoring this or more is `failed` and never rewarded.
     pub fraud_score_threshold: i32,
+    /// Requests one API key may make per minute (`API_KEY_REQUESTS_PER_MINUTE`).
+    pub api_key_requests_per_minute: u64,
     /// Referred sign-ups per referrer per hour beyond which the velocity signal fires.
     pub fraud_velocity_per_hour: i64,
     /// The Firehose delivery stream events are archived through; unset, no export.
@@ -353,6 +355,7 @@ impl Config {
             ses_max_send_rate: number("SES_MAX_SEND_RATE", 14)?.max(1),
             app_base_url: get("APP_BASE_URL").unwrap_or_else(|| "http://localhost:3000".to_owned()),
             worker_concurrency: number("WORKER_CONCURRENCY", 8)? as usize,
+            api_key_requests_per_minute: number("API_KEY_REQUESTS_PER_MINUTE", 1200)?.max(1),
             events_firehose_stream: get("EVENTS_FIREHOSE_STREAM"),
             events_retention_days: match number("EVENTS_RETENTION_DAYS", 400)? {
                 days if days < 30 => bail!("EVENTS_RETENTION_DAYS must be at least 30"),

@@ -6,6 +6,7 @@ use axum::http::Method;
 use axum::routing::MethodRouter;
 use axum::Router;
 
+use crate::apikeys::Scope;
 use crate::state::AppState;
 use crate::uses::Resource;
 
@@ -23,6 +24,10 @@ pub struct Endpoint {
     pub uses: &'static [Resource],
     /// How its function is sized and how much traffic reaches it.
     pub tier: Tier,
+    /// The scope an API key needs to call it; `None`: keys are refused here (403), only a
+    /// signed-in user's token will do. Enforced for every route by the one gate below, and
+    /// written into the OpenAPI document as the route's second scheme.
+    pub key_scope: Option<Scope>,
 }
 
 /// What sets an endpoint's function apart in the deployment (template.yaml is written from
@@ -46,11 +51,18 @@ pub struct Served {
     pub path: &'static str,
     pub route: fn() -> MethodRouter<AppState>,
     pub uses: &'static [Resource],
+    pub key_scope: Option<Scope>,
 }
 
 impl Endpoint {
     pub const fn served(&self) -> Served {
-        Served { function: self.function, path: self.path, route: self.route, uses: self.uses }
+        Served {
+            function: self.function,
+            path: self.path,
+            route: self.route,
+            uses: self.uses,
+            key_scope: self.key_scope,
+        }
     }
 }
 
@@ -64,10 +76,15 @@ pub fn router_serving(endpoints: impl IntoIterator<Item = Served>, state: AppSta
     endpoints
         .into_iter()
         .fold(Router::new(), |router, endpoint| {
-            let function = endpoint.function;
-            let declared = endpoint.uses;
-            let route =
-                (endpoint.route)().layer(tower::layer::layer_fn(move |inner| CheckUses { inner, function, declared }));
+            let (function, declared, key_scope) = (endpoint.function, endpoint.uses, endpoint.key_scope);
+            let gate = state.clone();
+            let route = (endpoint.route)().layer(tower::layer::layer_fn(move |inner| CheckUses {
+                inner,
+                function,
+                declared,
+                key_scope,
+                state: gate.clone(),
+            }));
             match v1_path(endpoint.path) {
                 Some(v1) => router.route(&v1, route.clone()).route(endpoint.path, route),
                 None => router.route(endpoint.path, route),
@@ -93,18 +110,25 @@ pub fn v1_path(path: &str) -> Option<String> {
 /// Runs one endpoint's request within its invocation's deadline (in Lambda), recording what
 /// AWS it uses; a use its endpoint does not declare is logged as an error, and in debug
 /// builds (the tests) answered 500, so that the template's policies, checked against the
-/// declarations, cannot fall behind the code. A service of its own rather than
-/// `middleware::from_fn`, which clones the route and boxes it again for every request.
+/// declarations, cannot fall behind the code. It is also the API keys' gate: a request
+/// presenting a key reaches the handler only if the endpoint's `key_scope` admits it
+/// (`apikeys::authenticate`). A service of its own rather than `middleware::from_fn`, which
+/// clones the route and boxes it again for every request.
 #[derive(Clone)]
 struct CheckUses<S> {
     inner: S,
     function: &'static str,
     declared: &'static [Resource],
+    key_scope: Option<Scope>,
+    state: AppState,
 }
 
 impl<S> tower::Service<axum::extract::Request> for CheckUses<S>
 where
-    S: tower::Service<axum::extract::Request, Response = axum::response::Response, Error = std::convert::Infallible>,
+    S: tower::Service<axum::extract::Request, Response = axum::response::Response, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
 {
     type Response = axum::response::Response;
@@ -115,10 +139,28 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: axum::extract::Request) -> Self::Future {
+    fn call(&mut self, mut req: axum::extract::Request) -> Self::Future {
         // In Lambda, the invocation's deadline bounds the idempotency claims the request takes.
         let deadline = req.extensions().get::<lambda_http::Context>().map(|c| c.deadline());
-        let run = self.inner.call(req);
+        let run = match crate::apikeys::presented(req.headers()).map(str::to_owned) {
+            None => futures::future::Either::Left(self.inner.call(req)),
+            Some(key) => {
+                // The handler runs after the key is checked: with the service made ready for
+                // this call (the clone left in its place is readied for the next).
+                let mut inner = self.inner.clone();
+                std::mem::swap(&mut self.inner, &mut inner);
+                let (state, scope) = (self.state.clone(), self.key_scope);
+                futures::future::Either::Right(async move {
+                    match crate::apikeys::authenticate(&state, &key, scope).await {
+                        Ok(caller) => {
+                            req.extensions_mut().insert(caller);
+                            inner.call(req).await
+                        }
+                        Err(refused) => Ok(axum::response::IntoResponse::into_response(refused)),
+                    }
+                })
+            }
+        };
         let (function, declared) = (self.function, self.declared);
         Box::pin(async move {
             let (response, used) = match deadline {

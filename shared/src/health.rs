@@ -25,6 +25,7 @@ pub const HEALTH: Endpoint = Endpoint {
     route: || get(health),
     doc: openapi::describe::<__path_health>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[Resource::DatabaseSecret, Resource::RedisSecret],
 };
 

@@ -50,6 +50,7 @@ mod macros;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod analytics;
+pub mod apikeys;
 pub mod app;
 pub mod auth;
 pub mod aws;

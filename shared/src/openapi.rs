@@ -5,7 +5,7 @@
 
 use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::schema::Schema;
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Components, ContentBuilder, InfoBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
 use utoipa::{PartialSchema, ToSchema};
 
@@ -112,11 +112,21 @@ fn error_response(status: &str, description: &str) -> utoipa::openapi::Response 
 
 /// The operation of the endpoint that `function` serves at `path`, with what every operation
 /// shares.
-fn complete(function: &str, path: &str, mut operation: Operation) -> Operation {
+fn complete(function: &str, path: &str, key_scope: Option<&str>, mut operation: Operation) -> Operation {
     operation.operation_id = Some(function.to_owned());
     operation.tags = Some(vec![tag(path).to_owned()]);
+    let mut lines = Vec::new();
     if let Some(roles) = roles(&operation).filter(|r| !r.is_empty()) {
-        let line = format!("Roles: {}.", roles.join(", "));
+        lines.push(format!("Roles: {}.", roles.join(", ")));
+    }
+    // The declaration's key scope, as a second way in: a requirement of its own (either one
+    // will do).
+    if let Some(scope) = key_scope {
+        lines.push(format!("Or an API key with the `{scope}` scope."));
+        operation.security.get_or_insert_with(Vec::new).push(SecurityRequirement::new("apiKey", [scope]));
+    }
+    if !lines.is_empty() {
+        let line = lines.join(" ");
         operation.description = Some(match operation.description.take() {
             Some(d) => format!("{d}\n\n{line}"),
             None => line,
@@ -154,6 +164,8 @@ pub struct Operated<'a> {
     pub method: &'a axum::http::Method,
     pub path: &'a str,
     pub doc: Describe,
+    /// The scope an API key needs here, if keys are taken.
+    pub key_scope: Option<&'a str>,
 }
 
 /// The whole document, of these endpoints (the registry's: `app::openapi`).
@@ -165,7 +177,7 @@ pub fn document<'a>(endpoints: impl IntoIterator<Item = Operated<'a>>) -> OpenAp
         paths.add_path_operation(
             endpoint.path,
             vec![method(endpoint.method)],
-            complete(endpoint.function, endpoint.path, described.operation),
+            complete(endpoint.function, endpoint.path, endpoint.key_scope, described.operation),
         );
     }
     schemas.push(("Error".to_owned(), ErrorBody::schema()));
@@ -184,6 +196,20 @@ pub fn document<'a>(endpoints: impl IntoIterator<Item = Operated<'a>>) -> OpenAp
                 .description(Some(
                     "The access token from sign-up, sign-in or refresh. An operation's requirement \
                      lists the roles allowed; none listed means any signed-in user.",
+                ))
+                .build(),
+        ),
+    );
+    components.add_security_scheme(
+        "apiKey",
+        SecurityScheme::Http(
+            Http::builder()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("gs_…")
+                .description(Some(
+                    "An API key for the operator's servers (`POST /api/admin/api-keys`), sent as \
+                     `Authorization: Bearer gs_…`. Accepted only on the operations that list this scheme, \
+                     and only with the scope they name; refused (403) everywhere else.",
                 ))
                 .build(),
         ),

@@ -414,7 +414,7 @@ async fn results_match_the_hand_computed_numbers() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let results = &r.data()["results"];
     assert_eq!(results["key"], "deposits");
-    assert_eq!(results["metric"], json!({"eventName": "deposit_made", "windowHours": 168}));
+    assert_eq!(results["metric"], json!({"eventName": "deposit_made", "windowHours": 168, "source": "any"}));
     assert_eq!(results["totalParticipants"], 2000, "{results}");
     assert_eq!(results["excludedUsers"], 3);
     let control = &results["variants"][0];

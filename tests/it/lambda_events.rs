@@ -453,6 +453,7 @@ const UNDECLARED: Endpoint = Endpoint {
     },
     doc: growstack_tests::undocumented,
     uses: &[],
+    key_scope: None,
     tier: growstack::endpoint::Tier::Standard,
 };
 
@@ -558,5 +559,27 @@ async fn experiment_events_run_through_their_functions() {
     assert_eq!(body["data"]["results"]["totalParticipants"], 1, "{body}");
     let (status, _, _) = invoke(&app, "experiments-results", &[as_user, ("REPLACE_WITH_EXPERIMENT_ID", &id)]).await;
     assert_eq!(status, 403);
+    app.assert_keys_used_as_declared();
+}
+
+#[tokio::test]
+async fn api_key_events_run_through_their_functions() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let as_admin = [("REPLACE_WITH_ACCESS_TOKEN", admin.access.as_str())];
+    let (status, body, _) = invoke(&app, "admin-api-keys-create", &as_admin).await;
+    assert_eq!(status, 201, "{body}");
+    let (id, secret) =
+        (body["data"]["id"].as_str().unwrap().to_owned(), body["data"]["key"].as_str().unwrap().to_owned());
+    let (status, body, _) = invoke(&app, "admin-api-keys-list", &as_admin).await;
+    assert_eq!((status, body["data"]["apiKeys"][0]["id"].as_str()), (200, Some(id.as_str())), "{body}");
+    // The key on the ledger's function, as the operator's payout system calls it.
+    let (status, body, _) = invoke(&app, "admin-rewards-list", &[("REPLACE_WITH_ACCESS_TOKEN", secret.as_str())]).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body, _) =
+        invoke(&app, "admin-api-keys-revoke", &[as_admin[0], ("REPLACE_WITH_ID", id.as_str())]).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, _) = invoke(&app, "admin-rewards-list", &[("REPLACE_WITH_ACCESS_TOKEN", secret.as_str())]).await;
+    assert_eq!(status, 401, "revoked");
     app.assert_keys_used_as_declared();
 }

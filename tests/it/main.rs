@@ -4,6 +4,7 @@
 //! so they run in parallel.
 
 mod analytics;
+mod apikeys;
 mod auth;
 mod consistency;
 mod console;

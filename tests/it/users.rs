@@ -171,6 +171,7 @@ static PANICS: growstack::Endpoint = growstack::Endpoint {
     },
     doc: growstack_tests::undocumented,
     uses: &[],
+    key_scope: None,
     tier: growstack::endpoint::Tier::Standard,
 };
 

@@ -33,6 +33,7 @@ pub const ONBOARDING: Endpoint = Endpoint {
     route: || get(onboarding),
     doc: openapi::describe::<__path_onboarding>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: USES,
 };
 pub const REFERRALS: Endpoint = Endpoint {
@@ -42,6 +43,7 @@ pub const REFERRALS: Endpoint = Endpoint {
     route: || get(referrals),
     doc: openapi::describe::<__path_referrals>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: USES,
 };
 pub const EVENTS: Endpoint = Endpoint {
@@ -51,6 +53,7 @@ pub const EVENTS: Endpoint = Endpoint {
     route: || get(events),
     doc: openapi::describe::<__path_events>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: USES,
 };
 pub const NOTIFICATIONS: Endpoint = Endpoint {
@@ -60,6 +63,7 @@ pub const NOTIFICATIONS: Endpoint = Endpoint {
     route: || get(notifications),
     doc: openapi::describe::<__path_notifications>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: USES,
 };
 pub const USERS: Endpoint = Endpoint {
@@ -69,6 +73,7 @@ pub const USERS: Endpoint = Endpoint {
     route: || get(users),
     doc: openapi::describe::<__path_users>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: USES,
 };
 pub const RETENTION: Endpoint = Endpoint {
@@ -78,6 +83,7 @@ pub const RETENTION: Endpoint = Endpoint {
     route: || get(retention),
     doc: openapi::describe::<__path_retention>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: USES,
 };
 pub const FUNNELS: Endpoint = Endpoint {
@@ -87,6 +93,7 @@ pub const FUNNELS: Endpoint = Endpoint {
     route: || post(funnels),
     doc: openapi::describe::<__path_funnels>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: USES,
 };
 

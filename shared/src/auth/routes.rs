@@ -37,6 +37,7 @@ pub const REGISTER: Endpoint = Endpoint {
     route: || post(register),
     doc: openapi::describe::<__path_register>,
     tier: Tier::PasswordHashing,
+    key_scope: None,
     uses: &[
         Resource::NotificationQueue,
         Resource::EmailQueue,
@@ -55,6 +56,7 @@ pub const LOGIN: Endpoint = Endpoint {
     route: || post(login),
     doc: openapi::describe::<__path_login>,
     tier: Tier::PasswordHashing,
+    key_scope: None,
     uses: &[
         Resource::TokenSigningKey,
         Resource::TokenPublicKeys,
@@ -70,6 +72,7 @@ pub const REFRESH_TOKEN: Endpoint = Endpoint {
     route: || post(refresh_token),
     doc: openapi::describe::<__path_refresh_token>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[
         Resource::TokenSigningKey,
         Resource::TokenPublicKeys,
@@ -85,6 +88,7 @@ pub const LOGOUT: Endpoint = Endpoint {
     route: || post(logout),
     doc: openapi::describe::<__path_logout>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const LOGOUT_ALL: Endpoint = Endpoint {
@@ -94,6 +98,7 @@ pub const LOGOUT_ALL: Endpoint = Endpoint {
     route: || post(logout_all),
     doc: openapi::describe::<__path_logout_all>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const VERIFY_EMAIL: Endpoint = Endpoint {
@@ -103,6 +108,7 @@ pub const VERIFY_EMAIL: Endpoint = Endpoint {
     route: || post(verify_email),
     doc: openapi::describe::<__path_verify_email>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[Resource::NotificationQueue, Resource::LinkKey, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const RESEND_VERIFICATION: Endpoint = Endpoint {
@@ -112,6 +118,7 @@ pub const RESEND_VERIFICATION: Endpoint = Endpoint {
     route: || post(resend_verification),
     doc: openapi::describe::<__path_resend_verification>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[
         Resource::EmailQueue,
         Resource::TokenPublicKeys,

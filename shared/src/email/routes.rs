@@ -26,6 +26,7 @@ pub const UNSUBSCRIBE: Endpoint = Endpoint {
     route: || post(unsubscribe),
     doc: openapi::describe::<__path_unsubscribe>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[Resource::LinkKey, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const UNSUBSCRIBE_PAGE: Endpoint = Endpoint {
@@ -35,6 +36,7 @@ pub const UNSUBSCRIBE_PAGE: Endpoint = Endpoint {
     route: || get(unsubscribe_page),
     doc: openapi::describe::<__path_unsubscribe_page>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[Resource::LinkKey],
 };
 

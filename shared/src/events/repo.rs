@@ -158,6 +158,12 @@ fn late_days(stored: &str) -> String {
 }
 
 /// The event stored earlier under the user's client id.
+/// Which of `users` are accounts: the users a server's events may name.
+pub async fn existing_users(conn: &Conn, users: &[Uuid]) -> Result<std::collections::HashSet<Uuid>> {
+    let rows = conn.query("SELECT id FROM users WHERE id = ANY($1)", &[&users]).await?;
+    Ok(rows.iter().map(|r| r.get("id")).collect())
+}
+
 pub async fn by_client_id(conn: &Conn, user: Uuid, client_id: &str) -> Result<Option<Event>> {
     let row = conn
         .query_opt(

@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::lifecycle::{self, Source};
 use super::repo::{self, Event, Filter, NewEvent, Stats};
 use super::types::{occurred_at, parse_properties, ClientEventId, EventName, MAX_PROPERTY_KEYS};
+use crate::apikeys::{KeyCaller, OrKey, Scope};
 use crate::auth::AuthUser;
 use crate::db::Conn;
 use crate::endpoint::{Endpoint, Tier};
@@ -33,6 +34,7 @@ pub const TRACK: Endpoint = Endpoint {
     route: || post(track),
     doc: openapi::describe::<__path_track>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const BATCH: Endpoint = Endpoint {
@@ -42,6 +44,7 @@ pub const BATCH: Endpoint = Endpoint {
     route: || post(batch),
     doc: openapi::describe::<__path_batch>,
     tier: Tier::Standard,
+    key_scope: Some(Scope::EventsWrite),
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const LIST: Endpoint = Endpoint {
@@ -51,6 +54,7 @@ pub const LIST: Endpoint = Endpoint {
     route: || get(list),
     doc: openapi::describe::<__path_list>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const STATS: Endpoint = Endpoint {
@@ -60,6 +64,7 @@ pub const STATS: Endpoint = Endpoint {
     route: || get(stats),
     doc: openapi::describe::<__path_stats>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 
@@ -117,9 +122,11 @@ fn properties_schema() -> utoipa::openapi::Object {
 }
 
 impl EventBody {
-    /// The event as we store it: checked, with the server's view of who sent it.
-    fn parse(self, client: &ClientInfo, now: DateTime<Utc>) -> Result<NewEvent> {
-        let name = EventName::parse_sent(&self.event_name, Source::Client)?;
+    /// The event as we store it: checked, with the server's view of who sent it (`client`:
+    /// a user's app; `None`: the operator's server, whose address says nothing of the user).
+    fn parse(self, client: Option<&ClientInfo>, now: DateTime<Utc>) -> Result<NewEvent> {
+        let source = if client.is_some() { Source::Client } else { Source::Server };
+        let name = EventName::parse_sent(&self.event_name, source)?;
         let client_id = self.event_id.as_deref().map(ClientEventId::parse).transpose()?;
         let properties = parse_properties(self.properties)?;
         let mut metadata = match self.metadata {
@@ -128,8 +135,16 @@ impl EventBody {
             Some(_) => return Err(Error::invalid_field("metadata", "metadata must be a JSON object of at most 2 KiB")),
         };
         // What the client says about its own IP and agent is not evidence: ours overwrites it.
-        metadata.insert("ip".into(), json!(client.ip));
-        metadata.insert("userAgent".into(), json!(client.user_agent));
+        match client {
+            Some(client) => {
+                metadata.insert("ip".into(), json!(client.ip));
+                metadata.insert("userAgent".into(), json!(client.user_agent));
+            }
+            None => {
+                metadata.remove("ip");
+                metadata.remove("userAgent");
+            }
+        }
         Ok(NewEvent {
             id: Uuid::now_v7(),
             name: name.as_str().to_owned(),
@@ -178,7 +193,7 @@ async fn track(
     JsonBody(body): JsonBody<EventBody>,
 ) -> Result<Response> {
     let now = Utc::now();
-    let event = body.parse(&client, now)?;
+    let event = body.parse(Some(&client), now)?;
     take_budget(&state, caller.id, 1).await?;
     let conn = state.db.writer().await?;
     let stored = insert(&state, &conn, caller.id, now, std::slice::from_ref(&event)).await?;
@@ -209,7 +224,8 @@ async fn track(
 #[serde(deny_unknown_fields)]
 struct EventBatch {
     /// Up to 500 events, each an `EventBody`; an item that is not one is rejected alone, in
-    /// the answer's `rejected`.
+    /// the answer's `rejected`. Sent with an API key, each item also names its user in
+    /// `userId` (an account that exists).
     #[schema(value_type = Vec<Value>, max_items = 500)]
     events: Vec<Value>,
 }
@@ -236,16 +252,19 @@ struct RejectedEvent {
 
 #[utoipa::path(post, path = "/api/events/batch", security(("bearer" = [])), request_body = EventBatch,
     responses((status = 200, description = "How many events were stored, and which items were rejected.", body = Ok<EventBatchResult>),
-        (status = 403, description = "The account is blocked."),
+        (status = 403, description = "The account is blocked, or the API key lacks `events:write`."),
         (status = 429, description = "The batch does not fit in the user's events per minute \
             (`EVENTS_PER_USER_PER_MINUTE`, default 600; every item counts); nothing was stored. Retry after \
             `Retry-After` seconds.")))]
-/// Tracks up to 500 events for the caller at once.
+/// Tracks up to 500 events for the caller at once; with an API key, for any users.
 ///
-/// A bad item rejects that item only.
-#[tracing::instrument(skip_all, fields(user_id = %caller.id))]
+/// A bad item rejects that item only. With an `events:write` key (the operator's server:
+/// a deposit, a card activated), each item names its user in `userId`, and the events are
+/// stored with source `server`: they count as the user's activity, and an experiment metric
+/// with `"source": "server"` counts only them, since no client can send one.
+#[tracing::instrument(skip_all, fields(user_id))]
 async fn batch(
-    caller: AuthUser,
+    caller: OrKey<AuthUser>,
     client: ClientInfo,
     State(state): State<AppState>,
     JsonBody(body): JsonBody<EventBatch>,
@@ -253,6 +272,15 @@ async fn batch(
     if body.events.len() > MAX_BATCH {
         return Err(Error::invalid_field("events", "a batch carries at most 500 events"));
     }
+    match caller {
+        OrKey::User(user) => user_batch(user, client, state, body).await,
+        OrKey::Key(key) => server_batch(key, state, body).await,
+    }
+}
+
+/// A signed-in user's batch: their own events.
+async fn user_batch(caller: AuthUser, client: ClientInfo, state: AppState, body: EventBatch) -> Result<Response> {
+    tracing::Span::current().record("user_id", tracing::field::display(caller.id));
     take_budget(&state, caller.id, body.events.len() as u64).await?;
     let now = Utc::now();
     let mut accepted = Vec::with_capacity(body.events.len());
@@ -260,7 +288,7 @@ async fn batch(
     for (index, item) in body.events.into_iter().enumerate() {
         let parsed = serde_json::from_value::<EventBody>(item)
             .map_err(|e| Error::validation(format!("invalid event: {e}")))
-            .and_then(|b| b.parse(&client, now));
+            .and_then(|b| b.parse(Some(&client), now));
         match parsed {
             Ok(event) => accepted.push(event),
             Err(e) => rejected.push(RejectedEvent { index, code: ErrorCode::ValidationError, message: e.to_string() }),
@@ -272,6 +300,71 @@ async fn batch(
         insert(&state, &state.db.writer().await?, caller.id, now, &accepted).await?
     };
     Ok(ok(EventBatchResult { accepted: stored.len(), duplicates: accepted.len() - stored.len(), rejected }))
+}
+
+/// The operator's server's batch, with an `events:write` key: each item names its user, who
+/// must exist. Stored in one transaction with the audit row of the key's write.
+async fn server_batch(key: KeyCaller, state: AppState, body: EventBatch) -> Result<Response> {
+    let now = Utc::now();
+    let mut parsed = Vec::with_capacity(body.events.len());
+    let mut rejected = Vec::new();
+    let reject = |index, message: String| RejectedEvent { index, code: ErrorCode::ValidationError, message };
+    for (index, item) in body.events.into_iter().enumerate() {
+        let mut item = match item {
+            Value::Object(map) => map,
+            _ => {
+                rejected.push(reject(index, "invalid event: an event is an object".to_owned()));
+                continue;
+            }
+        };
+        let user = match item.remove("userId").map(serde_json::from_value::<Uuid>) {
+            Some(Ok(user)) => user,
+            Some(Err(_)) => {
+                rejected.push(reject(index, "userId must be a user's id".to_owned()));
+                continue;
+            }
+            None => {
+                rejected.push(reject(index, "userId is required with an API key: whose event it is".to_owned()));
+                continue;
+            }
+        };
+        match serde_json::from_value::<EventBody>(Value::Object(item))
+            .map_err(|e| Error::validation(format!("invalid event: {e}")))
+            .and_then(|b| b.parse(None, now))
+        {
+            Ok(event) => parsed.push((index, user, event)),
+            Err(e) => rejected.push(reject(index, e.to_string())),
+        }
+    }
+    let conn = state.db.writer().await?;
+    let users: Vec<Uuid> = parsed.iter().map(|(_, user, _)| *user).collect();
+    let known = repo::existing_users(&conn, &users).await?;
+    let mut by_user: std::collections::BTreeMap<Uuid, Vec<NewEvent>> = std::collections::BTreeMap::new();
+    let mut valid = 0;
+    for (index, user, event) in parsed {
+        if known.contains(&user) {
+            by_user.entry(user).or_default().push(event);
+            valid += 1;
+        } else {
+            rejected.push(reject(index, format!("userId {user} is not a user")));
+        }
+    }
+    rejected.sort_by_key(|r| r.index);
+    let accepted = conn
+        .atomically(async |conn| {
+            let mut accepted = 0;
+            for (user, events) in &by_user {
+                accepted += repo::insert(conn, *user, Source::Server, true, now, events).await?.len();
+            }
+            let after = json!({
+                "key": key.name, "accepted": accepted, "duplicates": valid - accepted,
+                "rejected": rejected.len(), "users": by_user.len(),
+            });
+            crate::apikeys::audit(conn, key.id, "events", Uuid::now_v7(), "track", &after).await?;
+            Ok(accepted)
+        })
+        .await?;
+    Ok(ok(EventBatchResult { accepted, duplicates: valid - accepted, rejected }))
 }
 
 /// Stores a client's events, moving the user's `last_active_at` unless this process moved it

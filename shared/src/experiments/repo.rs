@@ -7,7 +7,7 @@ use tokio_postgres::Row;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::types::{Metric, Reference, Status, Targeting, Variant, Variants};
+use super::types::{Metric, MetricSource, Reference, Status, Targeting, Variant, Variants};
 use crate::db::Conn;
 use crate::error::{unique_violation, Error, Result};
 use crate::events::lifecycle;
@@ -46,7 +46,7 @@ pub struct Experiment {
 }
 
 const COLUMNS: &str = "id, key, name, description, seed, status, variants, metric_event, metric_window_hours,
-     targeting, start_date, end_date, created_by, started_at, completed_at, created_at, updated_at";
+     metric_source, targeting, start_date, end_date, created_by, started_at, completed_at, created_at, updated_at";
 
 impl Experiment {
     fn from_row(row: &Row) -> Result<Self> {
@@ -61,7 +61,14 @@ impl Experiment {
             seed: row.get("seed"),
             status: Status::parse(&status).ok_or_else(|| anyhow::anyhow!("unknown experiment status {status}"))?,
             variants,
-            metric: Metric { event_name: row.get("metric_event"), window_hours: row.get("metric_window_hours") },
+            metric: Metric {
+                event_name: row.get("metric_event"),
+                window_hours: row.get("metric_window_hours"),
+                source: {
+                    let source: String = row.get("metric_source");
+                    MetricSource::parse(&source).ok_or_else(|| anyhow::anyhow!("unknown metric source {source}"))?
+                },
+            },
             targeting,
             start_date: row.get("start_date"),
             end_date: row.get("end_date"),
@@ -120,8 +127,8 @@ pub async fn create(conn: &Conn, new: &NewExperiment) -> Result<Experiment> {
         .try_query_opt(
             &format!(
                 "INSERT INTO experiments (id, key, name, description, seed, variants, metric_event, metric_window_hours,
-                                          targeting, start_date, end_date, created_by)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                                          targeting, start_date, end_date, created_by, metric_source)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
                  RETURNING {COLUMNS}"
             ),
             &[
@@ -137,6 +144,7 @@ pub async fn create(conn: &Conn, new: &NewExperiment) -> Result<Experiment> {
                 &new.start_date,
                 &new.end_date,
                 &new.created_by,
+                &new.metric.source.as_str(),
             ],
         )
         .await?
@@ -186,6 +194,7 @@ pub async fn replace(conn: &Conn, current: &Experiment, next: &Experiment) -> Re
             &format!(
                 "UPDATE experiments SET name = $3, description = $4, status = $5, variants = $6, metric_event = $7,
                         metric_window_hours = $8, targeting = $9, start_date = $10, end_date = $11,
+                        metric_source = $12,
                         started_at = CASE WHEN $5 = 'active' THEN coalesce(started_at, now()) ELSE started_at END,
                         completed_at = CASE WHEN $5 = 'completed' THEN coalesce(completed_at, now()) END,
                         updated_at = clock_timestamp()
@@ -204,6 +213,7 @@ pub async fn replace(conn: &Conn, current: &Experiment, next: &Experiment) -> Re
                 &Json(&next.targeting),
                 &next.start_date,
                 &next.end_date,
+                &next.metric.source.as_str(),
             ],
         )
         .await?
@@ -292,13 +302,19 @@ pub async fn counts(conn: &Conn, experiment: &Experiment) -> Result<(Vec<Variant
                     count(*) FILTER (WHERE EXISTS (
                         SELECT 1 FROM events e
                         WHERE e.user_id = x.user_id AND e.event_name = $2
+                          AND ($4 = 'any' OR e.source = 'server')
                           AND e.occurred_at >= x.exposed_at
                           AND e.occurred_at <= x.exposed_at + make_interval(hours => $3))) AS conversions
              FROM exposed x WHERE x.variants = 1
              GROUP BY x.variant
              UNION ALL
              SELECT NULL, count(*), 0 FROM exposed WHERE variants > 1",
-            &[&experiment.id, &experiment.metric.event_name, &experiment.metric.window_hours],
+            &[
+                &experiment.id,
+                &experiment.metric.event_name,
+                &experiment.metric.window_hours,
+                &experiment.metric.source.as_str(),
+            ],
         )
         .await?;
     let mut excluded = 0;

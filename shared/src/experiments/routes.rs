@@ -34,6 +34,7 @@ pub const CREATE: Endpoint = Endpoint {
     route: || post(create),
     doc: openapi::describe::<__path_create>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: USES,
 };
 pub const LIST: Endpoint = Endpoint {
@@ -43,6 +44,7 @@ pub const LIST: Endpoint = Endpoint {
     route: || get(list),
     doc: openapi::describe::<__path_list>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: USES,
 };
 pub const GET: Endpoint = Endpoint {
@@ -52,6 +54,7 @@ pub const GET: Endpoint = Endpoint {
     route: || get(by_id),
     doc: openapi::describe::<__path_by_id>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: USES,
 };
 pub const UPDATE: Endpoint = Endpoint {
@@ -61,6 +64,7 @@ pub const UPDATE: Endpoint = Endpoint {
     route: || patch(update),
     doc: openapi::describe::<__path_update>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: USES,
 };
 /// `{id}` takes the experiment's key too: apps know keys, not ids.
@@ -71,6 +75,7 @@ pub const ASSIGNMENT: Endpoint = Endpoint {
     route: || get(assignment),
     doc: openapi::describe::<__path_assignment>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: USES,
 };
 pub const RESULTS: Endpoint = Endpoint {
@@ -80,6 +85,7 @@ pub const RESULTS: Endpoint = Endpoint {
     route: || get(results),
     doc: openapi::describe::<__path_results>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: USES,
 };
 

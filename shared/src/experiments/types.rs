@@ -193,6 +193,21 @@ pub struct Metric {
     #[serde(default = "default_window")]
     #[schema(minimum = 1, maximum = 720, default = 168)]
     pub window_hours: i32,
+    /// Whose events count: `any` (the default: a user's app or the operator's server), or
+    /// `server` — only events the operator's server sent with an API key, which no client can
+    /// forge. Money conversions (a first deposit, a loan repaid) should be `server`.
+    #[serde(default = "any_source")]
+    #[schema(default = "any")]
+    pub source: MetricSource,
+}
+
+crate::macros::text_enum!(
+    /// Whose events an experiment's metric counts.
+    MetricSource { Any => "any", Server => "server" }
+);
+
+fn any_source() -> MetricSource {
+    MetricSource::Any
 }
 
 fn default_window() -> i32 {
@@ -206,7 +221,7 @@ impl Metric {
         if !(1..=720).contains(&raw.window_hours) {
             return Err(Error::invalid_field("metric.windowHours", "metric.windowHours must be 1 to 720"));
         }
-        Ok(Metric { event_name: name.as_str().to_owned(), window_hours: raw.window_hours })
+        Ok(Metric { event_name: name.as_str().to_owned(), window_hours: raw.window_hours, source: raw.source })
     }
 }
 

@@ -27,6 +27,7 @@ pub const WEBHOOK: Endpoint = Endpoint {
     route: || post(webhook),
     doc: openapi::describe::<__path_webhook>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[Resource::NotificationQueue, Resource::DatabaseSecret, Resource::RedisSecret, Resource::KycSecret],
 };
 

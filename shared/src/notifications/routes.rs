@@ -30,6 +30,7 @@ pub const LIST: Endpoint = Endpoint {
     route: || get(list),
     doc: openapi::describe::<__path_list>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const MARK_READ: Endpoint = Endpoint {
@@ -39,6 +40,7 @@ pub const MARK_READ: Endpoint = Endpoint {
     route: || put(mark_read),
     doc: openapi::describe::<__path_mark_read>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const SEND: Endpoint = Endpoint {
@@ -48,6 +50,7 @@ pub const SEND: Endpoint = Endpoint {
     route: || post(send),
     doc: openapi::describe::<__path_send>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[Resource::NotificationQueue, Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const BATCH: Endpoint = Endpoint {
@@ -57,6 +60,7 @@ pub const BATCH: Endpoint = Endpoint {
     route: || post(batch),
     doc: openapi::describe::<__path_batch>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[Resource::NotificationQueue, Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const INACTIVITY_NUDGE: Endpoint = Endpoint {
@@ -66,6 +70,7 @@ pub const INACTIVITY_NUDGE: Endpoint = Endpoint {
     route: || post(inactivity_nudge),
     doc: openapi::describe::<__path_inactivity_nudge>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[Resource::NotificationQueue, Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const KYC_REMINDER: Endpoint = Endpoint {
@@ -75,6 +80,7 @@ pub const KYC_REMINDER: Endpoint = Endpoint {
     route: || post(kyc_reminder),
     doc: openapi::describe::<__path_kyc_reminder>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[Resource::NotificationQueue, Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 

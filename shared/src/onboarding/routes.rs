@@ -25,6 +25,7 @@ pub const STEP: Endpoint = Endpoint {
     route: || post(step),
     doc: openapi::describe::<__path_step>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const STATS: Endpoint = Endpoint {
@@ -34,6 +35,7 @@ pub const STATS: Endpoint = Endpoint {
     route: || get(stats),
     doc: openapi::describe::<__path_stats>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const TIME_STATS: Endpoint = Endpoint {
@@ -43,6 +45,7 @@ pub const TIME_STATS: Endpoint = Endpoint {
     route: || get(time_stats),
     doc: openapi::describe::<__path_time_stats>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 

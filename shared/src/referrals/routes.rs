@@ -35,6 +35,7 @@ pub const CODE: Endpoint = Endpoint {
     route: || get(code),
     doc: openapi::describe::<__path_code>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const LINK: Endpoint = Endpoint {
@@ -44,6 +45,7 @@ pub const LINK: Endpoint = Endpoint {
     route: || get(link),
     doc: openapi::describe::<__path_link>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const LIST: Endpoint = Endpoint {
@@ -53,6 +55,7 @@ pub const LIST: Endpoint = Endpoint {
     route: || get(list),
     doc: openapi::describe::<__path_list>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const INVITE: Endpoint = Endpoint {
@@ -62,6 +65,7 @@ pub const INVITE: Endpoint = Endpoint {
     route: || post(invite),
     doc: openapi::describe::<__path_invite>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[Resource::EmailQueue, Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const CLAIM_REWARD: Endpoint = Endpoint {
@@ -71,6 +75,7 @@ pub const CLAIM_REWARD: Endpoint = Endpoint {
     route: || post(claim_reward),
     doc: openapi::describe::<__path_claim_reward>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[
         Resource::NotificationQueue,
         Resource::IdempotencyTable,
@@ -86,6 +91,7 @@ pub const STATS: Endpoint = Endpoint {
     route: || get(stats),
     doc: openapi::describe::<__path_stats>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const ADMIN_UPDATE: Endpoint = Endpoint {
@@ -95,6 +101,7 @@ pub const ADMIN_UPDATE: Endpoint = Endpoint {
     route: || patch(admin_update),
     doc: openapi::describe::<__path_admin_update>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const TREE: Endpoint = Endpoint {
@@ -104,6 +111,7 @@ pub const TREE: Endpoint = Endpoint {
     route: || get(tree),
     doc: openapi::describe::<__path_tree>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 

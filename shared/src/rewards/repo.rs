@@ -194,6 +194,12 @@ pub async fn totals(conn: &Conn, filter: Filter) -> Result<Vec<(String, Decimal)
     Ok(rows.iter().map(|r| (r.get("currency"), r.get("total"))).collect())
 }
 
+/// One reward, as of now.
+pub async fn by_id(conn: &Conn, id: Uuid) -> Result<Option<Reward>> {
+    let row = conn.query_opt(&format!("SELECT {} FROM rewards w WHERE w.id = $1", columns()), &[&id]).await?;
+    Ok(row.as_ref().map(Reward::from_row))
+}
+
 /// A finance decision on one reward.
 pub enum Decision<'a> {
     Paid { external_ref: &'a str },
@@ -207,10 +213,21 @@ pub enum Decided {
     NotFound,
 }
 
+/// Who made a decision: a staff user, or the operator's server with an API key.
+#[derive(Clone, Copy, Debug)]
+pub enum Actor {
+    Staff(Uuid),
+    Key(Uuid),
+}
+
 /// Marks an available reward paid, or voids a held or available one, and writes the audit
 /// row (who, when, before, after): one statement.
 #[tracing::instrument(skip_all, fields(reward_id = %id))]
-pub async fn decide(conn: &Conn, id: Uuid, actor: Uuid, decision: &Decision<'_>) -> Result<Decided> {
+pub async fn decide(conn: &Conn, id: Uuid, actor: Actor, decision: &Decision<'_>) -> Result<Decided> {
+    let (staff, key) = match actor {
+        Actor::Staff(user) => (Some(user), None),
+        Actor::Key(key) => (None, Some(key)),
+    };
     let (status, external_ref, reason) = match decision {
         Decision::Paid { external_ref } => ("paid", Some(*external_ref), None),
         Decision::Voided { reason } => ("voided", None, Some(*reason)),
@@ -233,13 +250,13 @@ pub async fn decide(conn: &Conn, id: Uuid, actor: Uuid, decision: &Decision<'_>)
                                         OR ($2 = 'voided' AND b.effective IN ('pending', 'available')))
                     RETURNING w.*
                  ), audit AS (
-                    INSERT INTO audit_log (id, actor_id, entity, entity_id, action, before, after)
-                    SELECT $5, $6, 'reward', c.id, $2, (SELECT row FROM before), to_jsonb(c) FROM changed c
+                    INSERT INTO audit_log (id, actor_id, api_key_id, entity, entity_id, action, before, after)
+                    SELECT $5, $6, $7, 'reward', c.id, $2, (SELECT row FROM before), to_jsonb(c) FROM changed c
                  )
                  SELECT (SELECT effective FROM before) AS found, {} FROM (SELECT 1) one LEFT JOIN changed w ON true",
                 columns()
             ),
-            &[&id, &status, &external_ref, &reason, &Uuid::now_v7(), &actor],
+            &[&id, &status, &external_ref, &reason, &Uuid::now_v7(), &staff, &key],
         )
         .await?;
     let found: Option<String> = row.get("found");

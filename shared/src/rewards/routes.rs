@@ -17,7 +17,8 @@ use utoipa::openapi::RefOr;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::repo::{self, Decided, Decision, Filter, Reward, RewardStatus, CSV_HEADER};
+use super::repo::{self, Actor, Decided, Decision, Filter, Reward, RewardStatus, CSV_HEADER};
+use crate::apikeys::{OrKey, Scope};
 use crate::auth::{ActingAdmin, AdminUser};
 use crate::db::Conn;
 use crate::endpoint::{Endpoint, Tier};
@@ -34,6 +35,7 @@ pub const ADMIN_LIST: Endpoint = Endpoint {
     route: || get(list),
     doc: openapi::describe::<__path_list>,
     tier: Tier::Standard,
+    key_scope: Some(Scope::RewardsRead),
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const ADMIN_UPDATE: Endpoint = Endpoint {
@@ -43,6 +45,7 @@ pub const ADMIN_UPDATE: Endpoint = Endpoint {
     route: || patch(update),
     doc: openapi::describe::<__path_update>,
     tier: Tier::Standard,
+    key_scope: Some(Scope::RewardsWrite),
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 
@@ -102,7 +105,7 @@ struct RewardPage {
 /// Lists the reward ledger, filtered by status and creation time, as JSON pages or CSV.
 #[tracing::instrument(skip_all)]
 async fn list(
-    _: AdminUser,
+    _: OrKey<AdminUser>,
     State(state): State<AppState>,
     QueryParams(q): QueryParams<ListQuery>,
     QueryParams(range): QueryParams<DateRange>,
@@ -203,29 +206,48 @@ fn required<'a>(field: &str, value: &'a Option<String>, max: usize) -> Result<&'
     responses((status = 200, description = "The reward as decided; the change is audited.", body = Ok<Reward>),
         (status = 404, description = "No such reward."),
         (status = 409, description = "The reward's status does not allow it (only an available reward can be paid; \
-            a paid or voided one cannot be voided); `error.details.status` is that status.")))]
+            a paid or voided one cannot be voided; a reward paid with another `externalRef` cannot be paid again); \
+            `error.details.status` is that status.")))]
 /// Marks a reward paid, with the payout's reference, or voids it, with a reason.
+///
+/// Paying a paid reward again with the same `externalRef` answers as the first time and
+/// changes nothing, so a payout system may retry.
 #[tracing::instrument(skip_all, fields(reward_id = %path.id))]
 async fn update(
-    ActingAdmin(admin): ActingAdmin,
+    caller: OrKey<ActingAdmin>,
     State(state): State<AppState>,
     PathParams(path): PathParams<RewardPath>,
     JsonBody(body): JsonBody<UpdateBody>,
 ) -> Result<Response> {
+    let actor = match &caller {
+        OrKey::User(ActingAdmin(admin)) => Actor::Staff(admin.id),
+        OrKey::Key(key) => Actor::Key(key.id),
+    };
     let decision = match body.status.as_str() {
         "paid" => Decision::Paid { external_ref: required("externalRef", &body.external_ref, 128)? },
         "voided" => Decision::Voided { reason: required("reason", &body.reason, 500)? },
         _ => return Err(Error::invalid_field("status", "status must be paid or voided")),
     };
-    match repo::decide(&state.db.writer().await?, path.id, admin.id, &decision).await? {
+    let conn = state.db.writer().await?;
+    match repo::decide(&conn, path.id, actor, &decision).await? {
         Decided::Done(reward) => {
-            tracing::info!(admin_id = %admin.id, status = reward.status, "reward decided");
+            tracing::info!(?actor, status = reward.status, "reward decided");
             Ok(ok(reward))
         }
         Decided::NotFound => Err(Error::NotFound("reward not found")),
-        Decided::Refused(status) => Err(Error::ConflictDetail {
-            message: format!("a {status} reward cannot be marked {}", body.status),
-            details: json!({ "status": status }),
-        }),
+        Decided::Refused(status) => {
+            // A retry of the same payout: the reward as it was paid.
+            if let Decision::Paid { external_ref } = decision {
+                if let Some(reward) = repo::by_id(&conn, path.id).await? {
+                    if reward.status == "paid" && reward.external_ref.as_deref() == Some(external_ref) {
+                        return Ok(ok(reward));
+                    }
+                }
+            }
+            Err(Error::ConflictDetail {
+                message: format!("a {status} reward cannot be marked {}", body.status),
+                details: json!({ "status": status }),
+            })
+        }
     }
 }

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::repo::{self, AccountChange};
 use super::types::{DeviceFingerprint, PersonName, Phone, PhoneRegion, ProfileUpdate, Role, StaffView, User};
+use crate::apikeys::{OrKey, Scope};
 use crate::auth::{self, ActingAdmin, AdminUser, AuthUser, Password};
 use crate::endpoint::{Endpoint, Tier};
 use crate::error::{Error, Result};
@@ -26,6 +27,7 @@ pub const PROFILE_GET: Endpoint = Endpoint {
     route: || get(profile),
     doc: openapi::describe::<__path_profile>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const PROFILE_UPDATE: Endpoint = Endpoint {
@@ -35,6 +37,7 @@ pub const PROFILE_UPDATE: Endpoint = Endpoint {
     route: || put(update_profile),
     doc: openapi::describe::<__path_update_profile>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const LIST: Endpoint = Endpoint {
@@ -44,6 +47,7 @@ pub const LIST: Endpoint = Endpoint {
     route: || get(list),
     doc: openapi::describe::<__path_list>,
     tier: Tier::Standard,
+    key_scope: Some(Scope::UsersRead),
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const GET: Endpoint = Endpoint {
@@ -53,6 +57,7 @@ pub const GET: Endpoint = Endpoint {
     route: || get(by_id),
     doc: openapi::describe::<__path_by_id>,
     tier: Tier::Standard,
+    key_scope: Some(Scope::UsersRead),
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const BLOCK: Endpoint = Endpoint {
@@ -62,6 +67,7 @@ pub const BLOCK: Endpoint = Endpoint {
     route: || patch(block),
     doc: openapi::describe::<__path_block>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const ROLE: Endpoint = Endpoint {
@@ -71,6 +77,7 @@ pub const ROLE: Endpoint = Endpoint {
     route: || patch(role),
     doc: openapi::describe::<__path_role>,
     tier: Tier::Standard,
+    key_scope: None,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 pub const PASSWORD: Endpoint = Endpoint {
@@ -80,6 +87,7 @@ pub const PASSWORD: Endpoint = Endpoint {
     route: || put(change_password),
     doc: openapi::describe::<__path_change_password>,
     tier: Tier::PasswordHashing,
+    key_scope: None,
     uses: &[
         Resource::TokenSigningKey,
         Resource::TokenPublicKeys,
@@ -199,7 +207,7 @@ struct Pagination {
 /// and caches the enveloped body. Errors are never cached.
 #[tracing::instrument(skip_all)]
 async fn list(
-    _: AdminUser,
+    _: OrKey<AdminUser>,
     State(state): State<AppState>,
     QueryParams(query): QueryParams<ListQuery>,
 ) -> Result<Response> {
@@ -238,7 +246,7 @@ struct UserPath {
 /// Gives one user's account, with the fraud signals staff review.
 #[tracing::instrument(skip_all, fields(user_id = %path.id))]
 async fn by_id(
-    _: AdminUser,
+    _: OrKey<AdminUser>,
     State(state): State<AppState>,
     PathParams(path): PathParams<UserPath>,
 ) -> Result<Response> {
