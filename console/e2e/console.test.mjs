@@ -268,7 +268,7 @@ test("an admin voids a reward, sees the total drop, and downloads the ledger as 
 test("an admin's other pages: users, a profile, the referral tree, notifications, time to KYC", async () => {
   const page = await newPage();
   await signedIn(page, ADMIN.email, ADMIN.password);
-  assert.deepEqual(await page.locator("nav#nav a").allInnerTexts(), ["Overview", "Onboarding", "Retention", "Funnels", "Referrals", "Experiments", "Rewards", "Users", "Notifications"]);
+  assert.deepEqual(await page.locator("nav#nav a").allInnerTexts(), ["Overview", "Onboarding", "Retention", "Funnels", "Referrals", "Experiments", "Rewards", "Users", "Notifications", "API keys"]);
 
   await open(page, "users");
   await page.getByTestId("users").waitFor();
@@ -321,5 +321,37 @@ test("an admin's other pages: users, a profile, the referral tree, notifications
     body: "{}",
   });
   assert.equal(again.status, 401);
+  await page.context().close();
+});
+
+test("an admin makes an API key, sees its secret once, and revokes it", async () => {
+  const page = await newPage();
+  await signedIn(page, ADMIN.email, ADMIN.password);
+  await open(page, "api-keys");
+  await page.getByLabel("Name").fill("core banking payouts");
+  // No scope: the API's validation, at the scopes.
+  await page.getByRole("button", { name: "Create key" }).click();
+  await page.locator("#key-scopes-error").waitFor();
+  await page.getByLabel(/rewards:read/).check();
+  await page.getByRole("button", { name: "Create key" }).click();
+  const secret = await page.getByTestId("new-key-secret").innerText();
+  assert.match(secret, /^gs_[A-Za-z0-9_-]{43}$/);
+  const row = page.locator(`[data-testid="api-keys"] tr[data-key="${secret.slice(0, 11)}"]`);
+  await row.waitFor();
+  assert.equal(await row.getAttribute("data-revoked"), "false");
+  await shot(page, "api-keys");
+
+  // The key works where its scope does, as the operator's server would call it.
+  const ledger = () => fetch(`${BASE}/api/admin/rewards?status=available`, { headers: { authorization: `Bearer ${secret}` } });
+  assert.equal((await ledger()).status, 200);
+  // Once dismissed, the secret is gone from the page.
+  await page.getByRole("button", { name: "Done" }).click();
+  assert.equal(await page.getByTestId("new-key").count(), 0);
+  assert.doesNotMatch(await page.content(), new RegExp(secret.slice(11)));
+
+  await row.getByRole("button", { name: "Revoke" }).click();
+  await row.getByRole("button", { name: "Yes, revoke" }).click();
+  await page.locator(`[data-testid="api-keys"] tr[data-key="${secret.slice(0, 11)}"][data-revoked="true"]`).waitFor();
+  assert.equal((await ledger()).status, 401);
   await page.context().close();
 });

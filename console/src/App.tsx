@@ -11,6 +11,7 @@ import { Overview } from "./pages/Overview";
 import { Referrals } from "./pages/Referrals";
 import { Retention } from "./pages/Retention";
 import { Rewards } from "./pages/Rewards";
+import { ApiKeys } from "./pages/ApiKeys";
 import { UserProfile } from "./pages/UserProfile";
 import { Users } from "./pages/Users";
 
@@ -61,6 +62,8 @@ function route(section: string, id: string | undefined, query: URLSearchParams, 
       return id ? <UserProfile id={id} /> : <Users />;
     case "notifications":
       return <Notifications to={query.get("to") ?? undefined} />;
+    case "api-keys":
+      return <ApiKeys />;
   }
   return null;
 }

@@ -2,6 +2,8 @@
 
 import { api, download, type Query } from "./api";
 import type {
+  ApiKey,
+  ApiKeyScope,
   EventAnalytics,
   Experiment,
   ExperimentResults,
@@ -74,6 +76,13 @@ export const rewards = {
   markPaid: (id: string, externalRef: string) =>
     api.patch<Reward>(`/api/admin/rewards/${id}`, { status: "paid", externalRef }),
   void: (id: string, reason: string) => api.patch<Reward>(`/api/admin/rewards/${id}`, { status: "voided", reason }),
+};
+
+export const apiKeys = {
+  list: () => api.get<{ apiKeys: ApiKey[] }>("/api/admin/api-keys"),
+  create: (name: string, scopes: ApiKeyScope[]) =>
+    api.post<ApiKey & { key: string }>("/api/admin/api-keys", { name, scopes }),
+  revoke: (id: string) => api.delete<ApiKey>(`/api/admin/api-keys/${encodeURIComponent(id)}`),
 };
 
 export const users = {

@@ -20,6 +20,7 @@ export const NAV: NavItem[] = [
   { path: "rewards", label: "Rewards", roles: ADMIN },
   { path: "users", label: "Users", roles: ADMIN },
   { path: "notifications", label: "Notifications", roles: ADMIN },
+  { path: "api-keys", label: "API keys", roles: ADMIN },
 ];
 
 export const canOpen = (path: string, role: Role) => NAV.find((n) => n.path === path)?.roles.includes(role) ?? false;

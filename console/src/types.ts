@@ -200,3 +200,16 @@ export interface RewardPage {
   totals: Record<string, string>;
   pagination: Pagination;
 }
+
+/** What an API key may do; each route that takes keys names one. */
+export type ApiKeyScope = "events:write" | "rewards:read" | "rewards:write" | "users:read";
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  prefix: string;
+  scopes: ApiKeyScope[];
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
