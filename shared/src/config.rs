@@ -166,6 +166,9 @@ pub struct Config {
     pub events_firehose_stream: Option<String>,
     /// Days of events Postgres keeps; older monthly partitions are dropped.
     pub events_retention_days: i64,
+    /// Days an event keeps the address and agent of the client that sent it
+    /// (`PII_RETENTION_DAYS`, at least 8: events may arrive dated 7 days back).
+    pub pii_retention_days: i64,
     /// Server only: how long one receive waits for messages (SQS long polling).
     pub queue_wait: Duration,
     /// Server only: how often due scheduled notifications are dispatched.
@@ -359,6 +362,12 @@ impl Config {
             events_firehose_stream: get("EVENTS_FIREHOSE_STREAM"),
             events_retention_days: match number("EVENTS_RETENTION_DAYS", 400)? {
                 days if days < 30 => bail!("EVENTS_RETENTION_DAYS must be at least 30"),
+                days => days as i64,
+            },
+            pii_retention_days: match number("PII_RETENTION_DAYS", 90)? {
+                days if days < 8 => {
+                    bail!("PII_RETENTION_DAYS must be at least 8 (events may arrive dated 7 days back)")
+                }
                 days => days as i64,
             },
             queue_wait: Duration::from_secs(number("QUEUE_WAIT_SECONDS", 20)?.min(20)),

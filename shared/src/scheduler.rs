@@ -113,6 +113,8 @@ pub struct Report {
     /// Scheduled notifications given up as failed after their last dispatch attempt.
     pub given_up: u64,
     pub expired_sessions_purged: u64,
+    /// Events whose client address and agent were removed (`PII_RETENTION_DAYS`).
+    pub client_info_scrubbed: u64,
     /// Events sent to the archive, and records it refused (resent by the next run).
     pub events_exported: usize,
     pub events_export_refused: usize,
@@ -145,6 +147,8 @@ pub struct Scheduler {
     /// `None` when no delivery stream is configured: the export is off.
     pub events_export: Option<Exporter<Firehose>>,
     pub events_retention_days: i64,
+    /// Days events keep the client's address and agent.
+    pub pii_retention_days: i64,
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
@@ -233,6 +237,7 @@ impl Scheduler {
             Task::Housekeeping => {
                 let conn = self.db.writer().await?;
                 report.expired_sessions_purged = crate::auth::purge_expired(&conn).await?;
+                report.client_info_scrubbed = events::scrub_client_info(&conn, self.pii_retention_days).await?;
                 events::purge_dedupe(&conn, self.events_retention_days).await?;
                 crate::email::prune_sends(&conn).await?;
             }

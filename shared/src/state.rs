@@ -171,6 +171,7 @@ impl AppState {
                 record_bytes: crate::events::export::MAX_RECORD_BYTES,
             }),
             events_retention_days: self.config.events_retention_days,
+            pii_retention_days: self.config.pii_retention_days,
             metrics: self.metrics.clone(),
         }
     }

@@ -21,6 +21,7 @@ mod money_and_mail;
 mod node_clients;
 mod numbers;
 mod openapi;
+mod privacy;
 mod review_fixes;
 mod scheduler;
 mod secrets;

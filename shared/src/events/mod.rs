@@ -11,6 +11,6 @@ mod routes;
 mod types;
 
 pub(crate) use repo::{covered, recount};
-pub use repo::{purge_dedupe, rollup, Event, Stats};
+pub use repo::{purge_dedupe, rollup, scrub_client_info, Event, Stats};
 pub use routes::{BATCH, LIST, MAX_BATCH, STATS, TRACK};
 pub use types::EventName;

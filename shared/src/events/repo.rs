@@ -373,6 +373,49 @@ pub async fn save_watermark(conn: &Conn, name: &str, at: (i64, Uuid)) -> Result<
 
 /// Forgets client ids older than any timestamp a client may still send with them, so the
 /// dedupe table does not grow forever.
+/// Removes the client's address and agent (`metadata.ip`, `metadata.userAgent`) from events
+/// that occurred more than `days` ago: from the stored mark (or the oldest event) up to the
+/// cutoff, a day per transaction, moving the mark with each day done. The mark is exact
+/// because no event is stored dated more than 7 days back (`types::occurred_at`), and
+/// `days` is at least 8 (`PII_RETENTION_DAYS`). Answers how many events it changed.
+pub async fn scrub_client_info(conn: &Conn, days: i64) -> Result<u64> {
+    const MARK: &str = "events.client_info";
+    let row = conn
+        .query_one(
+            "SELECT now() - make_interval(days => $2::int) AS cutoff,
+                    coalesce((SELECT scrubbed_before FROM pii_scrub_marks WHERE name = $1),
+                             (SELECT min(occurred_at) FROM events)) AS mark",
+            &[&MARK, &(days as i32)],
+        )
+        .await?;
+    let cutoff: DateTime<Utc> = row.get("cutoff");
+    let Some(mut from) = row.get::<_, Option<DateTime<Utc>>>("mark") else { return Ok(0) };
+    let mut changed = 0;
+    while from < cutoff {
+        let to = (from + chrono::Duration::days(1)).min(cutoff);
+        changed += conn
+            .atomically(async |conn| {
+                let n = conn
+                    .execute(
+                        "UPDATE events SET metadata = metadata - 'ip' - 'userAgent'
+                         WHERE occurred_at >= $1 AND occurred_at < $2 AND (metadata ? 'ip' OR metadata ? 'userAgent')",
+                        &[&from, &to],
+                    )
+                    .await?;
+                conn.execute(
+                    "INSERT INTO pii_scrub_marks (name, scrubbed_before) VALUES ($1, $2)
+                     ON CONFLICT (name) DO UPDATE SET scrubbed_before = greatest(pii_scrub_marks.scrubbed_before, $2)",
+                    &[&MARK, &to],
+                )
+                .await?;
+                Ok(n)
+            })
+            .await?;
+        from = to;
+    }
+    Ok(changed)
+}
+
 pub async fn purge_dedupe(conn: &Conn, older_than_days: i64) -> Result<u64> {
     conn.execute(
         "DELETE FROM event_dedupe WHERE created_at < now() - make_interval(days => $1::int)",
