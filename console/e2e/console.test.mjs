@@ -5,6 +5,8 @@
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
+import { createHmac } from "node:crypto";
+import { createServer } from "node:http";
 import { chromium } from "playwright-core";
 
 const BASE = process.env.CONSOLE_BASE_URL ?? "http://127.0.0.1:3911";
@@ -268,7 +270,7 @@ test("an admin voids a reward, sees the total drop, and downloads the ledger as 
 test("an admin's other pages: users, a profile, the referral tree, notifications, time to KYC", async () => {
   const page = await newPage();
   await signedIn(page, ADMIN.email, ADMIN.password);
-  assert.deepEqual(await page.locator("nav#nav a").allInnerTexts(), ["Overview", "Onboarding", "Retention", "Funnels", "Referrals", "Experiments", "Rewards", "Users", "Notifications", "API keys"]);
+  assert.deepEqual(await page.locator("nav#nav a").allInnerTexts(), ["Overview", "Onboarding", "Retention", "Funnels", "Referrals", "Experiments", "Rewards", "Users", "Notifications", "API keys", "Webhooks"]);
 
   await open(page, "users");
   await page.getByTestId("users").waitFor();
@@ -353,5 +355,58 @@ test("an admin makes an API key, sees its secret once, and revokes it", async ()
   await row.getByRole("button", { name: "Yes, revoke" }).click();
   await page.locator(`[data-testid="api-keys"] tr[data-key="${secret.slice(0, 11)}"][data-revoked="true"]`).waitFor();
   assert.equal((await ledger()).status, 401);
+  await page.context().close();
+});
+
+test("an admin adds a webhook endpoint, sends it a signed test, and redelivers it", async () => {
+  // The operator's receiver: records each request, answers 204.
+  const received = [];
+  const receiver = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      received.push({ signature: req.headers["x-growstack-signature"], body });
+      res.statusCode = 204;
+      res.end();
+    });
+  });
+  await new Promise((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${receiver.address().port}/hooks`;
+  const waitFor = async (n) => {
+    for (let i = 0; i < 100 && received.length < n; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(received.length, n);
+  };
+
+  const page = await newPage();
+  await signedIn(page, ADMIN.email, ADMIN.password);
+  await open(page, "webhooks");
+  await page.getByLabel("URL").fill(url);
+  await page.getByRole("button", { name: "Add endpoint" }).click();
+  await page.locator("#hook-events-error").waitFor();
+  await page.getByLabel(/reward\.paid/).check();
+  await page.getByRole("button", { name: "Add endpoint" }).click();
+  const secret = await page.getByTestId("new-webhook-secret").innerText();
+  assert.match(secret, /^whsec_/);
+  await page.getByRole("button", { name: "Done" }).click();
+
+  await page.getByRole("button", { name: "Send test" }).click();
+  await waitFor(1);
+  const [t, v1] = received[0].signature.split(",").map((p) => p.split("=")[1]);
+  assert.equal(v1, createHmac("sha256", secret).update(`${t}.${received[0].body}`).digest("hex"), "signed with the secret shown");
+  assert.equal(JSON.parse(received[0].body).type, "webhook.test");
+
+  await page.getByRole("button", { name: "Deliveries" }).click();
+  const row = page.locator('[data-testid="webhook-deliveries"] tr[data-type="webhook.test"]');
+  await row.waitFor();
+  for (let i = 0; i < 50 && (await row.getAttribute("data-status")) !== "delivered"; i++) {
+    await page.getByRole("button", { name: "Refresh" }).click();
+    await page.waitForTimeout(100);
+  }
+  assert.equal(await row.getAttribute("data-status"), "delivered");
+  await shot(page, "webhooks");
+  await row.getByRole("button", { name: "Redeliver" }).click();
+  await waitFor(2);
+  assert.equal(JSON.parse(received[1].body).id, JSON.parse(received[0].body).id, "the same event again");
+  receiver.close();
   await page.context().close();
 });

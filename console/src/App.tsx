@@ -12,6 +12,7 @@ import { Referrals } from "./pages/Referrals";
 import { Retention } from "./pages/Retention";
 import { Rewards } from "./pages/Rewards";
 import { ApiKeys } from "./pages/ApiKeys";
+import { Webhooks } from "./pages/Webhooks";
 import { UserProfile } from "./pages/UserProfile";
 import { Users } from "./pages/Users";
 
@@ -64,6 +65,8 @@ function route(section: string, id: string | undefined, query: URLSearchParams, 
       return <Notifications to={query.get("to") ?? undefined} />;
     case "api-keys":
       return <ApiKeys />;
+    case "webhooks":
+      return <Webhooks />;
   }
   return null;
 }

@@ -4,6 +4,9 @@ import { api, download, type Query } from "./api";
 import type {
   ApiKey,
   ApiKeyScope,
+  Webhook,
+  WebhookDelivery,
+  WebhookEventType,
   EventAnalytics,
   Experiment,
   ExperimentResults,
@@ -83,6 +86,21 @@ export const apiKeys = {
   create: (name: string, scopes: ApiKeyScope[]) =>
     api.post<ApiKey & { key: string }>("/api/admin/api-keys", { name, scopes }),
   revoke: (id: string) => api.delete<ApiKey>(`/api/admin/api-keys/${encodeURIComponent(id)}`),
+};
+
+export const webhooks = {
+  list: () => api.get<{ webhooks: Webhook[] }>("/api/admin/webhooks"),
+  create: (url: string, events: WebhookEventType[], description: string) =>
+    api.post<Webhook & { secret: string }>("/api/admin/webhooks", { url, events, description }),
+  setEnabled: (id: string, enabled: boolean) => api.patch<Webhook>(`/api/admin/webhooks/${encodeURIComponent(id)}`, { enabled }),
+  remove: (id: string) => api.delete<{ id: string; deleted: boolean }>(`/api/admin/webhooks/${encodeURIComponent(id)}`),
+  test: (id: string) => api.post<{ queued: number }>(`/api/admin/webhooks/${encodeURIComponent(id)}/test`),
+  deliveries: (id: string) =>
+    api.get<{ deliveries: WebhookDelivery[] }>(`/api/admin/webhooks/${encodeURIComponent(id)}/deliveries`, { limit: 50 }),
+  redeliver: (id: string, delivery: string) =>
+    api.post<WebhookDelivery>(
+      `/api/admin/webhooks/${encodeURIComponent(id)}/deliveries/${encodeURIComponent(delivery)}/redeliver`,
+    ),
 };
 
 export const users = {

@@ -21,6 +21,7 @@ export const NAV: NavItem[] = [
   { path: "users", label: "Users", roles: ADMIN },
   { path: "notifications", label: "Notifications", roles: ADMIN },
   { path: "api-keys", label: "API keys", roles: ADMIN },
+  { path: "webhooks", label: "Webhooks", roles: ADMIN },
 ];
 
 export const canOpen = (path: string, role: Role) => NAV.find((n) => n.path === path)?.roles.includes(role) ?? false;

@@ -213,3 +213,38 @@ export interface ApiKey {
   lastUsedAt: string | null;
   revokedAt: string | null;
 }
+
+export type WebhookEventType =
+  | "user.registered"
+  | "kyc.updated"
+  | "referral.completed"
+  | "reward.available"
+  | "reward.paid"
+  | "reward.voided"
+  | "experiment.completed";
+
+export interface Webhook {
+  id: string;
+  url: string;
+  description: string;
+  events: WebhookEventType[];
+  enabled: boolean;
+  disabledReason: string | null;
+  failingSince: string | null;
+  previousSecretUntil: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface WebhookDelivery {
+  id: string;
+  eventId: string;
+  eventType: string;
+  status: "pending" | "delivered" | "failed";
+  attempts: number;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  nextAttemptAt: string | null;
+  deliveredAt: string | null;
+  createdAt: string;
+}

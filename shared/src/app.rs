@@ -6,7 +6,7 @@ use utoipa::openapi::OpenApi;
 use crate::endpoint::{Endpoint, Served};
 use crate::{
     analytics, apikeys, auth, email, events, experiments, health, kyc, notifications, onboarding, referrals, rewards,
-    users,
+    users, webhooks,
 };
 
 /// Every endpoint, in the order of the API reference.
@@ -51,6 +51,14 @@ pub const ENDPOINTS: &[Endpoint] = &[
     apikeys::CREATE,
     apikeys::LIST,
     apikeys::REVOKE,
+    webhooks::CREATE,
+    webhooks::LIST,
+    webhooks::UPDATE,
+    webhooks::DELETE,
+    webhooks::ROTATE,
+    webhooks::DELIVERIES,
+    webhooks::REDELIVER,
+    webhooks::TEST,
     events::TRACK,
     events::BATCH,
     events::LIST,

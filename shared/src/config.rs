@@ -124,6 +124,8 @@ pub struct Config {
     pub aws_region: String,
     pub email_queue_url: Option<String>,
     pub notification_queue_url: Option<String>,
+    /// The queue of webhook deliveries (`WEBHOOK_QUEUE_URL`).
+    pub webhook_queue_url: Option<String>,
     pub idempotency_table: String,
     /// The verified SES identity emails come from.
     pub email_from: String,
@@ -352,6 +354,7 @@ impl Config {
             aws_region: get("AWS_REGION").unwrap_or_else(|| "us-east-1".to_owned()),
             email_queue_url: get("EMAIL_QUEUE_URL"),
             notification_queue_url: get("NOTIFICATION_QUEUE_URL"),
+            webhook_queue_url: get("WEBHOOK_QUEUE_URL"),
             idempotency_table: get("IDEMPOTENCY_TABLE").unwrap_or_else(|| "growstack-idempotency".to_owned()),
             email_from: get("EMAIL_FROM").unwrap_or_else(|| "noreply@growstack.dev".to_owned()),
             ses_configuration_set: get("SES_CONFIGURATION_SET"),

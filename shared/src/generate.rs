@@ -175,6 +175,7 @@ fn grant(resource: Resource) -> (&'static str, String, String) {
         Resource::NotificationQueue => {
             ("the notification queue", "sqs:SendMessage".into(), "!GetAtt NotificationQueue.Arn".into())
         }
+        Resource::WebhookQueue => ("the webhook queue", "sqs:SendMessage".into(), "!GetAtt WebhookQueue.Arn".into()),
         Resource::IdempotencyTable => (
             "idempotency records: the three calls shared/src/idempotency.rs makes",
             format!("[{}]", crate::idempotency::DYNAMODB_ACTIONS.join(", ")),
@@ -220,6 +221,7 @@ fn label(resource: Resource) -> &'static str {
     match resource {
         Resource::EmailQueue => "EmailQueue",
         Resource::NotificationQueue => "NotificationQueue",
+        Resource::WebhookQueue => "WebhookQueue",
         Resource::IdempotencyTable => "Idempotency",
         Resource::SesSend => "Ses",
         Resource::EventsStream => "EventsStream",

@@ -32,6 +32,11 @@ pub fn created<T: Serialize>(data: T) -> Response {
     (StatusCode::CREATED, axum::Json(Envelope { success: true, data })).into_response()
 }
 
+/// `{"success": true, "data": …}` with 202: taken, to be done shortly.
+pub fn accepted<T: Serialize>(data: T) -> Response {
+    (StatusCode::ACCEPTED, axum::Json(Envelope { success: true, data })).into_response()
+}
+
 #[derive(Serialize)]
 struct Envelope<T> {
     success: bool,

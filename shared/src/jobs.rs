@@ -227,6 +227,27 @@ impl NotificationJob {
     }
 }
 
+/// A try at one webhook delivery (`webhooks::worker`). Each job has an id of its own, so a
+/// retry or a redelivery of the same delivery is a new outbox row and message.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WebhookJob {
+    pub id: Uuid,
+    pub delivery: Uuid,
+}
+
+impl WebhookJob {
+    pub fn new(delivery: Uuid) -> Self {
+        WebhookJob { id: Uuid::now_v7(), delivery }
+    }
+}
+
+impl Job for WebhookJob {
+    const KIND: &'static str = "webhook";
+    fn id(&self) -> Uuid {
+        self.id
+    }
+}
+
 pub trait Job: Serialize + DeserializeOwned {
     const KIND: &'static str;
     fn id(&self) -> Uuid;

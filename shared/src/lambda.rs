@@ -41,6 +41,11 @@ pub async fn run_notification_worker() -> Result<(), Error> {
     run_sqs(state().await?.notification_worker()).await
 }
 
+/// The webhook worker, triggered by the webhook queue.
+pub async fn run_webhook_worker() -> Result<(), Error> {
+    run_sqs(state().await?.webhook_worker()).await
+}
+
 async fn run_sqs(worker: impl SqsWorker) -> Result<(), Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let worker = worker.clone();

@@ -89,6 +89,7 @@ pub mod telemetry;
 pub mod tls;
 pub mod users;
 pub mod uses;
+pub mod webhooks;
 pub mod worker;
 pub mod xray;
 

@@ -15,6 +15,8 @@ pub struct Provisioned {
     pub email_dlq_url: String,
     pub notification_queue_url: String,
     pub notification_dlq_url: String,
+    pub webhook_queue_url: String,
+    pub webhook_dlq_url: String,
     pub idempotency_table: String,
     /// The events archive: a Firehose delivery stream into this bucket, under `events/`.
     pub events_stream: String,
@@ -25,9 +27,13 @@ impl Provisioned {
     /// Shell `export` lines for the settings that point the app at these resources.
     pub fn exports(&self) -> String {
         format!(
-            "export EMAIL_QUEUE_URL='{}'\nexport NOTIFICATION_QUEUE_URL='{}'\nexport IDEMPOTENCY_TABLE='{}'\n\
-             export EVENTS_FIREHOSE_STREAM='{}'\n",
-            self.email_queue_url, self.notification_queue_url, self.idempotency_table, self.events_stream
+            "export EMAIL_QUEUE_URL='{}'\nexport NOTIFICATION_QUEUE_URL='{}'\nexport WEBHOOK_QUEUE_URL='{}'\n\
+             export IDEMPOTENCY_TABLE='{}'\nexport EVENTS_FIREHOSE_STREAM='{}'\n",
+            self.email_queue_url,
+            self.notification_queue_url,
+            self.webhook_queue_url,
+            self.idempotency_table,
+            self.events_stream
         )
     }
 }
@@ -51,6 +57,7 @@ pub async fn provision(aws: &Aws, plan: &Plan<'_>) -> anyhow::Result<Provisioned
     let (email_queue_url, email_dlq_url) = queue_with_dlq(aws, &format!("{}-email", plan.prefix), plan).await?;
     let (notification_queue_url, notification_dlq_url) =
         queue_with_dlq(aws, &format!("{}-notification", plan.prefix), plan).await?;
+    let (webhook_queue_url, webhook_dlq_url) = queue_with_dlq(aws, &format!("{}-webhook", plan.prefix), plan).await?;
     let idempotency_table = format!("{}-idempotency", plan.prefix);
     let created = aws
         .dynamodb()
@@ -89,6 +96,8 @@ pub async fn provision(aws: &Aws, plan: &Plan<'_>) -> anyhow::Result<Provisioned
         email_dlq_url,
         notification_queue_url,
         notification_dlq_url,
+        webhook_queue_url,
+        webhook_dlq_url,
         idempotency_table,
         events_stream,
         events_bucket,

@@ -16,7 +16,7 @@ use crate::jobs::{encode, Job};
 use crate::macros::text_enum;
 use crate::queue::Queue;
 
-text_enum!(Destination { Email => "email", Notification => "notification" });
+text_enum!(Destination { Email => "email", Notification => "notification", Webhook => "webhook" });
 
 /// How long a row staged or claimed is left to its sender before the relay takes it.
 pub const LEASE: Duration = Duration::from_secs(30);
@@ -54,6 +54,7 @@ pub struct Relay {
     pub db: Db,
     pub email: Queue,
     pub notification: Queue,
+    pub webhook: Queue,
 }
 
 /// What a relay run did.
@@ -84,8 +85,11 @@ impl Relay {
         let attempts = if release { 1 } else { crate::queue::ATTEMPTS };
         let mut sent = Vec::new();
         let mut failed: Vec<Uuid> = Vec::new();
-        for (destination, queue) in [(Destination::Email, &self.email), (Destination::Notification, &self.notification)]
-        {
+        for (destination, queue) in [
+            (Destination::Email, &self.email),
+            (Destination::Notification, &self.notification),
+            (Destination::Webhook, &self.webhook),
+        ] {
             let entries: Vec<(Uuid, String)> =
                 staged.iter().filter(|s| s.destination == destination).map(|s| (s.id, s.body.clone())).collect();
             if entries.is_empty() {

@@ -43,10 +43,13 @@ pub enum Task {
     EventsRetention,
     /// Every minute: outbox rows their producers could not send (and pruning sent ones).
     OutboxRelay,
+    /// Every minute: webhook deliveries due another attempt; endpoints failing for 3 days
+    /// disabled, and the admins told.
+    WebhookRetries,
 }
 
 impl Task {
-    pub const ALL: [Task; 9] = [
+    pub const ALL: [Task; 10] = [
         Task::DueNotifications,
         Task::InactivityNudges,
         Task::KycReminders,
@@ -56,6 +59,7 @@ impl Task {
         Task::EventsPartitions,
         Task::EventsRetention,
         Task::OutboxRelay,
+        Task::WebhookRetries,
     ];
 
     /// The tasks a schedule's payload names: `{"task": …}` (the schedule's input) or an
@@ -76,7 +80,7 @@ impl Task {
     pub fn period(self) -> Duration {
         const MINUTE: u64 = 60;
         Duration::from_secs(match self {
-            Task::DueNotifications | Task::OutboxRelay => MINUTE,
+            Task::DueNotifications | Task::OutboxRelay | Task::WebhookRetries => MINUTE,
             Task::EventsExport => 5 * MINUTE,
             Task::EventsRollup => 15 * MINUTE,
             Task::InactivityNudges
@@ -98,6 +102,7 @@ impl Task {
             Task::EventsPartitions => "events-partitions",
             Task::EventsRetention => "events-retention",
             Task::OutboxRelay => "outbox-relay",
+            Task::WebhookRetries => "webhook-retries",
         }
     }
 }
@@ -126,6 +131,11 @@ pub struct Report {
     /// Past retention, but holding events the archive export has not passed.
     pub partitions_kept_unexported: Vec<String>,
     pub outbox: crate::outbox::Relayed,
+    /// Rewards announced as available (`reward.available`).
+    pub rewards_announced: usize,
+    /// Webhook deliveries enqueued for another attempt, and endpoints disabled.
+    pub webhooks_retried: usize,
+    pub webhooks_disabled: usize,
     /// Tasks whose tick another runner had already claimed (`run_ticks`), so not run here.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<Task>,
@@ -144,6 +154,7 @@ pub struct Scheduler {
     pub db: Db,
     pub outbox: crate::outbox::Relay,
     pub notification_queue: Queue,
+    pub webhook_queue: Queue,
     /// `None` when no delivery stream is configured: the export is off.
     pub events_export: Option<Exporter<Firehose>>,
     pub events_retention_days: i64,
@@ -273,12 +284,77 @@ impl Scheduler {
                 report.partitions_dropped = done.dropped;
                 report.partitions_kept_unexported = done.kept_unexported;
             }
+            Task::WebhookRetries => self.webhook_retries(report).await?,
             Task::OutboxRelay => {
                 report.outbox = self.outbox.run().await?;
                 self.metrics.outbox_backlog(report.outbox.pending, report.outbox.oldest_pending_seconds);
             }
         }
         self.metrics.scheduler_run(task.name());
+        Ok(())
+    }
+
+    /// Enqueues the webhook deliveries due another attempt (those it cannot enqueue are due
+    /// again at once), then disables the endpoints that have failed every delivery for 3
+    /// days and mails the admins, in one transaction so that each is told once.
+    async fn webhook_retries(&self, report: &mut Report) -> anyhow::Result<()> {
+        use crate::webhooks::{repo, types::DISABLE_AFTER, EventType};
+        let conn = self.db.writer().await?;
+        // Rewards whose hold has passed: `reward.available`, once each, in the transaction
+        // that marks them announced.
+        let announced = conn
+            .atomically(async |conn| {
+                let rewards = crate::rewards::announce_available(conn, PAGE).await?;
+                let mut staged = Vec::new();
+                for reward in &rewards {
+                    let data = serde_json::to_value(reward).map_err(anyhow::Error::from)?;
+                    staged.extend(crate::webhooks::raise(conn, EventType::RewardAvailable, &data).await?);
+                }
+                Ok((rewards.len(), staged))
+            })
+            .await?;
+        report.rewards_announced = announced.0;
+        self.outbox.send_now(&announced.1).await;
+        let due = repo::take_due(&conn, PAGE).await?;
+        if !due.is_empty() {
+            let jobs: Vec<crate::jobs::WebhookJob> = due.iter().map(|d| crate::jobs::WebhookJob::new(*d)).collect();
+            let refused: Vec<Uuid> =
+                self.webhook_queue.send_batch(&jobs).await.failed.into_iter().map(|(id, _)| id).collect();
+            let unsent: Vec<Uuid> = jobs.iter().filter(|j| refused.contains(&j.id)).map(|j| j.delivery).collect();
+            repo::release(&conn, &unsent).await?;
+            report.webhooks_retried = due.len() - unsent.len();
+        }
+        let staged = conn
+            .atomically(async |conn| {
+                let disabled = repo::disable_failing(conn, DISABLE_AFTER.as_secs_f64()).await?;
+                if disabled.is_empty() {
+                    return Ok((0, Vec::new()));
+                }
+                let admins = repo::admin_emails(conn).await?;
+                let content = format!(
+                    "Every delivery to {} failed for 3 days, so GrowStack stopped sending to it. Fix the receiver, \
+                     enable the endpoint again (the console, or PATCH /api/admin/webhooks/{{id}} with \
+                     {{\"enabled\": true}}), and redeliver what it missed from its deliveries.",
+                    disabled.join(", ")
+                );
+                let mails: Vec<crate::jobs::EmailJob> = admins
+                    .into_iter()
+                    .map(|to| crate::jobs::EmailJob {
+                        id: Uuid::now_v7(),
+                        to,
+                        mail: crate::jobs::Mail::Notification(crate::jobs::Note {
+                            first_name: None,
+                            title: "A webhook endpoint was disabled".to_owned(),
+                            content: content.clone(),
+                        }),
+                    })
+                    .collect();
+                let staged = crate::outbox::stage(conn, crate::outbox::Destination::Email, &mails).await?;
+                Ok((disabled.len(), staged))
+            })
+            .await?;
+        report.webhooks_disabled = staged.0;
+        self.outbox.send_now(&staged.1).await;
         Ok(())
     }
 

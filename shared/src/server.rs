@@ -72,6 +72,7 @@ pub fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
             config.notification_queue_url.clone(),
             state.notification_worker(),
         ));
+        tasks.extend(spawn_consumer(state, "webhook", config.webhook_queue_url.clone(), state.webhook_worker()));
     } else {
         tracing::info!("CONSUME_QUEUES=false: the functions consume the queues");
     }
@@ -81,9 +82,11 @@ pub fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
     let scheduled: &[Task] = if config.scheduler_enabled { &Task::ALL } else { &[] };
     for &task in scheduled {
         let every = match task {
-            Task::DueNotifications | Task::EventsExport | Task::EventsRollup | Task::OutboxRelay => {
-                state.config.scheduler_interval
-            }
+            Task::DueNotifications
+            | Task::EventsExport
+            | Task::EventsRollup
+            | Task::OutboxRelay
+            | Task::WebhookRetries => state.config.scheduler_interval,
             _ => state.config.nudge_interval,
         };
         let scheduler = state.scheduler();

@@ -58,6 +58,7 @@ pub struct Services {
 pub struct Queues {
     pub email: Queue,
     pub notification: Queue,
+    pub webhook: Queue,
 }
 
 impl AppState {
@@ -106,6 +107,7 @@ impl AppState {
                     config.notification_queue_url.clone(),
                     Resource::NotificationQueue,
                 ),
+                webhook: Queue::new(aws.sqs.clone(), config.webhook_queue_url.clone(), Resource::WebhookQueue),
             },
             aws,
             metrics,
@@ -156,6 +158,16 @@ impl AppState {
             db: self.db.clone(),
             email: self.queues.email.clone(),
             notification: self.queues.notification.clone(),
+            webhook: self.queues.webhook.clone(),
+        }
+    }
+
+    pub fn webhook_worker(&self) -> crate::webhooks::WebhookWorker {
+        crate::webhooks::WebhookWorker {
+            db: self.db.clone(),
+            local: self.config.local,
+            concurrency: self.config.worker_concurrency,
+            metrics: self.metrics.clone(),
         }
     }
 
@@ -164,6 +176,7 @@ impl AppState {
             outbox: self.relay(),
             db: self.db.clone(),
             notification_queue: self.queues.notification.clone(),
+            webhook_queue: self.queues.webhook.clone(),
             events_export: self.config.events_firehose_stream.clone().map(|stream| Exporter {
                 db: self.db.clone(),
                 sink: Firehose { client: self.aws.firehose(), stream },

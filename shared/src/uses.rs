@@ -15,6 +15,8 @@ pub enum Resource {
     EmailQueue,
     /// `sqs:SendMessage` on the notification queue.
     NotificationQueue,
+    /// `sqs:SendMessage` on the webhook queue.
+    WebhookQueue,
     /// Read and write the idempotency table.
     IdempotencyTable,
     /// `ses:SendEmail` from the sender through the configuration set.
@@ -66,8 +68,15 @@ pub const BACKGROUND: &[Background] = &[
     },
     Background {
         function: "scheduler",
-        uses: &[Resource::EmailQueue, Resource::NotificationQueue, Resource::EventsStream, Resource::DatabaseSecret],
+        uses: &[
+            Resource::EmailQueue,
+            Resource::NotificationQueue,
+            Resource::WebhookQueue,
+            Resource::EventsStream,
+            Resource::DatabaseSecret,
+        ],
     },
+    Background { function: "webhook-worker", uses: &[Resource::DatabaseSecret] },
     Background { function: "ses-feedback", uses: &[Resource::DatabaseSecret] },
     Background { function: "migrate", uses: &[Resource::MasterDatabaseSecret, Resource::DatabaseSecret] },
 ];

@@ -329,6 +329,7 @@ fn statement_use(id: &str, statement: &Value) -> Resource {
         (["secretsmanager:PutSecretValue"], Some("TokenPublicKeysSecret")) => Resource::TokenPublicKeysWrite,
         (["sqs:SendMessage"], Some("EmailQueue")) => Resource::EmailQueue,
         (["sqs:SendMessage"], Some("NotificationQueue")) => Resource::NotificationQueue,
+        (["sqs:SendMessage"], Some("WebhookQueue")) => Resource::WebhookQueue,
         (["ses:SendEmail"], _) => Resource::SesSend,
         (["firehose:PutRecord", "firehose:PutRecordBatch"], Some("EventsDeliveryStream")) => Resource::EventsStream,
         // What shared/src/idempotency.rs calls, and nothing else.
@@ -361,6 +362,7 @@ fn granted(template: &Value, id: &str, function: &Value) -> BTreeSet<Resource> {
             "SQSSendMessagePolicy" => grant(match target(&body["QueueName"]).as_deref() {
                 Some("EmailQueue") => Resource::EmailQueue,
                 Some("NotificationQueue") => Resource::NotificationQueue,
+                Some("WebhookQueue") => Resource::WebhookQueue,
                 other => panic!("{id}: SQSSendMessagePolicy on unknown queue {other:?}"),
             }),
             "FirehoseWritePolicy" => grant(match target(&body["DeliveryStreamName"]).as_deref() {

@@ -471,7 +471,9 @@ async fn the_exporter_delivers_every_event_to_s3_once() {
     for _ in 0..100 {
         let run = exporter.run().await.unwrap();
         assert_eq!(run.refused, 0, "the refused record was resent within the run");
-        assert!(run.sent == 0 || run.records < run.sent, "events packed: {run:?}");
+        // Packed, whenever a run had more than one event to send (other tests' transactions
+        // can hold the horizon so that a run finds only one).
+        assert!(run.sent <= 1 || run.records < run.sent, "events packed: {run:?}");
         sent += run.sent;
         if sent >= stored {
             break;

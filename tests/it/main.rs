@@ -29,3 +29,4 @@ mod server_process;
 mod sessions;
 mod tls;
 mod users;
+mod webhooks;

@@ -150,6 +150,7 @@ impl TestApp {
             ("AWS_ENDPOINT_URL", endpoint.as_str()),
             ("EMAIL_QUEUE_URL", aws.email_queue_url.as_str()),
             ("NOTIFICATION_QUEUE_URL", aws.notification_queue_url.as_str()),
+            ("WEBHOOK_QUEUE_URL", aws.webhook_queue_url.as_str()),
             ("IDEMPOTENCY_TABLE", aws.idempotency_table.as_str()),
             ("EVENTS_FIREHOSE_STREAM", aws.events_stream.as_str()),
             ("EMAIL_FROM", SENDER),
@@ -444,7 +445,12 @@ impl TestApp {
         growstack::outbox::Relay {
             db: self.state.db.clone(),
             email: Queue::new(sqs.clone(), Some(self.aws.email_queue_url.clone()), Resource::EmailQueue),
-            notification: Queue::new(sqs, Some(self.aws.notification_queue_url.clone()), Resource::NotificationQueue),
+            notification: Queue::new(
+                sqs.clone(),
+                Some(self.aws.notification_queue_url.clone()),
+                Resource::NotificationQueue,
+            ),
+            webhook: Queue::new(sqs, Some(self.aws.webhook_queue_url.clone()), Resource::WebhookQueue),
         }
     }
 

@@ -41,6 +41,7 @@ pub const REGISTER: Endpoint = Endpoint {
     uses: &[
         Resource::NotificationQueue,
         Resource::EmailQueue,
+        Resource::WebhookQueue,
         Resource::TokenSigningKey,
         Resource::TokenPublicKeys,
         Resource::TokenPublicKeysWrite,
@@ -109,7 +110,14 @@ pub const VERIFY_EMAIL: Endpoint = Endpoint {
     doc: openapi::describe::<__path_verify_email>,
     tier: Tier::Standard,
     key_scope: None,
-    uses: &[Resource::NotificationQueue, Resource::LinkKey, Resource::DatabaseSecret, Resource::RedisSecret],
+    // Verifying can complete a referral: its notices, and `referral.completed` for the webhooks.
+    uses: &[
+        Resource::NotificationQueue,
+        Resource::WebhookQueue,
+        Resource::LinkKey,
+        Resource::DatabaseSecret,
+        Resource::RedisSecret,
+    ],
 };
 pub const RESEND_VERIFICATION: Endpoint = Endpoint {
     function: "auth-resend-verification",
@@ -271,6 +279,11 @@ async fn register(
             let user = users::create(conn, &registration.user, &password_hash, &client.ip, referral.as_ref()).await?;
             let mut staged = outbox::stage(conn, Destination::Notification, &[welcome(&user)]).await?;
             staged.extend(outbox::stage(conn, Destination::Email, &[verification_job(&state, &user).await?]).await?);
+            let data = serde_json::json!({
+                "id": user.id, "email": user.email, "firstName": user.first_name, "lastName": user.last_name,
+                "referredBy": user.referred_by, "createdAt": user.created_at,
+            });
+            staged.extend(crate::webhooks::raise(conn, crate::webhooks::EventType::UserRegistered, &data).await?);
             Ok((user, staged))
         })
         .await?;

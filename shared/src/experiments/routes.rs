@@ -65,7 +65,8 @@ pub const UPDATE: Endpoint = Endpoint {
     doc: openapi::describe::<__path_update>,
     tier: Tier::Standard,
     key_scope: None,
-    uses: USES,
+    // Completing an experiment raises `experiment.completed` for the webhooks.
+    uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret, Resource::WebhookQueue],
 };
 /// `{id}` takes the experiment's key too: apps know keys, not ids.
 pub const ASSIGNMENT: Endpoint = Endpoint {
@@ -375,9 +376,23 @@ async fn update(
         }
         next.status = status;
     }
-    let updated = repo::replace(&state.db.writer().await?, &current, &next)
-        .await?
-        .ok_or(Error::Conflict("the experiment changed meanwhile; read it again"))?;
+    let completes = next.status == Status::Completed && current.status != Status::Completed;
+    let conn = state.db.writer().await?;
+    let (updated, staged) = conn
+        .atomically(async |conn| {
+            let Some(updated) = repo::replace(conn, &current, &next).await? else { return Ok((None, Vec::new())) };
+            let staged = if completes {
+                let data = json!({ "id": updated.id, "key": updated.key, "name": updated.name,
+                                   "completedAt": updated.completed_at });
+                crate::webhooks::raise(conn, crate::webhooks::EventType::ExperimentCompleted, &data).await?
+            } else {
+                Vec::new()
+            };
+            Ok((Some(updated), staged))
+        })
+        .await?;
+    let updated = updated.ok_or(Error::Conflict("the experiment changed meanwhile; read it again"))?;
+    state.relay().send_now(&staged).await;
     forget(&state, &updated).await;
     tracing::info!(experiment_id = %updated.id, status = updated.status.as_str(), "experiment updated");
     Ok(ok(ExperimentAnswer { experiment: updated }))

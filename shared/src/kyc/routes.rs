@@ -28,7 +28,13 @@ pub const WEBHOOK: Endpoint = Endpoint {
     doc: openapi::describe::<__path_webhook>,
     tier: Tier::Standard,
     key_scope: None,
-    uses: &[Resource::NotificationQueue, Resource::DatabaseSecret, Resource::RedisSecret, Resource::KycSecret],
+    uses: &[
+        Resource::NotificationQueue,
+        Resource::WebhookQueue,
+        Resource::DatabaseSecret,
+        Resource::RedisSecret,
+        Resource::KycSecret,
+    ],
 };
 
 /// The header the provider signs with.
@@ -115,7 +121,22 @@ async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     if repo::seen(&conn, &callback.event_id).await? {
         return Ok(ok(Receipt { received: true, duplicate: true, applied: None }));
     }
-    let applied = conn.atomically(async |conn| repo::apply(conn, &callback).await).await?;
+    let (applied, staged) = conn
+        .atomically(async |conn| {
+            let applied = repo::apply(conn, &callback).await?;
+            let staged = if applied == Applied::UnknownUser {
+                Vec::new()
+            } else {
+                let data = serde_json::json!({
+                    "userId": callback.user_id, "status": callback.status.as_str(),
+                    "reference": callback.reference, "eventId": callback.event_id,
+                });
+                crate::webhooks::raise(conn, crate::webhooks::EventType::KycUpdated, &data).await?
+            };
+            Ok((applied, staged))
+        })
+        .await?;
+    state.relay().send_now(&staged).await;
     match applied {
         Applied::UnknownUser => tracing::warn!(user_id = %callback.user_id, "KYC callback for an unknown user"),
         Applied::Verdict if callback.status == KycOutcome::Successful => {

@@ -381,7 +381,11 @@ pub async fn complete_if_ready(state: &AppState, conn: &Conn, user: Uuid) -> Res
             if !payout.referred_amount.is_zero() {
                 jobs.push(reward_notice(user, payout.referred_amount, &payout.currency));
             }
-            Ok(Some((done.referral, outbox::stage(conn, Destination::Notification, &jobs).await?)))
+            let mut staged = outbox::stage(conn, Destination::Notification, &jobs).await?;
+            let data =
+                serde_json::json!({ "referralId": done.referral, "referrerId": done.referrer, "referredUserId": user });
+            staged.extend(crate::webhooks::raise(conn, crate::webhooks::EventType::ReferralCompleted, &data).await?);
+            Ok(Some((done.referral, staged)))
         })
         .await?;
     let Some((referral, staged)) = completed else { return Ok(()) };

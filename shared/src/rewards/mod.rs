@@ -4,5 +4,5 @@
 mod repo;
 mod routes;
 
-pub use repo::{RewardStatus, EFFECTIVE_STATUS};
+pub use repo::{announce_available, RewardStatus, EFFECTIVE_STATUS};
 pub use routes::{ADMIN_LIST, ADMIN_UPDATE};

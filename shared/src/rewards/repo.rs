@@ -194,6 +194,28 @@ pub async fn totals(conn: &Conn, filter: Filter) -> Result<Vec<(String, Decimal)
     Ok(rows.iter().map(|r| (r.get("currency"), r.get("total"))).collect())
 }
 
+/// Marks up to `limit` rewards that have become available (their hold passed, or none) and
+/// were not announced yet as announced, answering them: each is announced once.
+pub async fn announce_available(conn: &Conn, limit: i64) -> Result<Vec<Reward>> {
+    let rows = conn
+        .query(
+            &format!(
+                "WITH due AS (
+                    SELECT w.id FROM rewards w
+                    WHERE w.available_announced_at IS NULL AND {EFFECTIVE_STATUS} = 'available'
+                    ORDER BY w.available_at LIMIT $1 FOR UPDATE SKIP LOCKED
+                 ), marked AS (
+                    UPDATE rewards w SET available_announced_at = now() FROM due WHERE w.id = due.id RETURNING w.*
+                 )
+                 SELECT {} FROM marked w ORDER BY w.available_at",
+                columns()
+            ),
+            &[&limit],
+        )
+        .await?;
+    Ok(rows.iter().map(Reward::from_row).collect())
+}
+
 /// One reward, as of now.
 pub async fn by_id(conn: &Conn, id: Uuid) -> Result<Option<Reward>> {
     let row = conn.query_opt(&format!("SELECT {} FROM rewards w WHERE w.id = $1", columns()), &[&id]).await?;

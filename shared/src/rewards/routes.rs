@@ -27,6 +27,7 @@ use crate::http::{ok, DateRange, JsonBody, PageInfo, Paging, PathParams, QueryPa
 use crate::openapi::{self, Ok};
 use crate::state::AppState;
 use crate::uses::Resource;
+use crate::webhooks::EventType;
 
 pub const ADMIN_LIST: Endpoint = Endpoint {
     function: "admin-rewards-list",
@@ -46,7 +47,7 @@ pub const ADMIN_UPDATE: Endpoint = Endpoint {
     doc: openapi::describe::<__path_update>,
     tier: Tier::Standard,
     key_scope: Some(Scope::RewardsWrite),
-    uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+    uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret, Resource::WebhookQueue],
 };
 
 /// Rows per statement while streaming the CSV export.
@@ -229,7 +230,23 @@ async fn update(
         _ => return Err(Error::invalid_field("status", "status must be paid or voided")),
     };
     let conn = state.db.writer().await?;
-    match repo::decide(&conn, path.id, actor, &decision).await? {
+    let (decided, staged) = conn
+        .atomically(async |conn| {
+            let decided = repo::decide(conn, path.id, actor, &decision).await?;
+            // In the decision's transaction: the operator hears of it once, and only if it held.
+            let staged = match &decided {
+                Decided::Done(reward) => {
+                    let kind = if reward.status == "paid" { EventType::RewardPaid } else { EventType::RewardVoided };
+                    let data = serde_json::to_value(reward).map_err(anyhow::Error::from)?;
+                    crate::webhooks::raise(conn, kind, &data).await?
+                }
+                _ => Vec::new(),
+            };
+            Ok((decided, staged))
+        })
+        .await?;
+    state.relay().send_now(&staged).await;
+    match decided {
         Decided::Done(reward) => {
             tracing::info!(?actor, status = reward.status, "reward decided");
             Ok(ok(reward))
