@@ -181,7 +181,7 @@ pub struct Config {
     /// beside the functions: each tick is claimed in Postgres and runs once. Off for a
     /// benchmark that must not nudge its users.
     pub scheduler_enabled: bool,
-    /// Server only: whether it consumes the email and notification queues
+    /// Server only: whether it consumes the email, notification and webhook queues
     /// (`CONSUME_QUEUES`); the EC2 stack sets it from the serverless stack's
     /// `QueueConsumers` choice, so exactly one side does.
     pub consume_queues: bool,

@@ -760,10 +760,17 @@ fn each_schedule_runs_its_task_at_the_period_the_claims_use() {
 fn one_side_consumes_the_queues() {
     let data = template();
     let tagged = |v: &Value| serde_yaml_ng::to_string(v).unwrap();
-    for function in ["EmailWorkerFunction", "NotificationWorkerFunction"] {
-        let enabled = &data["Resources"][function]["Properties"]["Events"]["Queue"]["Properties"]["Enabled"];
-        assert_eq!(tagged(enabled).trim(), "!If\n- FunctionsConsumeQueues\n- true\n- false", "{function}");
+    // Every function an SQS queue triggers.
+    let mut consumers = 0;
+    for (function, resource) in data["Resources"].as_mapping().unwrap() {
+        let Some(events) = resource["Properties"]["Events"].as_mapping() else { continue };
+        for event in events.values().filter(|e| e["Type"].as_str() == Some("SQS")) {
+            let enabled = &event["Properties"]["Enabled"];
+            assert_eq!(tagged(enabled).trim(), "!If\n- FunctionsConsumeQueues\n- true\n- false", "{function:?}");
+            consumers += 1;
+        }
     }
+    assert_eq!(consumers, 3, "the email, notification and webhook workers");
     assert_eq!(
         tagged(&data["Conditions"]["FunctionsConsumeQueues"]).trim(),
         "!Equals\n- !Ref QueueConsumers\n- functions"
