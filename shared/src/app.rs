@@ -5,8 +5,8 @@ use utoipa::openapi::OpenApi;
 
 use crate::endpoint::{Endpoint, Served};
 use crate::{
-    analytics, apikeys, auth, email, events, experiments, health, kyc, notifications, onboarding, referrals, rewards,
-    users, webhooks,
+    analytics, apikeys, auth, email, events, experiments, health, kyc, notifications, onboarding, privacy, referrals,
+    rewards, users, webhooks,
 };
 
 /// Every endpoint, in the order of the API reference.
@@ -26,6 +26,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
     users::GET,
     users::BLOCK,
     users::ROLE,
+    privacy::EXPORT,
+    privacy::ADMIN_EXPORT,
     notifications::LIST,
     notifications::MARK_READ,
     notifications::SEND,

@@ -77,6 +77,7 @@ pub mod notifications;
 pub mod onboarding;
 pub mod openapi;
 pub mod outbox;
+pub mod privacy;
 pub mod queue;
 pub mod referrals;
 pub mod rewards;
