@@ -32,6 +32,34 @@ pub fn created<T: Serialize>(data: T) -> Response {
     (StatusCode::CREATED, axum::Json(Envelope { success: true, data })).into_response()
 }
 
+/// A required text field: trimmed, 1 to `max` characters, no control characters; else a 400
+/// naming `field`.
+pub fn required_text<'a>(field: &str, value: Option<&'a str>, max: usize) -> Result<&'a str, Error> {
+    match value.map(str::trim) {
+        Some(v) if !v.is_empty() && v.chars().count() <= max && !v.chars().any(char::is_control) => Ok(v),
+        _ => Err(Error::invalid_field(field, format!("{field} must be 1 to {max} characters"))),
+    }
+}
+
+/// A list of names, each one of `known`: at least one, each kept once (as `known` spells it);
+/// else a 400 naming `field` and listing the names it takes.
+pub fn names_from(field: &str, raw: &[String], known: &[&'static str]) -> Result<Vec<&'static str>, Error> {
+    if raw.is_empty() {
+        return Err(Error::invalid_field(field, format!("{field} must name at least one")));
+    }
+    let mut names = Vec::with_capacity(raw.len());
+    for name in raw {
+        let Some(found) = known.iter().find(|k| **k == name.as_str()) else {
+            let message = format!("`{name}` is not one of the {field}: {}", known.join(", "));
+            return Err(Error::invalid_field(field, message));
+        };
+        if !names.contains(found) {
+            names.push(*found);
+        }
+    }
+    Ok(names)
+}
+
 /// `{"success": true, "data": …}` with 202: taken, to be done shortly.
 pub fn accepted<T: Serialize>(data: T) -> Response {
     (StatusCode::ACCEPTED, axum::Json(Envelope { success: true, data })).into_response()

@@ -123,6 +123,5 @@ pub async fn migrate_handler(db: &Db, event: LambdaEvent<Value>) -> Result<Value
 
 /// 144 random bits, URL-safe: 24 characters.
 fn one_time_password() -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 18]>())
+    crate::signing::random_text::<18>()
 }

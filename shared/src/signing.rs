@@ -31,6 +31,12 @@ pub fn verify_hmac_sha256(key: &[u8], parts: &[&[u8]], signature: &[u8]) -> bool
     mac.verify_slice(signature).is_ok()
 }
 
+/// `N` random bytes as URL-safe base64 without padding: the random part of the secrets we
+/// hand out (API keys, webhook signing secrets, a first admin's password).
+pub fn random_text<const N: usize>() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; N]>())
+}
+
 /// SHA-256 of `data`: how secrets we must recognise (refresh tokens) are stored.
 pub fn sha256(data: &[u8]) -> Vec<u8> {
     Sha256::digest(data).to_vec()

@@ -328,16 +328,7 @@ async fn a_server_only_metric_ignores_a_clients_forged_conversion() {
 async fn the_payout_loop_runs_through_the_api_alone() {
     let app = TestApp::spawn_with(&[("REFERRED_REWARD_AMOUNT", "100.00")]).await;
     let admin = app.admin().await;
-    let ada = app.user(&app.email("ada")).await;
-    let code = app.call(Method::GET, "/api/referrals/code", Some(&ada.access), None).await.data()["code"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let mut body = TestApp::registration(&app.email("grace"));
-    body["referralCode"] = json!(code);
-    let r = app.register(body).await;
-    let grace: Uuid = r.data()["user"]["id"].as_str().unwrap().parse().unwrap();
-    app.verify(grace).await;
+    let (_, grace, _, _) = app.referred_pair().await;
     app.kyc(grace, "successful").await;
 
     let (reader, _) = key(&app, &admin.access, &["rewards:read"]).await;

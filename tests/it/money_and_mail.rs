@@ -8,21 +8,8 @@ use http::{Method, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-/// Ada, and Grace who signed up with Ada's code and verified her address; the referral.
 async fn referred_pair(app: &TestApp) -> (TestUser, Uuid, String, Uuid) {
-    let ada = app.user(&app.email("ada")).await;
-    let code = app.call(Method::GET, "/api/referrals/code", Some(&ada.access), None).await.data()["code"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let mut body = TestApp::registration(&app.email("grace"));
-    body["referralCode"] = json!(code);
-    let r = app.register(body).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let grace: Uuid = r.data()["user"]["id"].as_str().unwrap().parse().unwrap();
-    app.verify(grace).await;
-    let referral: Uuid = app.pg().await.query_one("SELECT id FROM referrals", &[]).await.unwrap().get(0);
-    (ada, grace, r.data()["accessToken"].as_str().unwrap().to_owned(), referral)
+    app.referred_pair().await
 }
 
 async fn referral_status(app: &TestApp) -> String {

@@ -212,3 +212,18 @@ async fn a_user_gets_everything_held_about_them_and_staff_exports_are_audited() 
     let missing = format!("/api/admin/users/{}/export?reason=x", Uuid::now_v7());
     assert_eq!(app.call(http::Method::GET, &missing, Some(&admin.access), None).await.status, 404);
 }
+
+/// The exports' daily budget holds for requests sent at once, with Redis and (each instance
+/// counting alone) without it.
+#[tokio::test]
+async fn the_export_budget_holds_for_requests_sent_at_once() {
+    let dead_redis = format!("redis://127.0.0.1:{}", growstack_tests::free_port());
+    for app in [TestApp::spawn().await, TestApp::spawn_with(&[("REDIS_URL", &dead_redis)]).await] {
+        let ada = app.user(&app.email("ada")).await;
+        let calls = (0..8).map(|_| app.call(http::Method::GET, "/api/users/me/export", Some(&ada.access), None));
+        let statuses: Vec<http::StatusCode> = futures::future::join_all(calls).await.iter().map(|r| r.status).collect();
+        let passed = statuses.iter().filter(|s| **s == http::StatusCode::OK).count();
+        let limited = statuses.iter().filter(|s| **s == http::StatusCode::TOO_MANY_REQUESTS).count();
+        assert_eq!((passed, limited), (3, 5), "{statuses:?}");
+    }
+}

@@ -367,18 +367,9 @@ async fn every_event_type_goes_out_once_through_the_payout_loop() {
         "experiment.completed",
     ];
     endpoint(&app, &admin.access, &r, &url, &every).await;
-    let ada = app.user(&app.email("ada")).await;
-    let code = app.call(Method::GET, "/api/referrals/code", Some(&ada.access), None).await.data()["code"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let mut body = TestApp::registration(&app.email("grace"));
-    body["referralCode"] = json!(code);
-    let grace: Uuid = app.register(body).await.data()["user"]["id"].as_str().unwrap().parse().unwrap();
-    app.verify(grace).await;
+    let (ada, grace, _, referral) = app.referred_pair().await;
     app.kyc(grace, "successful").await;
     // The referrer claims hers: two rewards, each announced once by the minute's task.
-    let referral: Uuid = app.pg().await.query_one("SELECT id FROM referrals", &[]).await.unwrap().get(0);
     assert_eq!(app.claim(&ada.access, referral, None).await.status, StatusCode::OK);
     for _ in 0..2 {
         app.state.scheduler().run(&[Task::WebhookRetries]).await.unwrap();
@@ -460,4 +451,22 @@ async fn the_webhook_worker_event_runs_through_its_handler() {
         serde_json::from_value(growstack_tests::event("webhook-worker", &[])).unwrap();
     poison.records[0].body = Some("not a job".into());
     assert_eq!(app.state.webhook_worker().handle(poison).await.batch_item_failures.len(), 1);
+}
+
+/// Senders racing for one delivery (a duplicated message, the retry task beside the outbox):
+/// the receiver gets it once.
+#[tokio::test]
+async fn senders_racing_for_a_delivery_send_it_once() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let (r, url) = receiver().await;
+    endpoint(&app, &admin.access, &r, &url, &["user.registered"]).await;
+    app.user(&app.email("ada")).await;
+    let delivery: Uuid = app.pg().await.query_one("SELECT id FROM webhook_deliveries", &[]).await.unwrap().get(0);
+    let worker = app.state.webhook_worker();
+    let attempts = (0..6).map(|_| worker.attempt(delivery));
+    let outcomes: Vec<Option<bool>> =
+        futures::future::join_all(attempts).await.into_iter().map(Result::unwrap).collect();
+    assert_eq!(outcomes.iter().filter(|o| **o == Some(true)).count(), 1, "{outcomes:?}");
+    assert_eq!(r.got.lock().unwrap().len(), 1);
 }

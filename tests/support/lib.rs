@@ -287,6 +287,24 @@ impl TestApp {
         user
     }
 
+    /// Ada, and Grace who signed up with Ada's code and verified her address; Grace's access
+    /// token and the referral.
+    pub async fn referred_pair(&self) -> (TestUser, Uuid, String, Uuid) {
+        let ada = self.user(&self.email("ada")).await;
+        let code = self.call(http::Method::GET, "/api/referrals/code", Some(&ada.access), None).await.data()["code"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let mut body = TestApp::registration(&self.email("grace"));
+        body["referralCode"] = serde_json::json!(code);
+        let r = self.register(body).await;
+        assert_eq!(r.status, http::StatusCode::CREATED, "{}", r.body);
+        let grace: Uuid = r.data()["user"]["id"].as_str().unwrap().parse().unwrap();
+        self.verify(grace).await;
+        let referral: Uuid = self.pg().await.query_one("SELECT id FROM referrals", &[]).await.unwrap().get(0);
+        (ada, grace, r.data()["accessToken"].as_str().unwrap().to_owned(), referral)
+    }
+
     /// Verifies a user's address with the link they were sent.
     pub async fn verify(&self, id: Uuid) {
         let r = self.verify_email(&self.verification_token(id).await).await;

@@ -7,8 +7,6 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
@@ -26,7 +24,7 @@ impl Secret {
     const PREFIX_CHARS: usize = 11;
 
     pub fn generate() -> Self {
-        Secret(format!("{}{}", Self::MARK, URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())))
+        Secret(format!("{}{}", Self::MARK, crate::signing::random_text::<32>()))
     }
 
     pub fn parse(raw: &str) -> Option<Self> {

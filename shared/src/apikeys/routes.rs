@@ -13,7 +13,7 @@ use super::repo::{self, ApiKey, NewKey, Scope};
 use crate::auth::{ActingAdmin, AdminUser};
 use crate::endpoint::{Endpoint, Tier};
 use crate::error::{Error, Result};
-use crate::http::{created, ok, JsonBody, PathParams};
+use crate::http::{created, names_from, ok, required_text, JsonBody, PathParams};
 use crate::openapi::{self, Ok};
 use crate::state::AppState;
 use crate::uses::Resource;
@@ -86,23 +86,9 @@ async fn create(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<CreateBody>,
 ) -> Result<Response> {
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(Error::invalid_field("name", "name must be 1 to 100 characters"));
-    }
-    if body.scopes.is_empty() {
-        return Err(Error::invalid_field("scopes", "scopes must name at least one scope"));
-    }
-    let mut scopes = Vec::with_capacity(body.scopes.len());
-    for raw in &body.scopes {
-        let scope = Scope::parse(raw).ok_or_else(|| {
-            let known = Scope::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
-            Error::invalid_field("scopes", format!("unknown scope `{raw}`; the scopes are {known}"))
-        })?;
-        if !scopes.contains(&scope.as_str()) {
-            scopes.push(scope.as_str());
-        }
-    }
+    let name = required_text("name", Some(&body.name), 100)?;
+    let known: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+    let scopes = names_from("scopes", &body.scopes, &known)?;
     let secret = Secret::generate();
     let new =
         NewKey { id: Uuid::now_v7(), name, prefix: secret.prefix(), secret_hash: &secret.hash(), scopes: &scopes };

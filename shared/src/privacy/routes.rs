@@ -98,10 +98,7 @@ async fn admin_export(
     PathParams(path): PathParams<UserPath>,
     QueryParams(q): QueryParams<ReasonQuery>,
 ) -> Result<Response> {
-    let reason = q.reason.as_deref().map(str::trim).unwrap_or("");
-    if reason.is_empty() || reason.chars().count() > 500 || reason.chars().any(char::is_control) {
-        return Err(Error::invalid_field("reason", "reason must be 1 to 500 characters"));
-    }
+    let reason = crate::http::required_text("reason", q.reason.as_deref(), 500)?;
     let conn = state.db.writer().await?;
     let document = conn
         .atomically(async |conn| {

@@ -445,10 +445,7 @@ async fn admin_update(
     if body.status != "failed" {
         return Err(Error::invalid_field("status", "status must be failed"));
     }
-    let reason = body.reason.trim();
-    if reason.is_empty() || reason.chars().count() > 500 || reason.chars().any(char::is_control) {
-        return Err(Error::invalid_field("reason", "reason must be 1 to 500 characters"));
-    }
+    let reason = crate::http::required_text("reason", Some(&body.reason), 500)?;
     match repo::fail(&state.db.writer().await?, path.id, Some(admin.id), reason).await? {
         FailOutcome::Failed(referral, voided) => {
             tracing::info!(admin_id = %admin.id, voided, "referral failed by an admin");

@@ -23,7 +23,7 @@ use crate::auth::{ActingAdmin, AdminUser};
 use crate::db::Conn;
 use crate::endpoint::{Endpoint, Tier};
 use crate::error::{Error, Result};
-use crate::http::{ok, DateRange, JsonBody, PageInfo, Paging, PathParams, QueryParams};
+use crate::http::{ok, required_text, DateRange, JsonBody, PageInfo, Paging, PathParams, QueryParams};
 use crate::openapi::{self, Ok};
 use crate::state::AppState;
 use crate::uses::Resource;
@@ -195,13 +195,6 @@ struct RewardPath {
     id: Uuid,
 }
 
-fn required<'a>(field: &str, value: &'a Option<String>, max: usize) -> Result<&'a str> {
-    match value.as_deref().map(str::trim) {
-        Some(v) if !v.is_empty() && v.chars().count() <= max && !v.chars().any(char::is_control) => Ok(v),
-        _ => Err(Error::invalid_field(field, format!("{field} must be 1 to {max} characters"))),
-    }
-}
-
 #[utoipa::path(patch, path = "/api/admin/rewards/{id}", security(("bearer" = ["admin"])), params(RewardPath),
     request_body = UpdateBody,
     responses((status = 200, description = "The reward as decided; the change is audited.", body = Ok<Reward>),
@@ -225,8 +218,8 @@ async fn update(
         OrKey::Key(key) => Actor::Key(key.id),
     };
     let decision = match body.status.as_str() {
-        "paid" => Decision::Paid { external_ref: required("externalRef", &body.external_ref, 128)? },
-        "voided" => Decision::Voided { reason: required("reason", &body.reason, 500)? },
+        "paid" => Decision::Paid { external_ref: required_text("externalRef", body.external_ref.as_deref(), 128)? },
+        "voided" => Decision::Voided { reason: required_text("reason", body.reason.as_deref(), 500)? },
         _ => return Err(Error::invalid_field("status", "status must be paid or voided")),
     };
     let conn = state.db.writer().await?;

@@ -107,21 +107,8 @@ async fn checked_url(state: &AppState, raw: &str) -> Result<String> {
 }
 
 fn event_types(raw: &[String]) -> Result<Vec<&'static str>> {
-    if raw.is_empty() {
-        return Err(Error::invalid_field("events", "events must name at least one event type"));
-    }
-    let mut types = Vec::new();
-    for name in raw {
-        let kind = EventType::parse(name).filter(|k| k.subscribable()).ok_or_else(|| {
-            let known =
-                EventType::ALL.iter().filter(|k| k.subscribable()).map(|k| k.as_str()).collect::<Vec<_>>().join(", ");
-            Error::invalid_field("events", format!("unknown event type `{name}`; the types are {known}"))
-        })?;
-        if !types.contains(&kind.as_str()) {
-            types.push(kind.as_str());
-        }
-    }
-    Ok(types)
+    let known: Vec<&str> = EventType::ALL.iter().filter(|k| k.subscribable()).map(|k| k.as_str()).collect();
+    crate::http::names_from("events", raw, &known)
 }
 
 fn description(raw: Option<&str>) -> Result<&str> {

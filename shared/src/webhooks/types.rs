@@ -2,9 +2,6 @@
 
 use std::time::Duration;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-
 use crate::macros::text_enum;
 
 text_enum!(
@@ -31,7 +28,7 @@ impl EventType {
 
 /// A new signing secret: `whsec_` and 43 URL-safe base64 characters (32 random bytes).
 pub fn new_secret() -> String {
-    format!("whsec_{}", URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>()))
+    format!("whsec_{}", crate::signing::random_text::<32>())
 }
 
 /// `X-GrowStack-Signature`: `t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`, as the KYC
