@@ -216,6 +216,7 @@ export interface ApiKey {
 
 export type WebhookEventType =
   | "user.registered"
+  | "user.erased"
   | "kyc.updated"
   | "referral.completed"
   | "reward.available"

@@ -28,6 +28,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
     users::ROLE,
     privacy::EXPORT,
     privacy::ADMIN_EXPORT,
+    privacy::ERASE,
+    privacy::ADMIN_ERASE,
     notifications::LIST,
     notifications::MARK_READ,
     notifications::SEND,

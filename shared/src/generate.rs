@@ -191,6 +191,16 @@ fn grant(resource: Resource) -> (&'static str, String, String) {
             "[firehose:PutRecord, firehose:PutRecordBatch]".into(),
             "!GetAtt EventsDeliveryStream.Arn".into(),
         ),
+        Resource::ErasureList => (
+            "the archive's erasure list, which the Athena view applies",
+            "s3:PutObject".into(),
+            "!Sub ${EventsArchiveBucket.Arn}/erasures/*".into(),
+        ),
+        Resource::EventsArchive => (
+            "the archive's events, rewritten without erased accounts (and the versions replaced)",
+            format!("[{}]", crate::privacy::ARCHIVE_ACTIONS.join(", ")),
+            "\n                  - !GetAtt EventsArchiveBucket.Arn\n                  - !Sub ${EventsArchiveBucket.Arn}/events/*".into(),
+        ),
         Resource::TokenSigningKey => secret("the tokens' private keys: it signs people in", "TokenSigningKeySecret"),
         Resource::TokenPublicKeys => secret("the tokens' public keys", "TokenPublicKeysSecret"),
         Resource::TokenPublicKeysWrite => (
@@ -212,6 +222,7 @@ fn environment(resource: Resource) -> Option<(&'static str, &'static str)> {
         Resource::KycSecret => Some(("KYC_WEBHOOK_SECRET_ID", "!Ref KycWebhookSecretValue")),
         Resource::SesSend => Some(("SES_MAX_SEND_RATE", "!Ref SesMaxSendRate")),
         Resource::EventsStream => Some(("EVENTS_FIREHOSE_STREAM", "!Ref EventsDeliveryStream")),
+        Resource::ErasureList | Resource::EventsArchive => Some(("EVENTS_ARCHIVE_BUCKET", "!Ref EventsArchiveBucket")),
         _ => None,
     }
 }
@@ -225,6 +236,8 @@ fn label(resource: Resource) -> &'static str {
         Resource::IdempotencyTable => "Idempotency",
         Resource::SesSend => "Ses",
         Resource::EventsStream => "EventsStream",
+        Resource::ErasureList => "ErasureList",
+        Resource::EventsArchive => "EventsArchive",
         Resource::TokenSigningKey => "TokenSigning",
         Resource::TokenPublicKeys => "TokenKeys",
         Resource::TokenPublicKeysWrite => "TokenKeysWrite",
@@ -300,7 +313,8 @@ fn functions() -> String {
             );
             out.push_str("      ReservedConcurrentExecutions: !If [ReserveAuthConcurrency, !Ref AuthReservedConcurrency, !Ref AWS::NoValue]\n");
         }
-        let env: Vec<_> = uses.iter().filter_map(|r| environment(*r)).collect();
+        let mut env: Vec<_> = uses.iter().filter_map(|r| environment(*r)).collect();
+        env.dedup();
         if !env.is_empty() {
             out.push_str("      Environment:\n        Variables:\n");
             for (name, value) in env {

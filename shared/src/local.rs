@@ -28,12 +28,13 @@ impl Provisioned {
     pub fn exports(&self) -> String {
         format!(
             "export EMAIL_QUEUE_URL='{}'\nexport NOTIFICATION_QUEUE_URL='{}'\nexport WEBHOOK_QUEUE_URL='{}'\n\
-             export IDEMPOTENCY_TABLE='{}'\nexport EVENTS_FIREHOSE_STREAM='{}'\n",
+             export IDEMPOTENCY_TABLE='{}'\nexport EVENTS_FIREHOSE_STREAM='{}'\nexport EVENTS_ARCHIVE_BUCKET='{}'\n",
             self.email_queue_url,
             self.notification_queue_url,
             self.webhook_queue_url,
             self.idempotency_table,
-            self.events_stream
+            self.events_stream,
+            self.events_bucket
         )
     }
 }
@@ -114,6 +115,18 @@ async fn events_archive(aws: &Aws, plan: &Plan<'_>) -> anyhow::Result<(String, S
         Err(e) if e.as_service_error().is_some_and(|e| e.is_bucket_already_owned_by_you()) => {}
         Err(e) => return Err(anyhow::Error::new(e).context("create events bucket")),
     }
+    // Versioned, as the template's bucket is: the erasure rewrite deletes the versions it replaces.
+    aws.s3()
+        .put_bucket_versioning()
+        .bucket(&bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .context("version the events bucket")?;
     let destination = ExtendedS3DestinationConfiguration::builder()
         .role_arn("arn:aws:iam::123456789012:role/growstack-firehose")
         .bucket_arn(format!("arn:aws:s3:::{bucket}"))

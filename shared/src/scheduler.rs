@@ -46,10 +46,13 @@ pub enum Task {
     /// Every minute: webhook deliveries due another attempt; endpoints failing for 3 days
     /// disabled, and the admins told.
     WebhookRetries,
+    /// Every quarter hour, while an erasure waits: the archive's erasure list, and a slice of
+    /// the rewrite of its objects without the erased accounts (privacy/archive.rs).
+    ArchiveErasures,
 }
 
 impl Task {
-    pub const ALL: [Task; 10] = [
+    pub const ALL: [Task; 11] = [
         Task::DueNotifications,
         Task::InactivityNudges,
         Task::KycReminders,
@@ -60,6 +63,7 @@ impl Task {
         Task::EventsRetention,
         Task::OutboxRelay,
         Task::WebhookRetries,
+        Task::ArchiveErasures,
     ];
 
     /// The tasks a schedule's payload names: `{"task": …}` (the schedule's input) or an
@@ -82,7 +86,7 @@ impl Task {
         Duration::from_secs(match self {
             Task::DueNotifications | Task::OutboxRelay | Task::WebhookRetries => MINUTE,
             Task::EventsExport => 5 * MINUTE,
-            Task::EventsRollup => 15 * MINUTE,
+            Task::EventsRollup | Task::ArchiveErasures => 15 * MINUTE,
             Task::InactivityNudges
             | Task::KycReminders
             | Task::Housekeeping
@@ -103,6 +107,7 @@ impl Task {
             Task::EventsRetention => "events-retention",
             Task::OutboxRelay => "outbox-relay",
             Task::WebhookRetries => "webhook-retries",
+            Task::ArchiveErasures => "archive-erasures",
         }
     }
 }
@@ -136,6 +141,8 @@ pub struct Report {
     /// Webhook deliveries enqueued for another attempt, and endpoints disabled.
     pub webhooks_retried: usize,
     pub webhooks_disabled: usize,
+    /// Erasures applied to the S3 archive (`archive-erasures`).
+    pub archive: crate::privacy::Rewritten,
     /// Tasks whose tick another runner had already claimed (`run_ticks`), so not run here.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<Task>,
@@ -149,6 +156,9 @@ const STALE_RUN: Duration = Duration::from_secs(15 * 60);
 /// lets a timer that fires a little early still take the next tick.
 const TICK_SHARE: f64 = 0.9;
 
+/// How long one run of `archive-erasures` rewrites the archive for.
+const ARCHIVE_SLICE: Duration = Duration::from_secs(40);
+
 #[derive(Clone)]
 pub struct Scheduler {
     pub db: Db,
@@ -157,6 +167,8 @@ pub struct Scheduler {
     pub webhook_queue: Queue,
     /// `None` when no delivery stream is configured: the export is off.
     pub events_export: Option<Exporter<Firehose>>,
+    /// `None` when no archive bucket is configured: erasures stop at Postgres.
+    pub archive: Option<crate::privacy::Archive>,
     pub events_retention_days: i64,
     /// Days events keep the client's address and agent.
     pub pii_retention_days: i64,
@@ -226,6 +238,16 @@ impl Scheduler {
         Ok(row.map(|r| r.get("started_at")))
     }
 
+    /// Whether this runner is set up for `task`: a server without the archive's stream or
+    /// bucket must not take those tasks' ticks from the functions that have them.
+    pub fn can_run(&self, task: Task) -> bool {
+        match task {
+            Task::EventsExport => self.events_export.is_some(),
+            Task::ArchiveErasures => self.archive.is_some(),
+            _ => true,
+        }
+    }
+
     /// Runs `tasks` now, whoever else may be running them: the operator's `run-task`.
     pub async fn run(&self, tasks: &[Task]) -> anyhow::Result<Report> {
         let mut report = Report::default();
@@ -285,6 +307,12 @@ impl Scheduler {
                 report.partitions_kept_unexported = done.kept_unexported;
             }
             Task::WebhookRetries => self.webhook_retries(report).await?,
+            Task::ArchiveErasures => {
+                if let Some(archive) = &self.archive {
+                    // Well inside the function's minute, so a slice always records where it stopped.
+                    report.archive = Box::pin(archive.run(&self.db, ARCHIVE_SLICE)).await?;
+                }
+            }
             Task::OutboxRelay => {
                 report.outbox = self.outbox.run().await?;
                 self.metrics.outbox_backlog(report.outbox.pending, report.outbox.oldest_pending_seconds);

@@ -80,13 +80,14 @@ pub fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
     let runner = format!("server:{}", uuid::Uuid::now_v7());
     // Each task on a timer of its own, as each has a schedule of its own in AWS.
     let scheduled: &[Task] = if config.scheduler_enabled { &Task::ALL } else { &[] };
-    for &task in scheduled {
+    for &task in scheduled.iter().filter(|&&t| state.scheduler().can_run(t)) {
         let every = match task {
             Task::DueNotifications
             | Task::EventsExport
             | Task::EventsRollup
             | Task::OutboxRelay
-            | Task::WebhookRetries => state.config.scheduler_interval,
+            | Task::WebhookRetries
+            | Task::ArchiveErasures => state.config.scheduler_interval,
             _ => state.config.nudge_interval,
         };
         let scheduler = state.scheduler();

@@ -171,6 +171,16 @@ impl AppState {
         }
     }
 
+    /// The events archive, when a bucket is configured: where erasures are applied.
+    pub fn archive(&self) -> Option<crate::privacy::Archive> {
+        self.config.events_archive_bucket.clone().map(|bucket| crate::privacy::Archive {
+            client: self.aws.s3(),
+            bucket,
+            in_flight: std::time::Duration::from_secs(15 * 60),
+            page: 1000,
+        })
+    }
+
     pub fn scheduler(&self) -> Scheduler {
         Scheduler {
             outbox: self.relay(),
@@ -183,6 +193,7 @@ impl AppState {
                 page: 5000,
                 record_bytes: crate::events::export::MAX_RECORD_BYTES,
             }),
+            archive: self.archive(),
             events_retention_days: self.config.events_retention_days,
             pii_retention_days: self.config.pii_retention_days,
             metrics: self.metrics.clone(),

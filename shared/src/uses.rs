@@ -23,6 +23,10 @@ pub enum Resource {
     SesSend,
     /// `firehose:PutRecordBatch` on the events delivery stream.
     EventsStream,
+    /// `s3:PutObject` under the archive's `erasures/`: the list the Athena view applies.
+    ErasureList,
+    /// Read and write the archive's `events/` objects: the rewrite without erased accounts.
+    EventsArchive,
     /// `secretsmanager:GetSecretValue` on the tokens' private keys: only what signs people in.
     TokenSigningKey,
     /// `secretsmanager:GetSecretValue` on the tokens' public keys: anything that checks a token.
@@ -73,6 +77,8 @@ pub const BACKGROUND: &[Background] = &[
             Resource::NotificationQueue,
             Resource::WebhookQueue,
             Resource::EventsStream,
+            Resource::ErasureList,
+            Resource::EventsArchive,
             Resource::DatabaseSecret,
         ],
     },

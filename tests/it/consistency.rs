@@ -300,6 +300,18 @@ fn shipped_profiles_unwind_and_hash_fast() {
     }
 }
 
+/// The text of each tagged resource of a statement (`!GetAtt X.Arn`, `!Sub …`), one or a list.
+fn resources(value: &Value) -> Vec<String> {
+    let one = |v: &Value| match v {
+        Value::Tagged(tagged) => tagged.value.as_str().map(str::to_owned),
+        _ => None,
+    };
+    match value {
+        Value::Sequence(list) => list.iter().filter_map(one).collect(),
+        other => one(other).into_iter().collect(),
+    }
+}
+
 /// The secret a `!Ref` names, as the use it grants.
 fn secret_use(id: &str, secret: Option<&str>) -> Resource {
     match secret {
@@ -332,6 +344,17 @@ fn statement_use(id: &str, statement: &Value) -> Resource {
         (["sqs:SendMessage"], Some("WebhookQueue")) => Resource::WebhookQueue,
         (["ses:SendEmail"], _) => Resource::SesSend,
         (["firehose:PutRecord", "firehose:PutRecordBatch"], Some("EventsDeliveryStream")) => Resource::EventsStream,
+        (["s3:PutObject"], _) if resources(&statement["Resource"]) == ["${EventsArchiveBucket.Arn}/erasures/*"] => {
+            Resource::ErasureList
+        }
+        // What shared/src/privacy/archive.rs calls, on the bucket and its events only.
+        (calls, None)
+            if calls == growstack::privacy::ARCHIVE_ACTIONS
+                && resources(&statement["Resource"])
+                    == ["EventsArchiveBucket.Arn", "${EventsArchiveBucket.Arn}/events/*"] =>
+        {
+            Resource::EventsArchive
+        }
         // What shared/src/idempotency.rs calls, and nothing else.
         (calls, Some("IdempotencyTable")) if calls == growstack::idempotency::DYNAMODB_ACTIONS => {
             Resource::IdempotencyTable

@@ -153,6 +153,7 @@ impl TestApp {
             ("WEBHOOK_QUEUE_URL", aws.webhook_queue_url.as_str()),
             ("IDEMPOTENCY_TABLE", aws.idempotency_table.as_str()),
             ("EVENTS_FIREHOSE_STREAM", aws.events_stream.as_str()),
+            ("EVENTS_ARCHIVE_BUCKET", aws.events_bucket.as_str()),
             ("EMAIL_FROM", SENDER),
             ("GROWSTACK_ENV", "local"),
             ("KYC_WEBHOOK_SECRET", KYC_SECRET),

@@ -15,6 +15,7 @@ const TYPES: WebhookEventType[] = [
   "referral.completed",
   "kyc.updated",
   "user.registered",
+  "user.erased",
   "experiment.completed",
 ];
 

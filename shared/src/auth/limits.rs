@@ -56,7 +56,11 @@ pub async fn limit_ip(state: &AppState, action: &str, ip: &str) -> Result<()> {
     let config = &state.config;
     match state
         .cache
-        .over_limit(&format!("auth:{action}:{ip}"), config.auth_rate_limit_max, config.auth_rate_limit_window)
+        .over_limit(
+            &format!("auth:{action}:{}", pseudonym(ip)),
+            config.auth_rate_limit_max,
+            config.auth_rate_limit_window,
+        )
         .await
     {
         Some(retry_after_secs) => Err(Error::RateLimited { retry_after_secs }),
@@ -64,8 +68,14 @@ pub async fn limit_ip(state: &AppState, action: &str, ip: &str) -> Result<()> {
     }
 }
 
-/// The hash-tagged key prefix of an account's password checks, named by a hash of the address
-/// (no addresses in Redis). Unknown addresses get one too, so a lockout tells nothing.
+/// How Redis keys name an email or IP address: by a hash, so that no address is stored there
+/// (an erased account leaves none behind).
+fn pseudonym(text: &str) -> String {
+    hex::encode(&sha256(text.as_bytes())[..8])
+}
+
+/// The hash-tagged key prefix of an account's password checks, named by a hash of the address.
+/// Unknown addresses get one too, so a lockout tells nothing.
 fn account_key(account: &str) -> String {
     format!("login:{{{}}}", hex::encode(&sha256(account.as_bytes())[..16]))
 }
@@ -164,7 +174,7 @@ pub async fn admit_password_check(state: &AppState, account: &str, ip: &str) -> 
     let policy = Policy::of(state);
     // The deployment's prefix is part of the account's name in the fallback too.
     let account = state.cache.key(&account_key(account));
-    let ip = hex::encode(&sha256(ip.as_bytes())[..8]);
+    let ip = pseudonym(ip);
     let token = uuid::Uuid::now_v7().to_string();
     let keys = [format!("{account}:check"), format!("{account}:ip:{ip}"), format!("{account}:backoff")];
     let args = [

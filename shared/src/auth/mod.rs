@@ -1,7 +1,7 @@
 //! Authentication: passwords, tokens and sessions, revocation, the extractors handlers use,
 //! and the auth routes (register, login, refresh, logout, email verification).
 
-mod cookie;
+pub(crate) mod cookie;
 mod extract;
 mod limits;
 mod password;

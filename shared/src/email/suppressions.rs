@@ -23,12 +23,15 @@ pub async fn suppress(conn: &Conn, email: &str, category: Category, reason: Reas
     Ok(())
 }
 
-/// Whether mail of `category` (`None` for transactional mail) must not go to `email`.
+/// Whether mail of `category` (`None` for transactional mail) must not go to `email`. An
+/// erased account's suppressions are kept as `sha256:<hex of the address>` (privacy/erase.rs),
+/// so the address stays suppressed without being stored.
 pub async fn is_suppressed(conn: &Conn, email: &str, category: Option<Category>) -> Result<bool> {
     let row = conn
         .query_one(
             "SELECT EXISTS (SELECT 1 FROM email_suppressions
-                            WHERE email = lower($1) AND (category = 'all' OR category = $2)) AS suppressed",
+                            WHERE email IN (lower($1), 'sha256:' || encode(sha256(convert_to(lower($1), 'UTF8')), 'hex'))
+                              AND (category = 'all' OR category = $2)) AS suppressed",
             &[&email, &category.map(Category::as_str)],
         )
         .await?;

@@ -34,6 +34,7 @@ pub const COVERED: &[(&str, &str, &str)] = &[
     ("audit_log", "actor_id", "auditActions"),
     ("api_keys", "created_by", "apiKeysCreated"),
     ("webhook_endpoints", "created_by", "webhooksCreated"),
+    ("erasures", "user_id", "erasure"),
 ];
 
 /// Everything held about `user`, or `None` when there is no such account.
@@ -88,6 +89,8 @@ pub async fn export(conn: &Conn, user: Uuid) -> Result<Option<Value>> {
                             SELECT id FROM referrals WHERE referrer_id = $1 OR referred_user_id = $1))),
                 'apiKeysCreated', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'name', name, 'prefix', prefix,
                         'createdAt', created_at)), '[]') FROM api_keys WHERE created_by = $1),
+                'erasure', (SELECT jsonb_build_object('erasedAt', erased_at, 'archivePurgedAt', archive_purged_at)
+                    FROM erasures WHERE user_id = $1),
                 'webhooksCreated', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'url', url,
                         'createdAt', created_at)), '[]') FROM webhook_endpoints WHERE created_by = $1)
              ) END AS document",

@@ -1,22 +1,25 @@
-//! `GET /api/users/me/export` (the user) and `GET /api/admin/users/{id}/export` (staff
-//! answering a request, audited with its reason).
+//! A person's rights: a copy of everything held about them (`GET /api/users/me/export`, and
+//! `GET /api/admin/users/{id}/export` for staff answering a request) and its erasure (`DELETE
+//! /api/users/me`, and `POST /api/admin/users/{id}/erase`); staff's are audited with a reason.
 
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::Method;
+use axum::http::{HeaderMap, Method};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{delete, get, post};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::erase::{self, Erased};
 use super::repo;
-use crate::auth::{ActingAdmin, AuthUser};
+use crate::auth::{self, ActingAdmin, AuthUser};
 use crate::endpoint::{Endpoint, Tier};
 use crate::error::{Error, Result};
-use crate::http::{ok, PathParams, QueryParams};
+use crate::http::{ok, ClientInfo, JsonBody, PathParams, QueryParams};
 use crate::openapi::{self, Ok};
 use crate::state::AppState;
 use crate::uses::Resource;
@@ -40,6 +43,39 @@ pub const ADMIN_EXPORT: Endpoint = Endpoint {
     tier: Tier::Standard,
     key_scope: None,
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
+};
+
+pub const ERASE: Endpoint = Endpoint {
+    function: "users-erase",
+    method: Method::DELETE,
+    path: "/api/users/me",
+    route: || delete(erase_me),
+    doc: openapi::describe::<__path_erase_me>,
+    tier: Tier::PasswordHashing,
+    key_scope: None,
+    uses: &[
+        Resource::TokenPublicKeys,
+        Resource::WebhookQueue,
+        Resource::ErasureList,
+        Resource::DatabaseSecret,
+        Resource::RedisSecret,
+    ],
+};
+pub const ADMIN_ERASE: Endpoint = Endpoint {
+    function: "admin-users-erase",
+    method: Method::POST,
+    path: "/api/admin/users/{id}/erase",
+    route: || post(admin_erase),
+    doc: openapi::describe::<__path_admin_erase>,
+    tier: Tier::Standard,
+    key_scope: None,
+    uses: &[
+        Resource::TokenPublicKeys,
+        Resource::WebhookQueue,
+        Resource::ErasureList,
+        Resource::DatabaseSecret,
+        Resource::RedisSecret,
+    ],
 };
 
 /// Exports a user may ask for a day.
@@ -110,4 +146,124 @@ async fn admin_export(
         .ok_or(Error::NotFound("user not found"))?;
     tracing::info!(admin_id = %admin.id, "user data exported by staff");
     Ok(ok(Document(document)))
+}
+
+/// What an erasure answers.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Erasure)]
+struct ErasureDone {
+    user_id: Uuid,
+    /// When the account was erased (the first time, for a repeated request).
+    erased_at: DateTime<Utc>,
+    /// Whether the S3 archive has been rewritten without the account's records yet: within
+    /// 30 days; until then the Athena view leaves them out.
+    archive_purged: bool,
+}
+
+/// Erases `user` (by `actor`, for `reason`), then ends what outlives the transaction: the
+/// access tokens still in flight, the cached user lists, the `user.erased` webhook, and the
+/// archive's erasure list. A repeated erasure changes nothing and answers the same.
+async fn erase_account(state: &AppState, user: Uuid, actor: Uuid, reason: &str) -> Result<ErasureDone> {
+    let conn = state.db.writer().await?;
+    let erased = conn.atomically(async |conn| erase::erase(conn, user, actor, reason).await).await?;
+    match erased {
+        Erased::Missing => return Err(Error::NotFound("user not found")),
+        Erased::Already => {}
+        Erased::Now(staged) => {
+            if let Some(account) = crate::users::by_id(&conn, user).await? {
+                state.revocations.publish(&account).await;
+            }
+            crate::users::invalidate_lists(&state.cache).await;
+            state.relay().send_now(&staged).await;
+            // The scheduler's archive-erasures task lists it if this cannot.
+            if let Some(archive) = state.archive() {
+                if let Err(e) = archive.list_erasures(&conn).await {
+                    tracing::warn!(
+                        error = format!("{e:#}"),
+                        "erasure not listed in the archive yet; the scheduler will"
+                    );
+                }
+            }
+            tracing::info!(user_id = %user, actor_id = %actor, "account erased");
+        }
+    }
+    let row = conn
+        .query_one(
+            "SELECT erased_at, archive_purged_at IS NOT NULL AS purged FROM erasures WHERE user_id = $1",
+            &[&user],
+        )
+        .await?;
+    Ok(ErasureDone { user_id: user, erased_at: row.get("erased_at"), archive_purged: row.get("purged") })
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = EraseMeRequest)]
+struct EraseMeBody {
+    /// The account's password: erasure cannot be undone.
+    password: String,
+}
+
+#[utoipa::path(delete, path = "/api/users/me", security(("bearer" = [])), request_body = EraseMeBody,
+    responses((status = 200, description = "The account is erased and every session ended.", body = Ok<ErasureDone>),
+        (status = 400, description = "The password is not right."),
+        (status = 429, description = "Too many attempts from this address or on this account.")))]
+/// Erases the caller's account and what is held about them, given their password.
+///
+/// Name, email, phone, addresses, devices and event properties are removed; the ledger keeps
+/// the rewards under the account's id, with nothing that names the person (docs/privacy.md).
+#[tracing::instrument(skip_all, fields(user_id = %caller.id))]
+async fn erase_me(
+    _: auth::IpLimited<auth::Login>,
+    client: ClientInfo,
+    caller: AuthUser,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<EraseMeBody>,
+) -> Result<Response> {
+    let user = caller.load(&state).await?;
+    let check = auth::admit_password_check(&state, &user.email, &client.ip).await?;
+    let proven = state.hasher.verify(body.password, Some(user.password_hash.clone())).await;
+    // A hash that could not run (no slot in time) proved nothing either way.
+    check.settle(&state, matches!(proven, Ok(false))).await;
+    if !proven? {
+        return Err(Error::invalid_field("password", "the password is not right"));
+    }
+    let done = erase_account(&state, user.id, user.id, "the account holder's request").await?;
+    let mut response = ok(done);
+    if auth::cookie::wanted(&headers) {
+        auth::cookie::set(&mut response, None, state.tokens.refresh_ttl());
+    }
+    Ok(response)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = AdminEraseRequest)]
+struct AdminEraseBody {
+    /// Why staff erase it (the person's request, its reference): 1 to 500 characters, kept in
+    /// the audit row.
+    reason: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/admin/users/{id}/erase", security(("bearer" = ["admin"])), params(UserPath),
+    request_body = AdminEraseBody,
+    responses((status = 200, description = "The account is erased (or was already); the erasure is audited.",
+        body = Ok<ErasureDone>),
+        (status = 403, description = "Staff erase their own account with `DELETE /api/users/me`."),
+        (status = 404, description = "No such user.")))]
+/// Erases a user's account for staff answering their request.
+#[tracing::instrument(skip_all, fields(user_id = %path.id))]
+async fn admin_erase(
+    ActingAdmin(admin): ActingAdmin,
+    State(state): State<AppState>,
+    PathParams(path): PathParams<UserPath>,
+    JsonBody(body): JsonBody<AdminEraseBody>,
+) -> Result<Response> {
+    let reason = crate::http::required_text("reason", body.reason.as_deref(), 500)?;
+    if path.id == admin.id {
+        return Err(Error::Forbidden("erase your own account with DELETE /api/users/me"));
+    }
+    Ok(ok(erase_account(&state, path.id, admin.id, reason).await?))
 }

@@ -8,6 +8,7 @@ text_enum!(
     /// What happened, as a webhook names it.
     EventType {
         UserRegistered => "user.registered",
+        UserErased => "user.erased",
         KycUpdated => "kyc.updated",
         ReferralCompleted => "referral.completed",
         RewardAvailable => "reward.available",
