@@ -30,6 +30,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     privacy::ADMIN_EXPORT,
     privacy::ERASE,
     privacy::ADMIN_ERASE,
+    privacy::DOWNLOAD,
     notifications::LIST,
     notifications::MARK_READ,
     notifications::SEND,

@@ -169,6 +169,9 @@ pub struct Config {
     /// The bucket the stream writes to: erasures go on its list and out of its objects
     /// (privacy/archive.rs); unset, the archive is left alone.
     pub events_archive_bucket: Option<String>,
+    /// Where people's full exports are written (`privacy/exports.rs`); unset, an export
+    /// carries the newest 10,000 events and no more.
+    pub exports_bucket: Option<String>,
     /// Days of events Postgres keeps; older monthly partitions are dropped.
     pub events_retention_days: i64,
     /// Days an event keeps the address and agent of the client that sent it
@@ -367,6 +370,7 @@ impl Config {
             api_key_requests_per_minute: number("API_KEY_REQUESTS_PER_MINUTE", 1200)?.max(1),
             events_firehose_stream: get("EVENTS_FIREHOSE_STREAM"),
             events_archive_bucket: get("EVENTS_ARCHIVE_BUCKET"),
+            exports_bucket: get("EXPORTS_BUCKET"),
             events_retention_days: match number("EVENTS_RETENTION_DAYS", 400)? {
                 days if days < 30 => bail!("EVENTS_RETENTION_DAYS must be at least 30"),
                 days => days as i64,

@@ -20,6 +20,9 @@ pub enum Error {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(&'static str),
+    /// It was here and is no longer (an expired link).
+    #[error("{0}")]
+    Gone(&'static str),
     /// A conflict whose message and details depend on the state found.
     #[error("{message}")]
     ConflictDetail { message: String, details: Value },
@@ -63,6 +66,7 @@ pub enum ErrorCode {
     Forbidden,
     NotFound,
     Conflict,
+    Gone,
     RateLimited,
     ServiceUnavailable,
     InternalError,
@@ -86,6 +90,7 @@ impl Error {
             Error::Forbidden(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
             Error::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
             Error::Conflict(_) | Error::ConflictDetail { .. } => (StatusCode::CONFLICT, ErrorCode::Conflict),
+            Error::Gone(_) => (StatusCode::GONE, ErrorCode::Gone),
             Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
             Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::ServiceUnavailable),
             Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::InternalError),

@@ -201,6 +201,16 @@ fn grant(resource: Resource) -> (&'static str, String, String) {
             format!("[{}]", crate::privacy::ARCHIVE_ACTIONS.join(", ")),
             "\n                  - !GetAtt EventsArchiveBucket.Arn\n                  - !Sub ${EventsArchiveBucket.Arn}/events/*".into(),
         ),
+        Resource::ExportsWrite => (
+            "people's full exports",
+            "s3:PutObject".into(),
+            "!Sub ${ExportsBucket.Arn}/exports/*".into(),
+        ),
+        Resource::ExportsRead => (
+            "people's full exports: the presigned downloads",
+            "s3:GetObject".into(),
+            "!Sub ${ExportsBucket.Arn}/exports/*".into(),
+        ),
         Resource::TokenSigningKey => secret("the tokens' private keys: it signs people in", "TokenSigningKeySecret"),
         Resource::TokenPublicKeys => secret("the tokens' public keys", "TokenPublicKeysSecret"),
         Resource::TokenPublicKeysWrite => (
@@ -223,6 +233,7 @@ fn environment(resource: Resource) -> Option<(&'static str, &'static str)> {
         Resource::SesSend => Some(("SES_MAX_SEND_RATE", "!Ref SesMaxSendRate")),
         Resource::EventsStream => Some(("EVENTS_FIREHOSE_STREAM", "!Ref EventsDeliveryStream")),
         Resource::ErasureList | Resource::EventsArchive => Some(("EVENTS_ARCHIVE_BUCKET", "!Ref EventsArchiveBucket")),
+        Resource::ExportsWrite | Resource::ExportsRead => Some(("EXPORTS_BUCKET", "!Ref ExportsBucket")),
         _ => None,
     }
 }
@@ -238,6 +249,8 @@ fn label(resource: Resource) -> &'static str {
         Resource::EventsStream => "EventsStream",
         Resource::ErasureList => "ErasureList",
         Resource::EventsArchive => "EventsArchive",
+        Resource::ExportsWrite => "ExportsWrite",
+        Resource::ExportsRead => "ExportsRead",
         Resource::TokenSigningKey => "TokenSigning",
         Resource::TokenPublicKeys => "TokenKeys",
         Resource::TokenPublicKeysWrite => "TokenKeysWrite",

@@ -24,6 +24,7 @@ text_enum!(EmailTemplate {
     KycReminder => "kyc_reminder",
     InactivityNudge => "inactivity_nudge",
     Notification => "notification",
+    DataExport => "data_export",
 });
 
 text_enum!(NotificationType {
@@ -70,6 +71,8 @@ pub enum Mail {
     InactivityNudge(Greeting),
     #[serde(rename = "notification")]
     Notification(Note),
+    #[serde(rename = "data_export")]
+    DataExport(DataExport),
 }
 
 /// A mail that says nothing but its template's text, to someone.
@@ -133,6 +136,16 @@ pub struct Note {
     pub content: String,
 }
 
+/// A copy of everything held about a person, ready to download (privacy/exports.rs).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DataExport {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    /// The signed link that downloads it: it works for 24 hours.
+    pub download_link: String,
+}
+
 impl Mail {
     pub fn template(&self) -> EmailTemplate {
         match self {
@@ -144,6 +157,7 @@ impl Mail {
             Mail::KycReminder(_) => EmailTemplate::KycReminder,
             Mail::InactivityNudge(_) => EmailTemplate::InactivityNudge,
             Mail::Notification(_) => EmailTemplate::Notification,
+            Mail::DataExport(_) => EmailTemplate::DataExport,
         }
     }
 
@@ -155,6 +169,7 @@ impl Mail {
             Mail::ReferralCompleted(m) => m.first_name.as_deref(),
             Mail::RewardGranted(m) => m.first_name.as_deref(),
             Mail::Notification(m) => m.first_name.as_deref(),
+            Mail::DataExport(m) => m.first_name.as_deref(),
             Mail::ReferralInvite(_) => None,
         }
     }

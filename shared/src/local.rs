@@ -21,6 +21,8 @@ pub struct Provisioned {
     /// The events archive: a Firehose delivery stream into this bucket, under `events/`.
     pub events_stream: String,
     pub events_bucket: String,
+    /// People's full exports.
+    pub exports_bucket: String,
 }
 
 impl Provisioned {
@@ -28,13 +30,14 @@ impl Provisioned {
     pub fn exports(&self) -> String {
         format!(
             "export EMAIL_QUEUE_URL='{}'\nexport NOTIFICATION_QUEUE_URL='{}'\nexport WEBHOOK_QUEUE_URL='{}'\n\
-             export IDEMPOTENCY_TABLE='{}'\nexport EVENTS_FIREHOSE_STREAM='{}'\nexport EVENTS_ARCHIVE_BUCKET='{}'\n",
+             export IDEMPOTENCY_TABLE='{}'\nexport EVENTS_FIREHOSE_STREAM='{}'\nexport EVENTS_ARCHIVE_BUCKET='{}'\nexport EXPORTS_BUCKET='{}'\n",
             self.email_queue_url,
             self.notification_queue_url,
             self.webhook_queue_url,
             self.idempotency_table,
             self.events_stream,
-            self.events_bucket
+            self.events_bucket,
+            self.exports_bucket
         )
     }
 }
@@ -92,6 +95,8 @@ pub async fn provision(aws: &Aws, plan: &Plan<'_>) -> anyhow::Result<Provisioned
         Err(e) => return Err(anyhow::Error::new(e).context("verify sender")),
     }
     let (events_stream, events_bucket) = events_archive(aws, plan).await?;
+    let exports_bucket = format!("{}-exports", plan.archive.to_lowercase().replace('_', "-"));
+    ensure_bucket(aws, &exports_bucket).await?;
     Ok(Provisioned {
         email_queue_url,
         email_dlq_url,
@@ -102,7 +107,16 @@ pub async fn provision(aws: &Aws, plan: &Plan<'_>) -> anyhow::Result<Provisioned
         idempotency_table,
         events_stream,
         events_bucket,
+        exports_bucket,
     })
+}
+
+async fn ensure_bucket(aws: &Aws, bucket: &str) -> anyhow::Result<()> {
+    match aws.s3().create_bucket().bucket(bucket).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_bucket_already_owned_by_you()) => Ok(()),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("create bucket {bucket}"))),
+    }
 }
 
 /// The bucket and the delivery stream writing events into it under `events/`.
@@ -110,11 +124,7 @@ async fn events_archive(aws: &Aws, plan: &Plan<'_>) -> anyhow::Result<(String, S
     use aws_sdk_firehose::types::{BufferingHints, DeliveryStreamType, ExtendedS3DestinationConfiguration};
     let bucket = format!("{}-events", plan.archive.to_lowercase().replace('_', "-"));
     let stream = format!("{}-events", plan.archive);
-    match aws.s3().create_bucket().bucket(&bucket).send().await {
-        Ok(_) => {}
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_bucket_already_owned_by_you()) => {}
-        Err(e) => return Err(anyhow::Error::new(e).context("create events bucket")),
-    }
+    ensure_bucket(aws, &bucket).await?;
     // Versioned, as the template's bucket is: the erasure rewrite deletes the versions it replaces.
     aws.s3()
         .put_bucket_versioning()

@@ -49,10 +49,13 @@ pub enum Task {
     /// Every quarter hour, while an erasure waits: the archive's erasure list, and a slice of
     /// the rewrite of its objects without the erased accounts (privacy/archive.rs).
     ArchiveErasures,
+    /// Every minute: people's full exports asked for, written to S3 and their links mailed
+    /// (privacy/exports.rs).
+    UserExports,
 }
 
 impl Task {
-    pub const ALL: [Task; 11] = [
+    pub const ALL: [Task; 12] = [
         Task::DueNotifications,
         Task::InactivityNudges,
         Task::KycReminders,
@@ -64,6 +67,7 @@ impl Task {
         Task::OutboxRelay,
         Task::WebhookRetries,
         Task::ArchiveErasures,
+        Task::UserExports,
     ];
 
     /// The tasks a schedule's payload names: `{"task": …}` (the schedule's input) or an
@@ -84,7 +88,7 @@ impl Task {
     pub fn period(self) -> Duration {
         const MINUTE: u64 = 60;
         Duration::from_secs(match self {
-            Task::DueNotifications | Task::OutboxRelay | Task::WebhookRetries => MINUTE,
+            Task::DueNotifications | Task::OutboxRelay | Task::WebhookRetries | Task::UserExports => MINUTE,
             Task::EventsExport => 5 * MINUTE,
             Task::EventsRollup | Task::ArchiveErasures => 15 * MINUTE,
             Task::InactivityNudges
@@ -108,6 +112,7 @@ impl Task {
             Task::OutboxRelay => "outbox-relay",
             Task::WebhookRetries => "webhook-retries",
             Task::ArchiveErasures => "archive-erasures",
+            Task::UserExports => "user-exports",
         }
     }
 }
@@ -143,6 +148,8 @@ pub struct Report {
     pub webhooks_disabled: usize,
     /// Erasures applied to the S3 archive (`archive-erasures`).
     pub archive: crate::privacy::Rewritten,
+    /// Full exports written and mailed, or given up (`user-exports`).
+    pub exports: crate::privacy::Written,
     /// Tasks whose tick another runner had already claimed (`run_ticks`), so not run here.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<Task>,
@@ -156,8 +163,9 @@ const STALE_RUN: Duration = Duration::from_secs(15 * 60);
 /// lets a timer that fires a little early still take the next tick.
 const TICK_SHARE: f64 = 0.9;
 
-/// How long one run of `archive-erasures` rewrites the archive for.
-const ARCHIVE_SLICE: Duration = Duration::from_secs(40);
+/// How long one run of `archive-erasures` rewrites the archive, or of `user-exports` writes
+/// exports, for (at least one object or export).
+const SLICE: Duration = Duration::from_secs(40);
 
 #[derive(Clone)]
 pub struct Scheduler {
@@ -169,6 +177,8 @@ pub struct Scheduler {
     pub events_export: Option<Exporter<Firehose>>,
     /// `None` when no archive bucket is configured: erasures stop at Postgres.
     pub archive: Option<crate::privacy::Archive>,
+    /// `None` when no exports bucket is configured: no full exports are asked for.
+    pub exports: Option<crate::privacy::Exports>,
     pub events_retention_days: i64,
     /// Days events keep the client's address and agent.
     pub pii_retention_days: i64,
@@ -244,6 +254,7 @@ impl Scheduler {
         match task {
             Task::EventsExport => self.events_export.is_some(),
             Task::ArchiveErasures => self.archive.is_some(),
+            Task::UserExports => self.exports.is_some(),
             _ => true,
         }
     }
@@ -307,10 +318,17 @@ impl Scheduler {
                 report.partitions_kept_unexported = done.kept_unexported;
             }
             Task::WebhookRetries => self.webhook_retries(report).await?,
+            Task::UserExports => {
+                if let Some(exports) = &self.exports {
+                    let mut staged = Vec::new();
+                    report.exports = Box::pin(exports.run(&self.db, SLICE, &mut staged)).await?;
+                    self.outbox.send_now(&staged).await;
+                }
+            }
             Task::ArchiveErasures => {
                 if let Some(archive) = &self.archive {
                     // Well inside the function's minute, so a slice always records where it stopped.
-                    report.archive = Box::pin(archive.run(&self.db, ARCHIVE_SLICE)).await?;
+                    report.archive = Box::pin(archive.run(&self.db, SLICE)).await?;
                 }
             }
             Task::OutboxRelay => {

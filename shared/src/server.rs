@@ -87,7 +87,8 @@ pub fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
             | Task::EventsRollup
             | Task::OutboxRelay
             | Task::WebhookRetries
-            | Task::ArchiveErasures => state.config.scheduler_interval,
+            | Task::ArchiveErasures
+            | Task::UserExports => state.config.scheduler_interval,
             _ => state.config.nudge_interval,
         };
         let scheduler = state.scheduler();

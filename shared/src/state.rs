@@ -181,6 +181,15 @@ impl AppState {
         })
     }
 
+    /// Where people's full exports go, when a bucket is configured.
+    pub fn exports(&self) -> Option<crate::privacy::Exports> {
+        self.config.exports_bucket.clone().map(|bucket| crate::privacy::Exports {
+            client: self.aws.s3(),
+            bucket,
+            api_base_url: self.config.api_base_url.clone(),
+        })
+    }
+
     pub fn scheduler(&self) -> Scheduler {
         Scheduler {
             outbox: self.relay(),
@@ -194,6 +203,7 @@ impl AppState {
                 record_bytes: crate::events::export::MAX_RECORD_BYTES,
             }),
             archive: self.archive(),
+            exports: self.exports(),
             events_retention_days: self.config.events_retention_days,
             pii_retention_days: self.config.pii_retention_days,
             metrics: self.metrics.clone(),

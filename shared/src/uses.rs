@@ -27,6 +27,10 @@ pub enum Resource {
     ErasureList,
     /// Read and write the archive's `events/` objects: the rewrite without erased accounts.
     EventsArchive,
+    /// `s3:PutObject` under the exports bucket's `exports/`: a person's full export.
+    ExportsWrite,
+    /// `s3:GetObject` there: what a download link's presigned URL is signed for.
+    ExportsRead,
     /// `secretsmanager:GetSecretValue` on the tokens' private keys: only what signs people in.
     TokenSigningKey,
     /// `secretsmanager:GetSecretValue` on the tokens' public keys: anything that checks a token.
@@ -79,6 +83,7 @@ pub const BACKGROUND: &[Background] = &[
             Resource::EventsStream,
             Resource::ErasureList,
             Resource::EventsArchive,
+            Resource::ExportsWrite,
             Resource::DatabaseSecret,
         ],
     },

@@ -347,6 +347,12 @@ fn statement_use(id: &str, statement: &Value) -> Resource {
         (["s3:PutObject"], _) if resources(&statement["Resource"]) == ["${EventsArchiveBucket.Arn}/erasures/*"] => {
             Resource::ErasureList
         }
+        (["s3:PutObject"], _) if resources(&statement["Resource"]) == ["${ExportsBucket.Arn}/exports/*"] => {
+            Resource::ExportsWrite
+        }
+        (["s3:GetObject"], _) if resources(&statement["Resource"]) == ["${ExportsBucket.Arn}/exports/*"] => {
+            Resource::ExportsRead
+        }
         // What shared/src/privacy/archive.rs calls, on the bucket and its events only.
         (calls, None)
             if calls == growstack::privacy::ARCHIVE_ACTIONS

@@ -154,6 +154,7 @@ impl TestApp {
             ("IDEMPOTENCY_TABLE", aws.idempotency_table.as_str()),
             ("EVENTS_FIREHOSE_STREAM", aws.events_stream.as_str()),
             ("EVENTS_ARCHIVE_BUCKET", aws.events_bucket.as_str()),
+            ("EXPORTS_BUCKET", aws.exports_bucket.as_str()),
             ("EMAIL_FROM", SENDER),
             ("GROWSTACK_ENV", "local"),
             ("KYC_WEBHOOK_SECRET", KYC_SECRET),

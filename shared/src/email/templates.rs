@@ -16,7 +16,8 @@ pub fn category(template: EmailTemplate) -> Option<Category> {
         | EmailTemplate::VerifyEmail
         | EmailTemplate::ReferralCompleted
         | EmailTemplate::RewardGranted
-        | EmailTemplate::Notification => None,
+        | EmailTemplate::Notification
+        | EmailTemplate::DataExport => None,
     }
 }
 
@@ -174,6 +175,14 @@ pub fn render(mail: &Mail, links: &Links, unsubscribe: Option<&str>) -> Result<R
             Some(("Open the app".to_owned(), format!("{base}/login"))),
         ),
         Mail::Notification(m) => (required(&m.title, "title")?, vec![required(&m.content, "content")?], None),
+        Mail::DataExport(m) => (
+            "Your GrowStack data is ready".to_owned(),
+            vec![
+                "The copy of your data you asked for is ready: everything GrowStack holds about your account, as one JSON file. The link works for 24 hours.".to_owned(),
+                "If you did not ask for it, tell us: someone may have your password.".to_owned(),
+            ],
+            Some(("Download your data".to_owned(), required(&m.download_link, "downloadLink")?)),
+        ),
     };
     let action = action.as_ref().map(|(label, url)| (label.as_str(), url.as_str()));
     let (html, text) = body(&greeting, &paragraphs, action, unsubscribe);
@@ -183,7 +192,7 @@ pub fn render(mail: &Mail, links: &Links, unsubscribe: Option<&str>) -> Result<R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jobs::{Greeting, Note, ReferralCompleted, ReferralInvite, RewardGranted, VerifyEmail};
+    use crate::jobs::{DataExport, Greeting, Note, ReferralCompleted, ReferralInvite, RewardGranted, VerifyEmail};
     use rust_decimal::Decimal;
 
     fn links() -> Links {
@@ -217,6 +226,10 @@ mod tests {
             Mail::KycReminder(greeting()),
             Mail::InactivityNudge(greeting()),
             Mail::Notification(Note { first_name: ada(), title: "Hello".into(), content: "Body".into() }),
+            Mail::DataExport(DataExport {
+                first_name: ada(),
+                download_link: "https://api.example.com/api/exports/e?token=t".into(),
+            }),
         ]
     }
 

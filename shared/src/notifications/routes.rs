@@ -215,6 +215,10 @@ impl TryFrom<NotificationContent> for Content {
     type Error = Error;
 
     fn try_from(b: NotificationContent) -> Result<Self> {
+        // Its link downloads a person's data: only GrowStack sends it, to whoever asked.
+        if b.template.as_deref() == Some(EmailTemplate::DataExport.as_str()) {
+            return Err(Error::invalid_field("template", "data_export mail is GrowStack's own"));
+        }
         let content = Content {
             kind: NotificationType::parse(&b.kind)
                 .ok_or_else(|| Error::invalid_field("type", "unknown notification type"))?,

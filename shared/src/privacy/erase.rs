@@ -72,7 +72,7 @@ pub async fn erase(conn: &Conn, user: Uuid, actor: Uuid, reason: &str) -> Result
     let id: &(dyn ToSql + Sync) = &user;
     let address: &(dyn ToSql + Sync) = &email;
     let id_text = user.to_string();
-    let steps: [(&str, &[&(dyn ToSql + Sync)]); 13] = [
+    let steps: [(&str, &[&(dyn ToSql + Sync)]); 14] = [
         // The account: a pseudonym. The address is unique and can receive nothing (.invalid);
         // the hash matches no password; `deleted` stops sign-in, refresh and the referral code.
         (
@@ -106,6 +106,8 @@ pub async fn erase(conn: &Conn, user: Uuid, actor: Uuid, reason: &str) -> Result
             &[id],
         ),
         ("DELETE FROM event_dedupe WHERE user_id = $1", &[id]),
+        // Their exports' links stop at once; the files expire with the bucket's lifecycle.
+        ("DELETE FROM user_exports WHERE user_id = $1", &[id]),
         // Still never mailed if it was suppressed: the list keeps the address's hash.
         (
             "WITH gone AS (DELETE FROM email_suppressions WHERE email = lower($1) RETURNING category, reason, created_at)

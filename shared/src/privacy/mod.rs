@@ -3,10 +3,12 @@
 
 mod archive;
 mod erase;
+mod exports;
 mod repo;
 mod routes;
 
 pub use archive::{Archive, Rewritten, ARCHIVE_ACTIONS, ERASURES_PREFIX, EVENTS_PREFIX};
 pub use erase::REDACTED;
+pub use exports::{Exports, Written, LINK_TTL};
 pub use repo::{COVERED, EVENTS_IN_EXPORT};
-pub use routes::{ADMIN_ERASE, ADMIN_EXPORT, ERASE, EXPORT};
+pub use routes::{ADMIN_ERASE, ADMIN_EXPORT, DOWNLOAD, ERASE, EXPORT};

@@ -6,8 +6,8 @@ use uuid::Uuid;
 use crate::db::Conn;
 use crate::error::Result;
 
-/// Most events an export carries (the newest): a larger history needs the S3 export job,
-/// which is not built yet (issue #32); `eventsTotal` says how many there are.
+/// Most events an export carries (the newest); `eventsTotal` says how many there are, and a
+/// larger history is written whole to S3 and its link mailed (`exports`).
 pub const EVENTS_IN_EXPORT: i64 = 10_000;
 
 /// Every column that refers to a user, and where the export covers it (the section), or
@@ -35,10 +35,17 @@ pub const COVERED: &[(&str, &str, &str)] = &[
     ("api_keys", "created_by", "apiKeysCreated"),
     ("webhook_endpoints", "created_by", "webhooksCreated"),
     ("erasures", "user_id", "erasure"),
+    ("user_exports", "user_id", "exports"),
+    ("user_exports", "requested_by", "exports"),
 ];
 
 /// Everything held about `user`, or `None` when there is no such account.
 pub async fn export(conn: &Conn, user: Uuid) -> Result<Option<Value>> {
+    export_with(conn, user, EVENTS_IN_EXPORT).await
+}
+
+/// As [`export`], with at most `events` events (the newest).
+pub async fn export_with(conn: &Conn, user: Uuid, events: i64) -> Result<Option<Value>> {
     let row = conn
         .query_one(
             "WITH u AS (SELECT * FROM users WHERE id = $1)
@@ -89,12 +96,16 @@ pub async fn export(conn: &Conn, user: Uuid) -> Result<Option<Value>> {
                             SELECT id FROM referrals WHERE referrer_id = $1 OR referred_user_id = $1))),
                 'apiKeysCreated', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'name', name, 'prefix', prefix,
                         'createdAt', created_at)), '[]') FROM api_keys WHERE created_by = $1),
+                'exports', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'userId', user_id,
+                        'requestedBy', requested_by, 'status', status, 'createdAt', created_at, 'readyAt', ready_at,
+                        'expiresAt', expires_at) ORDER BY created_at), '[]')
+                    FROM user_exports WHERE user_id = $1 OR requested_by = $1),
                 'erasure', (SELECT jsonb_build_object('erasedAt', erased_at, 'archivePurgedAt', archive_purged_at)
                     FROM erasures WHERE user_id = $1),
                 'webhooksCreated', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'url', url,
                         'createdAt', created_at)), '[]') FROM webhook_endpoints WHERE created_by = $1)
              ) END AS document",
-            &[&user, &EVENTS_IN_EXPORT],
+            &[&user, &events],
         )
         .await?;
     Ok(row.get("document"))

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, Method};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::erase::{self, Erased};
 use super::repo;
 use crate::auth::{self, ActingAdmin, AuthUser};
+use crate::db::Conn;
 use crate::endpoint::{Endpoint, Tier};
 use crate::error::{Error, Result};
 use crate::http::{ok, ClientInfo, JsonBody, PathParams, QueryParams};
@@ -45,6 +46,16 @@ pub const ADMIN_EXPORT: Endpoint = Endpoint {
     uses: &[Resource::TokenPublicKeys, Resource::DatabaseSecret, Resource::RedisSecret],
 };
 
+pub const DOWNLOAD: Endpoint = Endpoint {
+    function: "exports-download",
+    method: Method::GET,
+    path: "/api/exports/{id}",
+    route: || get(download),
+    doc: openapi::describe::<__path_download>,
+    tier: Tier::Standard,
+    key_scope: None,
+    uses: &[Resource::ExportsRead, Resource::DatabaseSecret],
+};
 pub const ERASE: Endpoint = Endpoint {
     function: "users-erase",
     method: Method::DELETE,
@@ -101,8 +112,63 @@ async fn export(caller: AuthUser, State(state): State<AppState>) -> Result<Respo
     if let Some(retry_after_secs) = state.cache.take(&format!("export:{}", user.id), 1, PER_DAY, day).await {
         return Err(Error::RateLimited { retry_after_secs });
     }
-    let document = repo::export(&state.db.writer().await?, user.id).await?.ok_or(Error::NotFound("user not found"))?;
-    Ok(ok(Document(document)))
+    let conn = state.db.writer().await?;
+    let document = repo::export(&conn, user.id).await?.ok_or(Error::NotFound("user not found"))?;
+    Ok(ok(Document(with_full_export(&state, &conn, document, user.id, user.id).await?)))
+}
+
+/// `document`, and when it leaves events out, the full export asked for (for `requester`, who
+/// is mailed its link) as `fullExport: {id, status}`.
+async fn with_full_export(
+    state: &AppState,
+    conn: &Conn,
+    mut document: Value,
+    user: Uuid,
+    requester: Uuid,
+) -> Result<Value> {
+    let total = document["eventsTotal"].as_i64().unwrap_or(0);
+    if total > repo::EVENTS_IN_EXPORT && state.exports().is_some() {
+        let requested = super::exports::request(conn, user, requester).await?;
+        document["fullExport"] = serde_json::to_value(requested).map_err(anyhow::Error::new)?;
+    }
+    Ok(document)
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct TokenQuery {
+    /// The token of the mailed link.
+    #[param(min_length = 1, max_length = 200)]
+    token: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+struct ExportPath {
+    /// The export's id.
+    id: Uuid,
+}
+
+#[utoipa::path(get, path = "/api/exports/{id}", params(ExportPath, TokenQuery),
+    responses((status = 302, description = "To the file (gzipped JSON), by a URL that works for five minutes.",
+        headers(("Location" = String, description = "The file's presigned S3 URL."))),
+        (status = 404, description = "No such export, or the token is not its own."),
+        (status = 410, description = "The link has expired (24 hours after it was mailed).")))]
+/// Downloads a full export: the link mailed when it was ready, valid for 24 hours.
+#[tracing::instrument(skip_all, fields(export_id = %path.id))]
+async fn download(
+    State(state): State<AppState>,
+    PathParams(path): PathParams<ExportPath>,
+    QueryParams(q): QueryParams<TokenQuery>,
+) -> Result<Response> {
+    let token = crate::http::required_text("token", q.token.as_deref(), 200)?;
+    let exports = state.exports().ok_or(Error::NotFound("no such export"))?;
+    let url = exports.download(&state.db.writer().await?, path.id, token).await?;
+    let mut response = axum::http::StatusCode::FOUND.into_response();
+    let headers = response.headers_mut();
+    headers.insert(axum::http::header::LOCATION, url.parse().map_err(|_| anyhow::anyhow!("presigned URL"))?);
+    headers.insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    Ok(response)
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -140,7 +206,7 @@ async fn admin_export(
         .atomically(async |conn| {
             let Some(document) = repo::export(conn, path.id).await? else { return Ok(None) };
             repo::audit_export(conn, admin.id, path.id, reason).await?;
-            Ok(Some(document))
+            Ok(Some(with_full_export(&state, conn, document, path.id, admin.id).await?))
         })
         .await?
         .ok_or(Error::NotFound("user not found"))?;
