@@ -257,6 +257,12 @@ impl Metrics {
         self.emf(&[("Experiment", experiment), ("Variant", variant)], &[("ExperimentExposures", "Count", 1.0)]);
     }
 
+    /// How many days the oldest erasure has waited for the archive's rewrite (0 when none
+    /// waits): its alarm fires well before the 30 days the privacy page promises.
+    pub fn erasure_archive_backlog(&self, days: f64) {
+        self.emf(&[("Task", "archive-erasures")], &[("ErasureArchiveBacklogDays", "None", days)]);
+    }
+
     /// What the outbox relay left unsent: the age of the oldest row is what its alarm
     /// watches.
     pub fn outbox_backlog(&self, pending: i64, oldest_seconds: i64) {

@@ -329,6 +329,8 @@ impl Scheduler {
                 if let Some(archive) = &self.archive {
                     // Well inside the function's minute, so a slice always records where it stopped.
                     report.archive = Box::pin(archive.run(&self.db, SLICE)).await?;
+                    report.archive.backlog_days = archive.backlog_days(&self.db).await?;
+                    self.metrics.erasure_archive_backlog(report.archive.backlog_days);
                 }
             }
             Task::OutboxRelay => {

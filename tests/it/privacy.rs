@@ -660,6 +660,8 @@ async fn the_archive_is_rewritten_without_an_erased_account() {
         )
         .await;
     assert_eq!(r.status, http::StatusCode::OK, "{}", r.body);
+    let waiting = app.state.archive().unwrap().backlog_days(&app.state.db).await.unwrap();
+    assert!(waiting > 0.0 && waiting < 60.0 / 86400.0, "{waiting}");
     // Slices of one object at most (the budget is spent by then), two objects a listing.
     let archive =
         growstack::privacy::Archive { in_flight: std::time::Duration::ZERO, page: 2, ..app.state.archive().unwrap() };
@@ -696,6 +698,12 @@ async fn the_archive_is_rewritten_without_an_erased_account() {
     // Nothing waits: a run reads nothing.
     let idle = archive.run(&app.state.db, std::time::Duration::from_secs(5)).await.unwrap();
     assert_eq!(idle, growstack::privacy::Rewritten::default());
+    // The task reports the backlog its alarm watches: none now.
+    let report = app.state.scheduler().run(&[Task::ArchiveErasures]).await.unwrap();
+    assert_eq!(report.archive.backlog_days, 0.0);
+    let line = app.emf.lock().unwrap().iter().rev().find(|l| l.contains("ErasureArchiveBacklogDays")).cloned().unwrap();
+    let line: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!((&line["ErasureArchiveBacklogDays"], &line["Task"]), (&json!(0.0), &json!("archive-erasures")));
     assert_eq!(
         app.call(
             http::Method::POST,

@@ -58,6 +58,8 @@ pub struct Rewritten {
     pub purged: u64,
     /// Whether the pass reached the end of the archive in this run.
     pub pass_finished: bool,
+    /// How many days the oldest erasure still in the archive's files has waited (0 for none).
+    pub backlog_days: f64,
 }
 
 /// One line of the erasure list.
@@ -172,6 +174,20 @@ impl Archive {
         done.pass_finished = true;
         tracing::info!(?done, "archive rewrite pass finished");
         Ok(done)
+    }
+
+    /// Days the oldest erasure not yet purged from the archive has waited; 0 when none waits.
+    pub async fn backlog_days(&self, db: &Db) -> anyhow::Result<f64> {
+        let row = db
+            .writer()
+            .await?
+            .query_one(
+                "SELECT coalesce(extract(epoch FROM now() - min(erased_at)) / 86400, 0)::float8 AS days
+                 FROM erasures WHERE archive_purged_at IS NULL",
+                &[],
+            )
+            .await?;
+        Ok(row.get("days"))
     }
 
     /// Writes `key` again without the records of `erased` accounts, deleting the version it
