@@ -81,6 +81,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     experiments::UPDATE,
     experiments::ASSIGNMENT,
     experiments::RESULTS,
+    experiments::POWER,
 ];
 
 /// What serving the endpoint of `function` takes, looked up at compile time by a function's

@@ -480,3 +480,56 @@ async fn a_token_outliving_its_account_is_refused_not_a_500() {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
     assert_eq!(s.app.count("experiment_exposures").await, 0);
 }
+
+/// The power calculator through the API: the numbers the statistics give (checked against
+/// statsmodels in stats.rs), rounded up, with the days at a daily traffic; staff only; every
+/// out-of-range input a 400 naming its field.
+#[tokio::test]
+async fn the_power_calculator_says_how_many_and_how_long() {
+    let s = staff().await;
+    let power = |token: String, body: Value| {
+        let app = &s.app;
+        async move { app.json(Method::POST, "/api/experiments/power", Some(&token), body).await }
+    };
+    // 10 % to 11 %: 14748.05 per variant → 14749; 29498 at 1,000 a day → 30 days.
+    let r =
+        power(s.analyst.clone(), json!({ "baselineRate": 0.1, "minimumDetectableEffect": 0.1, "dailyTraffic": 1000 }))
+            .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        r.data(),
+        &json!({ "participantsPerVariant": 14749, "totalParticipants": 29498, "days": 30, "alphaPerComparison": 0.05 })
+    );
+    // Three variants: α/2 each, 17859.96 → 17860 each.
+    let r =
+        power(s.marketer.clone(), json!({ "baselineRate": 0.1, "minimumDetectableEffect": 0.1, "variants": 3 })).await;
+    assert_eq!((r.data()["participantsPerVariant"].as_u64(), r.data()["days"].is_null()), (Some(17860), true));
+    assert_eq!(r.data()["alphaPerComparison"], 0.025);
+    // A mean of 100, sd 20, 5 % up: 251.16 → 252.
+    let r = power(
+        s.admin.access.clone(),
+        json!({ "baselineMean": 100, "stdDev": 20, "minimumDetectableEffect": 0.05, "alpha": 0.05, "power": 0.8 }),
+    )
+    .await;
+    assert_eq!(r.data()["participantsPerVariant"], 252, "{}", r.body);
+
+    let user = s.app.user(&s.app.email("user")).await;
+    assert_eq!(power(user.access, json!({ "baselineRate": 0.1, "minimumDetectableEffect": 0.1 })).await.status, 403);
+    for (body, field) in [
+        (json!({ "baselineRate": 1.0, "minimumDetectableEffect": 0.1 }), Some("baselineRate")),
+        (json!({ "baselineRate": 0.6, "minimumDetectableEffect": 1.0 }), Some("minimumDetectableEffect")),
+        (json!({ "baselineRate": 0.1, "minimumDetectableEffect": 0 }), Some("minimumDetectableEffect")),
+        (json!({ "baselineRate": 0.1, "minimumDetectableEffect": -1 }), Some("minimumDetectableEffect")),
+        (json!({ "baselineRate": 0.1, "minimumDetectableEffect": 0.1, "alpha": 0 }), Some("alpha")),
+        (json!({ "baselineRate": 0.1, "minimumDetectableEffect": 0.1, "power": 1 }), Some("power")),
+        (json!({ "baselineRate": 0.1, "minimumDetectableEffect": 0.1, "variants": 11 }), Some("variants")),
+        (json!({ "baselineRate": 0.1, "minimumDetectableEffect": 0.1, "dailyTraffic": 0 }), Some("dailyTraffic")),
+        (json!({ "baselineMean": 100, "stdDev": 0, "minimumDetectableEffect": 0.1 }), Some("stdDev")),
+        (json!({ "baselineMean": 100, "minimumDetectableEffect": 0.1 }), None),
+        (json!({ "baselineRate": 0.1, "baselineMean": 100, "stdDev": 2, "minimumDetectableEffect": 0.1 }), None),
+    ] {
+        let r = power(s.analyst.clone(), body.clone()).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.body);
+        assert_eq!(r.body["error"]["details"]["field"].as_str(), field, "{body}: {}", r.body);
+    }
+}

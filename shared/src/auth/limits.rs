@@ -159,6 +159,17 @@ fn wait_secs(wait: Duration) -> u64 {
     wait.as_millis().div_ceil(1000).max(1) as u64
 }
 
+/// Whether `password` is the signed-in `user`'s own, checked under the account's limits (the
+/// check admitted first, its outcome recorded after): what a change that needs the password
+/// again (a new password, an erasure) asks.
+pub async fn prove_password(state: &AppState, user: &crate::users::User, password: String, ip: &str) -> Result<bool> {
+    let check = admit_password_check(state, &user.email, ip).await?;
+    let proven = state.hasher.verify(password, Some(user.password_hash.clone())).await;
+    // A hash that could not run (no slot in time) proved nothing either way.
+    check.settle(state, matches!(proven, Ok(false))).await;
+    proven
+}
+
 /// A password check admitted by [`admit_password_check`]: settle it with the outcome.
 #[must_use = "a check holds its account until it is settled"]
 pub struct PasswordCheck {

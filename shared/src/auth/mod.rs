@@ -11,7 +11,7 @@ mod sessions;
 mod token;
 
 pub use extract::{ActingAdmin, ActingMarketer, AdminUser, AnalyticsReader, AuthUser};
-pub use limits::{admit_password_check, IpLimited, Login, PasswordCheck};
+pub use limits::{admit_password_check, prove_password, IpLimited, Login, PasswordCheck};
 pub use password::{Hasher, Password};
 pub use revocation::Revocations;
 pub use routes::{

@@ -7,6 +7,9 @@ mod stats;
 mod types;
 
 pub use repo::Experiment;
-pub use routes::{ASSIGNMENT, CREATE, GET, LIST, RESULTS, UPDATE};
-pub use stats::{chance_to_beat, compare, sample_ratio, Arm, Comparison, SampleRatio};
+pub use routes::{ASSIGNMENT, CREATE, GET, LIST, POWER, RESULTS, UPDATE};
+pub use stats::{
+    chance_to_beat, compare, cuped, participants_needed, sample_ratio, sequential, welch, Arm, Baseline, Comparison,
+    Cuped, MeanComparison, Moments, PairedSums, SampleRatio, Sequential, MIXING_SHARE,
+};
 pub use types::{bucket, Status, Variant, Variants, BUCKETS};

@@ -1,6 +1,6 @@
 //! `POST /api/experiments`, `GET /api/experiments`, `GET`/`PATCH /api/experiments/{id}`,
-//! `GET /api/experiments/{id}/assignment` (the hot path: apps ask on start) and
-//! `GET /api/experiments/{id}/results`.
+//! `GET /api/experiments/{id}/assignment` (the hot path: apps ask on start),
+//! `GET /api/experiments/{id}/results` and `POST /api/experiments/power`.
 
 use std::sync::Arc;
 
@@ -75,6 +75,16 @@ pub const ASSIGNMENT: Endpoint = Endpoint {
     path: "/api/experiments/{id}/assignment",
     route: || get(assignment),
     doc: openapi::describe::<__path_assignment>,
+    tier: Tier::Standard,
+    key_scope: None,
+    uses: USES,
+};
+pub const POWER: Endpoint = Endpoint {
+    function: "experiments-power",
+    method: Method::POST,
+    path: "/api/experiments/power",
+    route: || post(power),
+    doc: openapi::describe::<__path_power>,
     tier: Tier::Standard,
     key_scope: None,
     uses: USES,
@@ -568,6 +578,10 @@ struct VariantResult {
     /// The chance that this variant's rate beats the control's (Beta posteriors), 0 to 1.
     #[schema(minimum = 0, maximum = 1)]
     chance_to_beat_control: Option<f64>,
+    /// The same difference judged so that looking every day does not inflate false positives:
+    /// an always-valid p-value and 95 % confidence sequence (mSPRT, docs/experiments.md). Stop
+    /// on these, not on `pValue`, when the results are watched as they come in.
+    sequential: Option<stats::Sequential>,
 }
 
 #[utoipa::path(get, path = "/api/experiments/{id}/results", security(("bearer" = ["admin", "analyst", "marketer"])),
@@ -608,6 +622,7 @@ async fn results(
                 ci95: comparison.ci95,
                 p_value: comparison.p_value,
                 chance_to_beat_control: comparison.chance_to_beat_control,
+                sequential: comparison.sequential,
             }
         })
         .collect();
@@ -625,5 +640,107 @@ async fn results(
             status: experiment.status,
             metric: experiment.metric,
         },
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = PowerRequest)]
+struct PowerBody {
+    /// The metric's rate now, above 0 and below 1, for a conversion metric; or give
+    /// `baselineMean` and `stdDev`.
+    #[schema(exclusive_minimum = 0, exclusive_maximum = 1, example = 0.1)]
+    baseline_rate: Option<f64>,
+    /// The metric's mean per participant now, for a count or a sum (with `stdDev`).
+    baseline_mean: Option<f64>,
+    /// The metric's standard deviation per participant, above 0.
+    #[schema(exclusive_minimum = 0)]
+    std_dev: Option<f64>,
+    /// The smallest relative change worth detecting, up or down: 0.05 for 5 %. Not 0, above −1.
+    #[schema(exclusive_minimum = -1, example = 0.05)]
+    minimum_detectable_effect: f64,
+    /// The false-positive rate over the whole experiment, above 0, at most 0.5; 0.05 when left out.
+    #[schema(exclusive_minimum = 0, maximum = 0.5)]
+    alpha: Option<f64>,
+    /// The chance to detect the change if it is real, 0.5 to 0.99; 0.8 when left out.
+    #[schema(minimum = 0.5, maximum = 0.99)]
+    power: Option<f64>,
+    /// Variants, the control included: 2 to 10; 2 when left out.
+    #[schema(minimum = 2, maximum = 10)]
+    variants: Option<u32>,
+    /// Participants entering per day, all variants together: to say how many days it takes.
+    #[schema(exclusive_minimum = 0)]
+    daily_traffic: Option<f64>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = PowerAnswer)]
+struct PowerAnswer {
+    /// Participants each variant needs.
+    participants_per_variant: u64,
+    /// Over all variants.
+    total_participants: u64,
+    /// Days at `dailyTraffic`, rounded up; null without it.
+    days: Option<u64>,
+    /// The false-positive rate each comparison with the control is held to (Bonferroni:
+    /// `alpha` shared among the `variants − 1` comparisons).
+    alpha_per_comparison: f64,
+}
+
+/// A finite number within (`low`, `high`] or [`low`, `high`], as the field says.
+fn within(field: &str, value: f64, low: f64, high: f64, low_inclusive: bool) -> Result<f64> {
+    let above = if low_inclusive { value >= low } else { value > low };
+    if value.is_finite() && above && value <= high {
+        Ok(value)
+    } else {
+        let opening = if low_inclusive { "[" } else { "(" };
+        Err(Error::invalid_field(field, format!("{field} must be within {opening}{low}, {high}]")))
+    }
+}
+
+#[utoipa::path(post, path = "/api/experiments/power", security(("bearer" = ["admin", "analyst", "marketer"])),
+    request_body = PowerBody,
+    responses((status = 200, description = "Participants needed per variant, and the days that takes.", body = Ok<PowerAnswer>),
+        (status = 400, description = "A rate and a mean both or neither, a value out of range, or a change that takes a rate past 0 or 1.")))]
+/// Says how many participants an experiment needs to detect a given relative change.
+///
+/// The normal approximation of a two-sided test of each variant against the control, each
+/// arm with its own variance: n = (z₁₋α/2 + z_power)² (σ₀² + σ₁²) / δ² (docs/experiments.md).
+#[tracing::instrument(skip_all)]
+async fn power(_: AnalyticsReader, JsonBody(body): JsonBody<PowerBody>) -> Result<Response> {
+    let baseline = match (body.baseline_rate, body.baseline_mean, body.std_dev) {
+        (Some(rate), None, None) if rate > 0.0 && rate < 1.0 => stats::Baseline::Rate(rate),
+        (Some(_), None, None) => {
+            return Err(Error::invalid_field("baselineRate", "baselineRate must be above 0 and below 1"))
+        }
+        (None, Some(mean), Some(sd)) if mean.is_finite() && mean != 0.0 => {
+            stats::Baseline::Mean { mean, std_dev: within("stdDev", sd, 0.0, f64::MAX, false)? }
+        }
+        (None, Some(_), Some(_)) => {
+            return Err(Error::invalid_field("baselineMean", "baselineMean must be a number other than 0"))
+        }
+        _ => {
+            return Err(Error::validation("give baselineRate, or baselineMean with stdDev"));
+        }
+    };
+    let mde = within("minimumDetectableEffect", body.minimum_detectable_effect, -1.0, f64::MAX, false)?;
+    let alpha = within("alpha", body.alpha.unwrap_or(0.05), 0.0, 0.5, false)?;
+    let power = within("power", body.power.unwrap_or(0.8), 0.5, 0.99, true)?;
+    let variants = body.variants.unwrap_or(2);
+    if !(2..=10).contains(&variants) {
+        return Err(Error::invalid_field("variants", "variants must be 2 to 10"));
+    }
+    let daily = body.daily_traffic.map(|d| within("dailyTraffic", d, 0.0, f64::MAX, false)).transpose()?;
+    let needed = stats::participants_needed(baseline, mde, alpha, power, variants).ok_or_else(|| {
+        Error::invalid_field("minimumDetectableEffect", "the change must not be 0, nor take the rate to 0 % or 100 %")
+    })?;
+    let per_variant = needed.ceil() as u64;
+    let total = per_variant * u64::from(variants);
+    Ok(ok(PowerAnswer {
+        participants_per_variant: per_variant,
+        total_participants: total,
+        days: daily.map(|d| (total as f64 / d).ceil() as u64),
+        alpha_per_comparison: alpha / f64::from(variants - 1),
     }))
 }

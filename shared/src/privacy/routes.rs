@@ -289,11 +289,7 @@ async fn erase_me(
     JsonBody(body): JsonBody<EraseMeBody>,
 ) -> Result<Response> {
     let user = caller.load(&state).await?;
-    let check = auth::admit_password_check(&state, &user.email, &client.ip).await?;
-    let proven = state.hasher.verify(body.password, Some(user.password_hash.clone())).await;
-    // A hash that could not run (no slot in time) proved nothing either way.
-    check.settle(&state, matches!(proven, Ok(false))).await;
-    if !proven? {
+    if !auth::prove_password(&state, &user, body.password, &client.ip).await? {
         return Err(Error::invalid_field("password", "the password is not right"));
     }
     let done = erase_account(&state, user.id, user.id, "the account holder's request").await?;

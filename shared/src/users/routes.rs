@@ -338,11 +338,7 @@ async fn change_password(
 ) -> Result<Response> {
     let new_password = Password::parse_field("newPassword", body.new_password)?;
     let user = caller.load(&state).await?;
-    let check = auth::admit_password_check(&state, &user.email, &client.ip).await?;
-    let proven = state.hasher.verify(body.current_password, Some(user.password_hash.clone())).await;
-    // A hash that could not run (no slot in time) proved nothing either way.
-    check.settle(&state, matches!(proven, Ok(false))).await;
-    if !proven? {
+    if !auth::prove_password(&state, &user, body.current_password, &client.ip).await? {
         return Err(Error::invalid_field("currentPassword", "the current password is not right"));
     }
     let hash = state.hasher.hash(new_password).await?;
