@@ -17,8 +17,9 @@
 # One worker: hypothesis parses its lambdas' source with `ast`, which CPython 3.11 can fail
 # at from two threads ("AST constructor recursion depth mismatch").
 #
-# Session-ending operations (logout, logout-all, the password change) run in a pass of their
-# own with tokens of their own, so they do not end the sessions the other passes use.
+# Session-ending operations (logout, logout-all, the password change, the erasure) run in a
+# pass of their own with tokens of their own, so they do not end the sessions the other
+# passes use.
 MOTO_PORT="${TEST_MOTO_PORT:-5001}"
 . "$(dirname "$0")/lib.sh"
 
@@ -55,7 +56,7 @@ register() {
 ADMIN="$(login admin@schemathesis.test "$GROWSTACK_ADMIN_PASSWORD")"
 USER="$(register user@schemathesis.test +2348000000001)"
 
-SESSION_ENDING='^(auth-logout|auth-logout-all|users-password)$'
+SESSION_ENDING='^(auth-logout|auth-logout-all|users-password|users-erase)$'
 run() {
   local token="$1"
   shift
