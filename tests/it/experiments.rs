@@ -523,7 +523,10 @@ async fn the_power_calculator_says_how_many_and_how_long() {
         (json!({ "baselineRate": 0.1, "minimumDetectableEffect": 0.1, "alpha": 0 }), Some("alpha")),
         (json!({ "baselineRate": 0.1, "minimumDetectableEffect": 0.1, "power": 1 }), Some("power")),
         (json!({ "baselineRate": 0.1, "minimumDetectableEffect": 0.1, "variants": 11 }), Some("variants")),
-        (json!({ "baselineRate": 0.1, "minimumDetectableEffect": 0.1, "dailyTraffic": 0 }), Some("dailyTraffic")),
+        (json!({ "baselineRate": 0.1, "minimumDetectableEffect": 0.1, "dailyTraffic": 0.5 }), Some("dailyTraffic")),
+        // What schemathesis found: a vanishing alpha needs more participants than exist.
+        (json!({ "baselineRate": 0.1, "minimumDetectableEffect": 0.05, "alpha": 5e-324, "dailyTraffic": 1 }), None),
+        (json!({ "baselineMean": 100, "stdDev": 20, "minimumDetectableEffect": 1e-300 }), None),
         (json!({ "baselineMean": 100, "stdDev": 0, "minimumDetectableEffect": 0.1 }), Some("stdDev")),
         (json!({ "baselineMean": 100, "minimumDetectableEffect": 0.1 }), None),
         (json!({ "baselineRate": 0.1, "baselineMean": 100, "stdDev": 2, "minimumDetectableEffect": 0.1 }), None),

@@ -668,8 +668,9 @@ struct PowerBody {
     /// Variants, the control included: 2 to 10; 2 when left out.
     #[schema(minimum = 2, maximum = 10)]
     variants: Option<u32>,
-    /// Participants entering per day, all variants together: to say how many days it takes.
-    #[schema(exclusive_minimum = 0)]
+    /// Participants entering per day, all variants together, at least 1: to say how many days
+    /// it takes.
+    #[schema(minimum = 1)]
     daily_traffic: Option<f64>,
 }
 
@@ -702,7 +703,7 @@ fn within(field: &str, value: f64, low: f64, high: f64, low_inclusive: bool) -> 
 #[utoipa::path(post, path = "/api/experiments/power", security(("bearer" = ["admin", "analyst", "marketer"])),
     request_body = PowerBody,
     responses((status = 200, description = "Participants needed per variant, and the days that takes.", body = Ok<PowerAnswer>),
-        (status = 400, description = "A rate and a mean both or neither, a value out of range, or a change that takes a rate past 0 or 1.")))]
+        (status = 400, description = "A rate and a mean both or neither, a value out of range, a change that takes a rate past 0 or 1, or settings that need more than 10^12 participants.")))]
 /// Says how many participants an experiment needs to detect a given relative change.
 ///
 /// The normal approximation of a two-sided test of each variant against the control, each
@@ -731,10 +732,15 @@ async fn power(_: AnalyticsReader, JsonBody(body): JsonBody<PowerBody>) -> Resul
     if !(2..=10).contains(&variants) {
         return Err(Error::invalid_field("variants", "variants must be 2 to 10"));
     }
-    let daily = body.daily_traffic.map(|d| within("dailyTraffic", d, 0.0, f64::MAX, false)).transpose()?;
+    let daily = body.daily_traffic.map(|d| within("dailyTraffic", d, 1.0, f64::MAX, true)).transpose()?;
     let needed = stats::participants_needed(baseline, mde, alpha, power, variants).ok_or_else(|| {
         Error::invalid_field("minimumDetectableEffect", "the change must not be 0, nor take the rate to 0 % or 100 %")
     })?;
+    // Past this no experiment runs (and the totals would overflow): a vanishing alpha or effect.
+    const MOST: f64 = 1e12;
+    if needed.is_nan() || needed > MOST {
+        return Err(Error::validation("these settings need more than 10^12 participants a variant"));
+    }
     let per_variant = needed.ceil() as u64;
     let total = per_variant * u64::from(variants);
     Ok(ok(PowerAnswer {
