@@ -80,7 +80,8 @@ pub fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
     let runner = format!("server:{}", uuid::Uuid::now_v7());
     // Each task on a timer of its own, as each has a schedule of its own in AWS.
     let scheduled: &[Task] = if config.scheduler_enabled { &Task::ALL } else { &[] };
-    for &task in scheduled.iter().filter(|&&t| state.scheduler().can_run(t)) {
+    let configured = state.scheduler();
+    for &task in scheduled.iter().filter(|&&t| configured.can_run(t)) {
         let every = match task {
             Task::DueNotifications
             | Task::EventsExport

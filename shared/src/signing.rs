@@ -31,6 +31,12 @@ pub fn verify_hmac_sha256(key: &[u8], parts: &[&[u8]], signature: &[u8]) -> bool
     mac.verify_slice(signature).is_ok()
 }
 
+/// Whether two secrets' hashes are equal, compared in constant time (no early exit an
+/// attacker could time).
+pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    subtle::ConstantTimeEq::ct_eq(a, b).into()
+}
+
 /// `N` random bytes as URL-safe base64 without padding: the random part of the secrets we
 /// hand out (API keys, webhook signing secrets, a first admin's password).
 pub fn random_text<const N: usize>() -> String {

@@ -7,7 +7,6 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
-use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use super::repo::{self, Scope};
@@ -74,7 +73,7 @@ pub async fn authenticate(state: &AppState, key: &str, scope: Option<Scope>) -> 
     let secret = Secret::parse(key).ok_or(INVALID)?;
     let conn = state.db.writer().await?;
     let found = repo::by_prefix(&conn, secret.prefix()).await?.ok_or(INVALID)?;
-    if !bool::from(found.secret_hash.as_slice().ct_eq(secret.hash().as_slice())) {
+    if !crate::signing::same_secret(&found.secret_hash, &secret.hash()) {
         return Err(INVALID);
     }
     if found.revoked {

@@ -11,6 +11,6 @@ mod worker;
 pub use feedback::FeedbackHandler;
 pub use routes::{unsubscribe_url, UNSUBSCRIBE, UNSUBSCRIBE_PAGE};
 pub use sends::prune as prune_sends;
-pub use suppressions::{is_suppressed, suppress, Category, Reason};
+pub use suppressions::{is_suppressed, keep_as_hash, suppress, Category, Reason};
 pub use templates::{category, render, Links, Rendered};
 pub use worker::{EmailWorker, SendPace};

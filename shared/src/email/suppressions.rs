@@ -23,17 +23,37 @@ pub async fn suppress(conn: &Conn, email: &str, category: Category, reason: Reas
     Ok(())
 }
 
-/// Whether mail of `category` (`None` for transactional mail) must not go to `email`. An
-/// erased account's suppressions are kept as `sha256:<hex of the address>` (privacy/erase.rs),
-/// so the address stays suppressed without being stored.
+/// An address as the list keeps it once its account is erased: `sha256:<hex>` of the
+/// lower-cased address, in SQL on `$1`.
+const HASHED: &str = "'sha256:' || encode(sha256(convert_to(lower($1), 'UTF8')), 'hex')";
+
+/// Whether mail of `category` (`None` for transactional mail) must not go to `email`, stored
+/// as it is or hashed ([`keep_as_hash`]).
 pub async fn is_suppressed(conn: &Conn, email: &str, category: Option<Category>) -> Result<bool> {
     let row = conn
         .query_one(
-            "SELECT EXISTS (SELECT 1 FROM email_suppressions
-                            WHERE email IN (lower($1), 'sha256:' || encode(sha256(convert_to(lower($1), 'UTF8')), 'hex'))
-                              AND (category = 'all' OR category = $2)) AS suppressed",
+            &format!(
+                "SELECT EXISTS (SELECT 1 FROM email_suppressions
+                                WHERE email IN (lower($1), {HASHED}) AND (category = 'all' OR category = $2)) AS suppressed"
+            ),
             &[&email, &category.map(Category::as_str)],
         )
         .await?;
     Ok(row.get("suppressed"))
+}
+
+/// Replaces `email` on the list with its hash (an erasure, privacy/erase.rs): the address is
+/// no longer stored, and still never mailed.
+pub async fn keep_as_hash(conn: &Conn, email: &str) -> Result<()> {
+    conn.execute(
+        &format!(
+            "WITH gone AS (DELETE FROM email_suppressions WHERE email = lower($1) RETURNING category, reason, created_at)
+             INSERT INTO email_suppressions (email, category, reason, created_at)
+             SELECT {HASHED}, category, reason, created_at FROM gone
+             ON CONFLICT (email, category) DO NOTHING"
+        ),
+        &[&email],
+    )
+    .await?;
+    Ok(())
 }

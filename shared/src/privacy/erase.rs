@@ -72,7 +72,7 @@ pub async fn erase(conn: &Conn, user: Uuid, actor: Uuid, reason: &str) -> Result
     let id: &(dyn ToSql + Sync) = &user;
     let address: &(dyn ToSql + Sync) = &email;
     let id_text = user.to_string();
-    let steps: [(&str, &[&(dyn ToSql + Sync)]); 14] = [
+    let steps: [(&str, &[&(dyn ToSql + Sync)]); 13] = [
         // The account: a pseudonym. The address is unique and can receive nothing (.invalid);
         // the hash matches no password; `deleted` stops sign-in, refresh and the referral code.
         (
@@ -108,20 +108,14 @@ pub async fn erase(conn: &Conn, user: Uuid, actor: Uuid, reason: &str) -> Result
         ("DELETE FROM event_dedupe WHERE user_id = $1", &[id]),
         // Their exports' links stop at once; the files expire with the bucket's lifecycle.
         ("DELETE FROM user_exports WHERE user_id = $1", &[id]),
-        // Still never mailed if it was suppressed: the list keeps the address's hash.
-        (
-            "WITH gone AS (DELETE FROM email_suppressions WHERE email = lower($1) RETURNING category, reason, created_at)
-             INSERT INTO email_suppressions (email, category, reason, created_at)
-             SELECT 'sha256:' || encode(sha256(convert_to(lower($1), 'UTF8')), 'hex'), category, reason, created_at FROM gone
-             ON CONFLICT (email, category) DO NOTHING",
-            &[address],
-        ),
         // Mail and notifications not sent yet, and sent ones not pruned yet.
         ("DELETE FROM outbox WHERE strpos(body, $1) > 0 OR strpos(body, $2) > 0", &[address, &id_text]),
     ];
     for (sql, params) in steps {
         conn.execute(sql, params).await?;
     }
+    // Still never mailed if it was suppressed: the list keeps the address's hash.
+    crate::email::keep_as_hash(conn, &email).await?;
     // Documents kept about the person: audit rows about them, their rewards and referrals, and
     // the webhook events that named them.
     conn.execute(
@@ -160,12 +154,7 @@ pub async fn erase(conn: &Conn, user: Uuid, actor: Uuid, reason: &str) -> Result
         &[&user.to_string(), &needles, &REDACTED],
     )
     .await?;
-    conn.execute(
-        "INSERT INTO audit_log (id, actor_id, entity, entity_id, action, before, after)
-         VALUES ($1, $2, 'user', $3, 'erased', 'null'::jsonb, jsonb_build_object('reason', $4::text))",
-        &[&Uuid::now_v7(), &actor, &user, &reason],
-    )
-    .await?;
+    super::repo::audit(conn, actor, user, "erased", reason).await?;
     let data = json!({ "id": user, "erasedAt": chrono::Utc::now() });
     let staged = crate::webhooks::raise(conn, crate::webhooks::EventType::UserErased, &data).await?;
     Ok(Erased::Now(staged))

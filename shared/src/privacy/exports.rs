@@ -220,7 +220,7 @@ impl Exports {
             .ok_or(Error::NotFound("no such export"))?;
         let stored: Option<Vec<u8>> = row.get("token_hash");
         let given = crate::signing::sha256(token.as_bytes());
-        let matches = stored.is_some_and(|s| subtle::ConstantTimeEq::ct_eq(&s[..], &given[..]).into());
+        let matches = stored.is_some_and(|s| crate::signing::same_secret(&s, &given));
         if !matches {
             return Err(Error::NotFound("no such export"));
         }

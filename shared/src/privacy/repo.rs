@@ -111,12 +111,12 @@ pub async fn export_with(conn: &Conn, user: Uuid, events: i64) -> Result<Option<
     Ok(row.get("document"))
 }
 
-/// The audit row of a staff export.
-pub async fn audit_export(conn: &Conn, admin: Uuid, user: Uuid, reason: &str) -> Result<()> {
+/// The audit row of what `actor` did to `user`'s data (`exported`, `erased`), and why.
+pub async fn audit(conn: &Conn, actor: Uuid, user: Uuid, action: &str, reason: &str) -> Result<()> {
     conn.execute(
         "INSERT INTO audit_log (id, actor_id, entity, entity_id, action, before, after)
-         VALUES ($1, $2, 'user', $3, 'exported', 'null'::jsonb, jsonb_build_object('reason', $4::text))",
-        &[&Uuid::now_v7(), &admin, &user, &reason],
+         VALUES ($1, $2, 'user', $3, $4, 'null'::jsonb, jsonb_build_object('reason', $5::text))",
+        &[&Uuid::now_v7(), &actor, &user, &action, &reason],
     )
     .await?;
     Ok(())

@@ -205,7 +205,7 @@ async fn admin_export(
     let document = conn
         .atomically(async |conn| {
             let Some(document) = repo::export(conn, path.id).await? else { return Ok(None) };
-            repo::audit_export(conn, admin.id, path.id, reason).await?;
+            repo::audit(conn, admin.id, path.id, "exported", reason).await?;
             Ok(Some(with_full_export(&state, conn, document, path.id, admin.id).await?))
         })
         .await?
